@@ -1,0 +1,159 @@
+//! The timer heap.
+//!
+//! A binary min-heap ordered by (deadline, sequence number): equal deadlines fire in the
+//! order they were scheduled, and a negative delay is just an early deadline.
+//!
+//! Cancellation is lazy, as in asyncio: a cancelled timer stays in the heap and is
+//! dropped when it reaches the top. The owner reports each cancellation of a scheduled
+//! timer with [`Timers::note_cancelled`]; once more than 100 timers are scheduled and
+//! over half of them are cancelled, the heap is rebuilt without them (O(n)), which bounds
+//! the memory held by dead timers to about twice the live ones.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// Below this many scheduled timers the heap is never compacted.
+pub const MIN_SCHEDULED_FOR_COMPACTION: usize = 100;
+
+/// A payload that can be cancelled after being scheduled.
+pub trait Cancellable {
+    fn is_cancelled(&self) -> bool;
+    /// Called once when the payload leaves the heap (fired, dropped or compacted away).
+    fn unscheduled(&self) {}
+}
+
+struct Entry<T> {
+    when: f64,
+    seq: u64,
+    item: T,
+}
+
+impl<T> PartialEq for Entry<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl<T> Eq for Entry<T> {}
+impl<T> PartialOrd for Entry<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T> Ord for Entry<T> {
+    // Reversed so that std's max-heap pops the earliest deadline first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .when
+            .total_cmp(&self.when)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+/// Timers ordered by deadline, with lazy cancellation.
+pub struct Timers<T> {
+    heap: BinaryHeap<Entry<T>>,
+    next_seq: u64,
+    cancelled: usize,
+}
+
+impl<T> Default for Timers<T> {
+    fn default() -> Self {
+        Timers {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+            cancelled: 0,
+        }
+    }
+}
+
+impl<T: Cancellable> Timers<T> {
+    pub fn push(&mut self, when: f64, item: T) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Entry { when, seq, item });
+    }
+
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// How many scheduled timers are known to be cancelled.
+    pub fn cancelled_count(&self) -> usize {
+        self.cancelled
+    }
+
+    /// Record that one scheduled timer was cancelled.
+    pub fn note_cancelled(&mut self) {
+        self.cancelled += 1;
+    }
+
+    /// Drop cancelled timers: all of them when they dominate the heap, else those on top.
+    /// Returns the dropped payloads so the caller can release them outside its locks.
+    pub fn prune(&mut self, dropped: &mut Vec<T>) {
+        let n = self.heap.len();
+        if n > MIN_SCHEDULED_FOR_COMPACTION && self.cancelled * 2 > n {
+            let entries = std::mem::take(&mut self.heap).into_vec();
+            let mut live = Vec::with_capacity(n - self.cancelled.min(n));
+            for e in entries {
+                if e.item.is_cancelled() {
+                    e.item.unscheduled();
+                    dropped.push(e.item);
+                } else {
+                    live.push(e);
+                }
+            }
+            self.heap = BinaryHeap::from(live);
+            self.cancelled = 0;
+        } else {
+            while self.heap.peek().is_some_and(|e| e.item.is_cancelled()) {
+                let e = self.heap.pop().expect("peeked");
+                self.cancelled = self.cancelled.saturating_sub(1);
+                e.item.unscheduled();
+                dropped.push(e.item);
+            }
+        }
+    }
+
+    /// Deadline of the earliest timer, cancelled or not.
+    pub fn next_deadline(&self) -> Option<f64> {
+        self.heap.peek().map(|e| e.when)
+    }
+
+    /// Move every timer due before `end_time` into `ready`, in deadline order; cancelled
+    /// ones go to `dropped` instead.
+    pub fn pop_due(&mut self, end_time: f64, ready: &mut impl Extend<T>, dropped: &mut Vec<T>) {
+        while self.heap.peek().is_some_and(|e| e.when < end_time) {
+            let e = self.heap.pop().expect("peeked");
+            e.item.unscheduled();
+            if e.item.is_cancelled() {
+                self.cancelled = self.cancelled.saturating_sub(1);
+                dropped.push(e.item);
+            } else {
+                ready.extend(std::iter::once(e.item));
+            }
+        }
+    }
+
+    /// Remove every timer, returning the payloads.
+    pub fn drain(&mut self) -> Vec<T> {
+        self.cancelled = 0;
+        let items: Vec<T> = std::mem::take(&mut self.heap)
+            .into_vec()
+            .into_iter()
+            .map(|e| e.item)
+            .collect();
+        for item in &items {
+            item.unscheduled();
+        }
+        items
+    }
+
+    /// Visit every payload (for garbage-collector traversal).
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.heap.iter().map(|e| &e.item)
+    }
+}

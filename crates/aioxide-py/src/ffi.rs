@@ -1,0 +1,41 @@
+//! The few CPython C-API calls pyo3 has no safe wrapper for. Every `unsafe` block of this
+//! crate is here.
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+/// `contextvars.copy_context()` without a Python-level call.
+pub fn copy_context(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    // SAFETY: the GIL is held (we have `py`); PyContext_CopyCurrent returns a new reference
+    // or NULL with an exception set, which from_owned_ptr_or_err turns into a PyErr.
+    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) }
+}
+
+/// `context.run(callback, *args)`: enter `context`, call, leave it, even when the call
+/// raises. Entering a context that is already entered raises `RuntimeError`, as
+/// `Context.run` does.
+pub fn run_in_context<'py>(
+    context: &Bound<'py, PyAny>,
+    callback: &Bound<'py, PyAny>,
+    args: &Bound<'py, PyTuple>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = context.py();
+    // SAFETY: the GIL is held; `context` is a live object for the whole call. The C API
+    // checks that it is a Context and raises TypeError otherwise (returning -1).
+    if unsafe { ffi::PyContext_Enter(context.as_ptr()) } != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    let result = if args.is_empty() {
+        callback.call0()
+    } else {
+        callback.call1(args)
+    };
+    // SAFETY: the GIL is held and `context` was entered just above on this thread, and
+    // every Enter inside the callback was balanced by its own Exit, so it is the current
+    // context again and Exit succeeds.
+    if unsafe { ffi::PyContext_Exit(context.as_ptr()) } != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    result
+}

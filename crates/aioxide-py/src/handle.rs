@@ -1,0 +1,310 @@
+//! `Handle` and `TimerHandle`: a scheduled callback with its arguments and context.
+//!
+//! Handles are frozen pyclasses: a callback may cancel its own handle while it runs, so
+//! nothing here takes a Rust borrow across a call into Python. The Python references sit
+//! behind a small mutex that is only held to copy or clear them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyDict, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
+
+use crate::ffi;
+use crate::loop_core::PyLoopCore;
+
+#[derive(Default)]
+struct Refs {
+    callback: Option<PyObject>,
+    args: Option<Py<PyTuple>>,
+    context: Option<PyObject>,
+    event_loop: Option<PyObject>,
+}
+
+#[pyclass(name = "Handle", module = "aioxide._aioxide", frozen, subclass, weakref)]
+pub struct PyHandle {
+    refs: Mutex<Refs>,
+    cancelled: AtomicBool,
+    /// For timers: still in the loop's heap (asyncio's `TimerHandle._scheduled`).
+    scheduled: AtomicBool,
+}
+
+/// A handle as held by the loop's queues.
+pub struct HandleRef(pub Py<PyHandle>);
+
+impl aioxide_core::Cancellable for HandleRef {
+    fn is_cancelled(&self) -> bool {
+        self.0.get().cancelled.load(Ordering::Relaxed)
+    }
+    fn unscheduled(&self) {
+        self.0.get().scheduled.store(false, Ordering::Relaxed);
+    }
+}
+
+fn format_callback_source<'py>(
+    py: Python<'py>,
+    callback: &PyObject,
+    args: &Py<PyTuple>,
+) -> PyResult<String> {
+    static FORMAT: GILOnceCell<PyObject> = GILOnceCell::new();
+    let f = FORMAT.import(py, "asyncio.format_helpers", "_format_callback_source")?;
+    f.call1((callback, args))?.extract()
+}
+
+impl PyHandle {
+    /// asyncio's `Handle.cancel`: mark cancelled, tell the loop when a scheduled timer is
+    /// cancelled (for heap compaction), and release the callback and its arguments.
+    pub fn cancel_handle(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        if this.cancelled.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        if this.scheduled.load(Ordering::Acquire) {
+            if let Some(event_loop) = this.loop_of(py) {
+                if let Ok(core) = event_loop.bind(py).downcast::<PyLoopCore>() {
+                    core.get().timer_cancelled();
+                }
+            }
+        }
+        // Release the callback and its arguments now, as asyncio does; drop them after the
+        // lock is released because dropping may run arbitrary Python code.
+        let (callback, args) = {
+            let mut refs = this.refs.lock();
+            (refs.callback.take(), refs.args.take())
+        };
+        drop((callback, args));
+        Ok(())
+    }
+
+    pub fn new(
+        callback: PyObject,
+        args: Py<PyTuple>,
+        context: PyObject,
+        event_loop: PyObject,
+    ) -> PyHandle {
+        PyHandle {
+            refs: Mutex::new(Refs {
+                callback: Some(callback),
+                args: Some(args),
+                context: Some(context),
+                event_loop: Some(event_loop),
+            }),
+            cancelled: AtomicBool::new(false),
+            scheduled: AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    pub fn set_scheduled(&self) {
+        self.scheduled.store(true, Ordering::Relaxed);
+    }
+
+    fn loop_of(&self, py: Python<'_>) -> Option<PyObject> {
+        self.refs.lock().event_loop.as_ref().map(|l| l.clone_ref(py))
+    }
+
+    /// Run the callback in its context. Exceptions other than `SystemExit` and
+    /// `KeyboardInterrupt` go to the loop's exception handler; those two are returned so
+    /// the loop stops and re-raises them, as asyncio does.
+    pub fn run(slf: &Bound<'_, PyHandle>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let (callback, args, context) = {
+            let refs = this.refs.lock();
+            match (&refs.callback, &refs.args, &refs.context) {
+                (Some(cb), Some(args), Some(ctx)) => {
+                    (cb.clone_ref(py), args.clone_ref(py), ctx.clone_ref(py))
+                }
+                _ => return Ok(()),
+            }
+        };
+        let result = ffi::run_in_context(context.bind(py), callback.bind(py), args.bind(py));
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err.is_instance_of::<PySystemExit>(py)
+                    || err.is_instance_of::<PyKeyboardInterrupt>(py) =>
+            {
+                Err(err)
+            }
+            Err(err) => report_callback_error(slf, &callback, &args, err),
+        }
+    }
+}
+
+fn report_callback_error(
+    handle: &Bound<'_, PyHandle>,
+    callback: &PyObject,
+    args: &Py<PyTuple>,
+    err: PyErr,
+) -> PyResult<()> {
+    let py = handle.py();
+    let Some(event_loop) = handle.get().loop_of(py) else {
+        return Err(err);
+    };
+    let source = format_callback_source(py, callback, args)?;
+    let context = PyDict::new(py);
+    context.set_item("message", format!("Exception in callback {source}"))?;
+    context.set_item("exception", err.value(py))?;
+    context.set_item("handle", handle)?;
+    event_loop.call_method1(py, "call_exception_handler", (context,))?;
+    Ok(())
+}
+
+#[pymethods]
+impl PyHandle {
+    fn cancel(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Self::cancel_handle(slf)
+    }
+
+    fn cancelled(&self) -> bool {
+        self.is_cancelled()
+    }
+
+    fn get_context(&self, py: Python<'_>) -> Option<PyObject> {
+        self.refs.lock().context.as_ref().map(|c| c.clone_ref(py))
+    }
+
+    #[getter]
+    fn _callback(&self, py: Python<'_>) -> Option<PyObject> {
+        self.refs.lock().callback.as_ref().map(|c| c.clone_ref(py))
+    }
+
+    #[getter]
+    fn _args(&self, py: Python<'_>) -> Option<Py<PyTuple>> {
+        self.refs.lock().args.as_ref().map(|a| a.clone_ref(py))
+    }
+
+    #[getter]
+    fn _loop(&self, py: Python<'_>) -> Option<PyObject> {
+        self.loop_of(py)
+    }
+
+    #[getter]
+    fn _cancelled(&self) -> bool {
+        self.is_cancelled()
+    }
+
+    #[getter]
+    fn _context(&self, py: Python<'_>) -> Option<PyObject> {
+        self.get_context(py)
+    }
+
+    fn _run(slf: &Bound<'_, Self>) -> PyResult<()> {
+        PyHandle::run(slf)
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let mut info = vec![slf.get_type().name()?.to_string()];
+        if slf.get().is_cancelled() {
+            info.push("cancelled".into());
+        }
+        if let Ok(timer) = slf.downcast::<PyTimerHandle>() {
+            let pos = if slf.get().is_cancelled() { 2 } else { 1 };
+            let when = timer.getattr("_when")?.repr()?.to_string();
+            info.insert(pos, format!("when={when}"));
+        }
+        let py = slf.py();
+        let cb_args = {
+            let refs = slf.get().refs.lock();
+            match (&refs.callback, &refs.args) {
+                (Some(cb), Some(args)) => Some((cb.clone_ref(py), args.clone_ref(py))),
+                _ => None,
+            }
+        };
+        if let Some((cb, args)) = cb_args {
+            info.push(format_callback_source(py, &cb, &args)?);
+        }
+        Ok(format!("<{}>", info.join(" ")))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(refs) = self.refs.try_lock() {
+            if let Some(x) = &refs.callback {
+                visit.call(x)?;
+            }
+            if let Some(x) = &refs.args {
+                visit.call(x)?;
+            }
+            if let Some(x) = &refs.context {
+                visit.call(x)?;
+            }
+            if let Some(x) = &refs.event_loop {
+                visit.call(x)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let taken = std::mem::take(&mut *self.refs.lock());
+        drop(taken);
+    }
+}
+
+/// A handle scheduled for a point in time (`loop.call_at` / `call_later`).
+#[pyclass(name = "TimerHandle", module = "aioxide._aioxide", frozen, extends = PyHandle)]
+pub struct PyTimerHandle {
+    when: f64,
+}
+
+impl PyTimerHandle {
+    pub fn new(when: f64) -> PyTimerHandle {
+        PyTimerHandle { when }
+    }
+}
+
+#[pymethods]
+impl PyTimerHandle {
+    fn when(&self) -> f64 {
+        self.when
+    }
+
+    #[getter]
+    fn _when(&self) -> f64 {
+        self.when
+    }
+
+    #[getter]
+    fn _scheduled(slf: &Bound<'_, Self>) -> bool {
+        slf.as_super().get().scheduled.load(Ordering::Relaxed)
+    }
+
+    fn __hash__(&self) -> u64 {
+        self.when.to_bits()
+    }
+
+    fn __lt__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        self.compare(other, |a, b| a < b)
+    }
+    fn __le__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        self.compare(other, |a, b| a <= b)
+    }
+    fn __gt__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        self.compare(other, |a, b| a > b)
+    }
+    fn __ge__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        self.compare(other, |a, b| a >= b)
+    }
+}
+
+impl PyTimerHandle {
+    fn compare(
+        &self,
+        other: &Bound<'_, PyAny>,
+        op: impl Fn(f64, f64) -> bool,
+    ) -> PyResult<PyObject> {
+        let py = other.py();
+        match other.downcast::<PyTimerHandle>() {
+            Ok(o) => Ok(op(self.when, o.get().when).into_pyobject(py)?.to_owned().into_any().unbind()),
+            Err(_) => Ok(py.NotImplemented()),
+        }
+    }
+}

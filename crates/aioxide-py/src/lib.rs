@@ -1,0 +1,31 @@
+//! aioxide-py: the Python bindings of the aioxide event loop, imported as
+//! `aioxide._aioxide`.
+//!
+//! This is the only crate that depends on pyo3. It turns the pure-Rust pieces of
+//! `aioxide-core` (scheduler, timers, reactor) into `LoopCore`, the native base class of
+//! `aioxide.Loop`, and into `Handle`/`TimerHandle`. Futures and tasks are CPython's own C
+//! `Future`/`Task`, so `gather`, `wait`, `TaskGroup` and timeouts work unchanged; they
+//! reach the loop through `call_soon`, which is native.
+//!
+//! Files by area: `loop_core.rs` (state and lifecycle), `scheduling.rs` (call_soon and
+//! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends),
+//! `handle.rs`, `errors.rs` (Rust errors to Python exceptions), `ffi.rs` (the only
+//! `unsafe`: C-API calls pyo3 does not wrap).
+
+use pyo3::prelude::*;
+
+mod errors;
+mod ffi;
+mod handle;
+mod loop_core;
+mod run;
+mod scheduling;
+mod watchers;
+
+#[pymodule]
+fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<loop_core::PyLoopCore>()?;
+    m.add_class::<handle::PyHandle>()?;
+    m.add_class::<handle::PyTimerHandle>()?;
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! `LoopCore`: the native half of `aioxide.Loop` (its state, lifecycle and flags).
+//!
+//! The Python class `aioxide.Loop` derives from this and from
+//! `asyncio.AbstractEventLoop`. Scheduling (`scheduling.rs`), the iteration
+//! (`run.rs`) and descriptor watching (`watchers.rs`) add their methods to this type.
+//!
+//! Locking: every method runs with the GIL held except the poller wait. `state` is held
+//! only for queue operations and never while Python code runs or a Python object is
+//! dropped (dropping can run `__del__`, which can call back into the loop).
+
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::ThreadId;
+
+use aioxide_core::sys::Events;
+use aioxide_core::{Clock, MonotonicClock, Reactor, Scheduler};
+use parking_lot::Mutex;
+use pyo3::prelude::*;
+use pyo3::{PyTraverseError, PyVisit};
+
+use crate::errors;
+use crate::handle::{HandleRef, PyHandle};
+
+/// How many readiness reports one poller wait can return.
+const EVENTS_CAPACITY: usize = 1024;
+
+pub struct LoopState {
+    pub sched: Scheduler<HandleRef>,
+    pub readers: HashMap<RawFd, Py<PyHandle>>,
+    pub writers: HashMap<RawFd, Py<PyHandle>>,
+    pub stopping: bool,
+    /// An empty ready queue kept for its allocation (see `Scheduler::take_batch`).
+    pub spare: VecDeque<HandleRef>,
+}
+
+#[pyclass(name = "LoopCore", module = "aioxide._aioxide", frozen, subclass)]
+pub struct PyLoopCore {
+    pub state: Mutex<LoopState>,
+    /// `None` once the loop is closed; cloned out for each wait so close never blocks.
+    pub reactor: Mutex<Option<Arc<Reactor>>>,
+    /// Only the loop thread touches this, inside `run_once`.
+    pub events: Mutex<Events>,
+    pub clock: MonotonicClock,
+    pub closed: AtomicBool,
+    pub running: AtomicBool,
+    pub debug: AtomicBool,
+    pub thread: Mutex<Option<ThreadId>>,
+    pub iterations: AtomicU64,
+    pub callbacks_run: AtomicU64,
+}
+
+impl PyLoopCore {
+    pub fn check_closed(&self) -> PyResult<()> {
+        if self.closed.load(Ordering::Relaxed) {
+            Err(errors::loop_closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// In debug mode, refuse non-thread-safe calls from a thread other than the loop's.
+    pub fn check_thread(&self) -> PyResult<()> {
+        if !self.debug.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match *self.thread.lock() {
+            Some(id) if id != std::thread::current().id() => Err(errors::wrong_thread()),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn reactor(&self) -> PyResult<Arc<Reactor>> {
+        self.reactor.lock().clone().ok_or_else(errors::loop_closed)
+    }
+
+    pub fn timer_cancelled(&self) {
+        self.state.lock().sched.timers.note_cancelled();
+    }
+
+    /// Remove every queued handle, timer and watcher; returns the handles so the caller
+    /// drops them after the lock is gone.
+    fn take_everything(&self) -> Vec<Py<PyHandle>> {
+        let mut st = self.state.lock();
+        let mut out: Vec<Py<PyHandle>> = st.sched.drain().into_iter().map(|h| h.0).collect();
+        out.extend(st.readers.drain().map(|(_, h)| h));
+        out.extend(st.writers.drain().map(|(_, h)| h));
+        out
+    }
+}
+
+#[pymethods]
+impl PyLoopCore {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(
+        _args: &Bound<'_, pyo3::types::PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<Self> {
+        let reactor = Reactor::new().map_err(errors::os_error)?;
+        Ok(PyLoopCore {
+            state: Mutex::new(LoopState {
+                sched: Scheduler::default(),
+                readers: HashMap::new(),
+                writers: HashMap::new(),
+                stopping: false,
+                spare: VecDeque::new(),
+            }),
+            reactor: Mutex::new(Some(Arc::new(reactor))),
+            events: Mutex::new(Events::with_capacity(EVENTS_CAPACITY)),
+            clock: MonotonicClock,
+            closed: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+            debug: AtomicBool::new(false),
+            thread: Mutex::new(None),
+            iterations: AtomicU64::new(0),
+            callbacks_run: AtomicU64::new(0),
+        })
+    }
+
+    /// The loop's clock: `time.monotonic()`.
+    fn time(&self) -> f64 {
+        self.clock.now()
+    }
+
+    fn get_debug(&self) -> bool {
+        self.debug.load(Ordering::Relaxed)
+    }
+
+    fn _set_debug_flag(&self, enabled: bool) {
+        self.debug.store(enabled, Ordering::Relaxed);
+    }
+
+    fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    fn _check_closed(&self) -> PyResult<()> {
+        self.check_closed()
+    }
+
+    fn _check_thread(&self) -> PyResult<()> {
+        self.check_thread()
+    }
+
+    /// Ask `run_forever` to return after the current iteration.
+    fn stop(&self) {
+        self.state.lock().stopping = true;
+    }
+
+    #[getter]
+    fn _stopping(&self) -> bool {
+        self.state.lock().stopping
+    }
+
+    /// Mark the loop running on the calling thread (`true`) or not running (`false`).
+    fn _set_running(&self, running: bool) {
+        *self.thread.lock() = running.then(|| std::thread::current().id());
+        self.running.store(running, Ordering::Relaxed);
+        if !running {
+            self.state.lock().stopping = false;
+        }
+    }
+
+    /// Close the native side: drop every pending callback and watcher, release the poller
+    /// and waker descriptors. Idempotent.
+    fn _close_core(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let reactor = self.reactor.lock().take();
+        if let Some(reactor) = &reactor {
+            reactor.clear();
+        }
+        let handles = self.take_everything();
+        drop(handles);
+        drop(reactor);
+    }
+
+    /// Counters for metrics and tests: (iterations, callbacks run, ready, timers,
+    /// cancelled timers).
+    fn _counters(&self) -> (u64, u64, usize, usize, usize) {
+        let st = self.state.lock();
+        (
+            self.iterations.load(Ordering::Relaxed),
+            self.callbacks_run.load(Ordering::Relaxed),
+            st.sched.ready_len(),
+            st.sched.timers.len(),
+            st.sched.timers.cancelled_count(),
+        )
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(st) = self.state.try_lock() {
+            for h in st.sched.iter() {
+                visit.call(&h.0)?;
+            }
+            for h in st.readers.values().chain(st.writers.values()) {
+                visit.call(h)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let handles = self.take_everything();
+        drop(handles);
+    }
+}

@@ -1,0 +1,158 @@
+//! `add_reader` / `remove_reader` / `add_writer` / `remove_writer`: level-triggered
+//! callbacks for descriptors the loop does not own.
+
+use std::os::fd::RawFd;
+
+use aioxide_core::Interest;
+use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyInt, PyTuple};
+
+use crate::errors;
+use crate::handle::PyHandle;
+use crate::loop_core::PyLoopCore;
+
+/// selectors' rule: an int, or an object whose `fileno()` returns one; never negative.
+pub fn fileobj_to_fd(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
+    let py = obj.py();
+    let fd: i64 = if obj.is_instance_of::<PyInt>() {
+        obj.extract()?
+    } else {
+        let fileno = obj.call_method0("fileno").and_then(|f| f.extract::<i64>());
+        match fileno {
+            Ok(fd) => fd,
+            Err(e)
+                if e.is_instance_of::<PyAttributeError>(py)
+                    || e.is_instance_of::<PyTypeError>(py)
+                    || e.is_instance_of::<PyValueError>(py) =>
+            {
+                return Err(errors::invalid_fileobj(&obj.repr()?.to_string()))
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    if fd < 0 || fd > RawFd::MAX as i64 {
+        return Err(errors::invalid_fd(fd));
+    }
+    Ok(fd as RawFd)
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Read,
+    Write,
+}
+
+impl PyLoopCore {
+    fn add_watcher(
+        slf: &Bound<'_, Self>,
+        side: Side,
+        fileobj: &Bound<'_, PyAny>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<PyHandle>> {
+        let py = slf.py();
+        let this = slf.get();
+        this.check_closed()?;
+        let fd = fileobj_to_fd(fileobj)?;
+        let handle = Self::new_handle(slf, callback, args, None)?;
+        let reactor = this.reactor()?;
+        let replaced = {
+            let mut st = this.state.lock();
+            let mut interest = reactor.interest(fd);
+            match side {
+                Side::Read => interest.read = true,
+                Side::Write => interest.write = true,
+            }
+            reactor.set_interest(fd, interest).map_err(errors::os_error)?;
+            let map = match side {
+                Side::Read => &mut st.readers,
+                Side::Write => &mut st.writers,
+            };
+            map.insert(fd, handle.clone_ref(py))
+        };
+        if let Some(old) = replaced {
+            PyHandle::cancel_handle(old.bind(py))?;
+        }
+        Ok(handle)
+    }
+
+    fn remove_watcher(slf: &Bound<'_, Self>, side: Side, fileobj: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let py = slf.py();
+        let this = slf.get();
+        if this.closed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let fd = fileobj_to_fd(fileobj)?;
+        let reactor = this.reactor()?;
+        let removed = {
+            let mut st = this.state.lock();
+            let map = match side {
+                Side::Read => &mut st.readers,
+                Side::Write => &mut st.writers,
+            };
+            let removed = map.remove(&fd);
+            let mut interest: Interest = reactor.interest(fd);
+            match side {
+                Side::Read => interest.read = false,
+                Side::Write => interest.write = false,
+            }
+            // Removing a watcher of a descriptor closed meanwhile must still succeed.
+            let _ = reactor.set_interest(fd, interest);
+            removed
+        };
+        match removed {
+            Some(old) => {
+                let was_live = !old.get().is_cancelled();
+                PyHandle::cancel_handle(old.bind(py))?;
+                Ok(was_live)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+#[pymethods]
+impl PyLoopCore {
+    /// Watch `fd` for reading; returns the handle (asyncio's `_add_reader`).
+    #[pyo3(signature = (fd, callback, *args))]
+    fn _add_reader(
+        slf: &Bound<'_, Self>,
+        fd: &Bound<'_, PyAny>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<PyHandle>> {
+        Self::add_watcher(slf, Side::Read, fd, callback, args)
+    }
+
+    #[pyo3(signature = (fd, callback, *args))]
+    fn _add_writer(
+        slf: &Bound<'_, Self>,
+        fd: &Bound<'_, PyAny>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<PyHandle>> {
+        Self::add_watcher(slf, Side::Write, fd, callback, args)
+    }
+
+    fn _remove_reader(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Self::remove_watcher(slf, Side::Read, fd)
+    }
+
+    fn _remove_writer(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Self::remove_watcher(slf, Side::Write, fd)
+    }
+
+    /// Whether a live reader / writer is registered for `fd` (for tests and transports).
+    fn _has_reader(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let fd = fileobj_to_fd(fd)?;
+        let st = slf.get().state.lock();
+        Ok(st.readers.get(&fd).is_some_and(|h| !h.get().is_cancelled()))
+    }
+
+    fn _has_writer(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let fd = fileobj_to_fd(fd)?;
+        let st = slf.get().state.lock();
+        Ok(st.writers.get(&fd).is_some_and(|h| !h.get().is_cancelled()))
+    }
+}

@@ -1,0 +1,168 @@
+"""Low-level socket coroutines: ``sock_recv``, ``sock_sendall``, ``sock_connect``, ...
+
+Each one tries the operation at once; only if the socket would block does it wait for
+readiness, retrying the same operation from a reader or writer callback. One helper,
+``_attempt``, does that for every method: the methods differ only in what they try.
+The watcher is removed when the future is done, whatever made it done (result,
+exception or cancellation), so no callback outlives its awaitable.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import socket
+from asyncio import exceptions
+
+try:
+    import ssl
+except ImportError:  # pragma: no cover - Python built without ssl
+    ssl = None  # type: ignore[assignment]
+
+_READ = 0
+_WRITE = 1
+
+
+def _refuse_ssl_socket(sock) -> None:
+    if ssl is not None and isinstance(sock, ssl.SSLSocket):
+        raise TypeError("Socket cannot be of type SSLSocket")
+
+
+def _numeric_address(address, family):
+    """``address`` unchanged when its host is already a numeric IP of ``family``."""
+    host, port = address[:2]
+    if not isinstance(port, int) or not isinstance(host, str):
+        return None
+    try:
+        socket.inet_pton(family, host)
+    except (OSError, ValueError):
+        return None
+    return address
+
+
+def _step(fut, attempt) -> None:
+    """Reader/writer callback: retry ``attempt`` until it stops blocking."""
+    if fut.done():
+        return
+    try:
+        result = attempt()
+    except (BlockingIOError, InterruptedError):
+        return
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)
+
+
+class SocketMixin:
+    def _check_sock(self, sock) -> None:
+        _refuse_ssl_socket(sock)
+        if self.get_debug() and sock.gettimeout() != 0:
+            raise ValueError("the socket must be non-blocking")
+
+    def _unwatch(self, side, fd, handle, fut) -> None:
+        if not handle.cancelled():
+            if side == _READ:
+                self.remove_reader(fd)
+            else:
+                self.remove_writer(fd)
+
+    def _wait_until(self, side, sock, attempt):
+        """A future resolved by retrying ``attempt`` whenever ``sock`` is ready."""
+        fut = self.create_future()
+        fd = sock.fileno()
+        self._ensure_fd_no_transport(fd)
+        add = self._add_reader if side == _READ else self._add_writer
+        handle = add(fd, _step, fut, attempt)
+        fut.add_done_callback(functools.partial(self._unwatch, side, fd, handle))
+        return fut
+
+    async def _attempt(self, side, sock, attempt):
+        self._check_sock(sock)
+        try:
+            return attempt()
+        except (BlockingIOError, InterruptedError):
+            pass
+        return await self._wait_until(side, sock, attempt)
+
+    def _ensure_fd_no_transport(self, fd) -> None:
+        """Refuse raw use of a descriptor owned by a transport (transports arrive with
+        the native transports work; until then no descriptor is owned)."""
+
+    async def sock_recv(self, sock, n):
+        return await self._attempt(_READ, sock, functools.partial(sock.recv, n))
+
+    async def sock_recv_into(self, sock, buf):
+        return await self._attempt(_READ, sock, functools.partial(sock.recv_into, buf))
+
+    async def sock_recvfrom(self, sock, bufsize):
+        return await self._attempt(_READ, sock, functools.partial(sock.recvfrom, bufsize))
+
+    async def sock_recvfrom_into(self, sock, buf, nbytes=0):
+        nbytes = nbytes or len(buf)
+        return await self._attempt(
+            _READ, sock, functools.partial(sock.recvfrom_into, buf, nbytes)
+        )
+
+    async def sock_sendto(self, sock, data, address):
+        return await self._attempt(_WRITE, sock, functools.partial(sock.sendto, data, address))
+
+    async def sock_sendall(self, sock, data):
+        view = memoryview(data).cast("B")
+        sent = 0
+
+        def attempt():
+            nonlocal sent
+            if sent < len(view):
+                sent += sock.send(view[sent:])
+            if sent < len(view):
+                raise BlockingIOError  # the rest goes when the socket is writable again
+
+        return await self._attempt(_WRITE, sock, attempt)
+
+    async def sock_connect(self, sock, address):
+        self._check_sock(sock)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            resolved = _numeric_address(address, sock.family)
+            if resolved is None:
+                infos = await self.getaddrinfo(
+                    *address[:2], family=sock.family, type=sock.type, proto=sock.proto
+                )
+                if not infos:
+                    raise OSError("getaddrinfo() returned empty list")
+                resolved = infos[0][4]
+            address = resolved
+        try:
+            sock.connect(address)
+            return None
+        except (BlockingIOError, InterruptedError):
+            pass
+
+        def connected():
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err != 0:
+                raise OSError(err, f"Connect call failed {address}")
+
+        return await self._wait_until(_WRITE, sock, connected)
+
+    async def sock_accept(self, sock):
+        def accept():
+            conn, addr = sock.accept()
+            conn.setblocking(False)
+            return conn, addr
+
+        return await self._attempt(_READ, sock, accept)
+
+
+def not_connected(exc: OSError) -> OSError:
+    """ENOTCONN after some bytes went out means the peer left: a ConnectionError."""
+    if exc.errno == errno.ENOTCONN and type(exc) is not ConnectionError:
+        new = ConnectionError("socket is not connected", errno.ENOTCONN)
+        new.__cause__ = exc
+        return new
+    return exc
+
+
+SendfileNotAvailableError = exceptions.SendfileNotAvailableError

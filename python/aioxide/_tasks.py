@@ -1,0 +1,61 @@
+"""Futures and tasks: ``create_future``, ``create_task`` and the task factory.
+
+Futures and tasks are CPython's own (the C ``_asyncio`` types when available), so every
+asyncio combinator works unchanged on this loop.
+"""
+
+from __future__ import annotations
+
+import sys
+from asyncio import futures, tasks
+from typing import Any, Callable
+
+TaskFactory = Callable[..., Any]
+
+# 3.13 hands every create_task keyword, name and context included, to the task factory.
+_FACTORY_TAKES_NAME = sys.version_info >= (3, 13)
+
+
+def _set_name(task: Any, name: str | None) -> None:
+    setter = getattr(tasks, "_set_task_name", None)
+    if setter is not None:
+        setter(task, name)
+    elif name is not None:
+        task.set_name(name)
+
+
+class TaskMixin:
+    _task_factory: TaskFactory | None = None
+
+    def create_future(self) -> futures.Future:
+        return futures.Future(loop=self)
+
+    def create_task(self, coro, *, name=None, context=None, **kwargs):
+        """Schedule ``coro`` as a task. Extra keywords (such as 3.12's ``eager_start``)
+        are passed through to the task factory or to ``Task``."""
+        self._check_closed()
+        factory = self._task_factory
+        if factory is None:
+            task = tasks.Task(coro, loop=self, name=name, context=context, **kwargs)
+            if task._source_traceback:
+                del task._source_traceback[-1]
+            return task
+        if _FACTORY_TAKES_NAME:
+            if name is not None:
+                kwargs["name"] = name
+            if context is not None:
+                kwargs["context"] = context
+            return factory(self, coro, **kwargs)
+        if context is not None:
+            kwargs["context"] = context
+        task = factory(self, coro, **kwargs)
+        _set_name(task, name)
+        return task
+
+    def set_task_factory(self, factory: TaskFactory | None) -> None:
+        if factory is not None and not callable(factory):
+            raise TypeError("task factory must be a callable or None")
+        self._task_factory = factory
+
+    def get_task_factory(self) -> TaskFactory | None:
+        return self._task_factory
