@@ -1,5 +1,7 @@
 """The loop's exception handler API (``set_exception_handler`` and friends).
 
+Records go to asyncio's logger, looked up as ``asyncio.base_events.logger`` at call
+time so that code (and tests) that patch that name see our records too.
 Behaviour and log text follow asyncio's: the default handler logs one ERROR record on the
 ``asyncio`` logger with the message, every other context key as ``key: repr(value)`` in
 sorted order, and the exception's traceback.
@@ -8,7 +10,7 @@ sorted order, and the exception's traceback.
 from __future__ import annotations
 
 import traceback
-from asyncio.log import logger
+from asyncio import base_events
 from typing import Any, Callable
 
 ExceptionHandler = Callable[[Any, dict], object]
@@ -57,7 +59,7 @@ class ExceptionHandlerMixin:
             for key in sorted(context)
             if key not in ("message", "exception")
         )
-        logger.error("\n".join(lines), exc_info=exc_info)
+        base_events.logger.error("\n".join(lines), exc_info=exc_info)
 
     def call_exception_handler(self, context: dict) -> None:
         handler = self._exception_handler
@@ -67,7 +69,7 @@ class ExceptionHandlerMixin:
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException:
-                logger.error("Exception in default exception handler", exc_info=True)
+                base_events.logger.error("Exception in default exception handler", exc_info=True)
             return
         try:
             handler(self, context)
@@ -85,7 +87,7 @@ class ExceptionHandlerMixin:
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException:
-                logger.error(
+                base_events.logger.error(
                     "Exception in default exception handler while handling an "
                     "unexpected error in custom exception handler",
                     exc_info=True,

@@ -1,7 +1,9 @@
 """Low-level socket coroutines: ``sock_recv``, ``sock_sendall``, ``sock_connect``, ...
 
 Each one tries the operation at once; only if the socket would block does it wait for
-readiness, retrying the same operation from a reader or writer callback. One helper,
+readiness, retrying the same operation from a reader or writer callback. Attempts look
+the socket's method up on every try (as asyncio does), so a wrapped or mocked socket
+whose methods change while waiting behaves the same. One helper,
 ``_attempt``, does that for every method: the methods differ only in what they try.
 The watcher is removed when the future is done, whatever made it done (result,
 exception or cancellation), so no callback outlives its awaitable.
@@ -92,22 +94,20 @@ class SocketMixin:
         the native transports work; until then no descriptor is owned)."""
 
     async def sock_recv(self, sock, n):
-        return await self._attempt(_READ, sock, functools.partial(sock.recv, n))
+        return await self._attempt(_READ, sock, lambda: sock.recv(n))
 
     async def sock_recv_into(self, sock, buf):
-        return await self._attempt(_READ, sock, functools.partial(sock.recv_into, buf))
+        return await self._attempt(_READ, sock, lambda: sock.recv_into(buf))
 
     async def sock_recvfrom(self, sock, bufsize):
-        return await self._attempt(_READ, sock, functools.partial(sock.recvfrom, bufsize))
+        return await self._attempt(_READ, sock, lambda: sock.recvfrom(bufsize))
 
     async def sock_recvfrom_into(self, sock, buf, nbytes=0):
         nbytes = nbytes or len(buf)
-        return await self._attempt(
-            _READ, sock, functools.partial(sock.recvfrom_into, buf, nbytes)
-        )
+        return await self._attempt(_READ, sock, lambda: sock.recvfrom_into(buf, nbytes))
 
     async def sock_sendto(self, sock, data, address):
-        return await self._attempt(_WRITE, sock, functools.partial(sock.sendto, data, address))
+        return await self._attempt(_WRITE, sock, lambda: sock.sendto(data, 0, address))
 
     async def sock_sendall(self, sock, data):
         view = memoryview(data).cast("B")

@@ -73,6 +73,10 @@ impl<T: Cancellable> Scheduler<T> {
         all
     }
 
+    pub fn iter_ready(&self) -> impl Iterator<Item = &T> {
+        self.ready.iter()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.ready.iter().chain(self.timers.iter())
     }

@@ -15,13 +15,41 @@ use std::sync::Arc;
 use std::thread::ThreadId;
 
 use aioxide_core::sys::Events;
-use aioxide_core::{Clock, MonotonicClock, Reactor, Scheduler};
+use aioxide_core::{Clock, ManualClock, MonotonicClock, Reactor, Scheduler};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::errors;
 use crate::handle::{HandleRef, PyHandle};
+
+/// The loop's time source: the monotonic clock, or (for deterministic tests, like
+/// asyncio's test `TestLoop`) a manual clock that only moves when told to; with it the
+/// poller never sleeps.
+pub enum LoopClock {
+    Monotonic(MonotonicClock),
+    Manual(ManualClock),
+}
+
+impl LoopClock {
+    pub fn now(&self) -> f64 {
+        match self {
+            LoopClock::Monotonic(c) => c.now(),
+            LoopClock::Manual(c) => c.now(),
+        }
+    }
+
+    pub fn resolution(&self) -> f64 {
+        match self {
+            LoopClock::Monotonic(c) => c.resolution(),
+            LoopClock::Manual(c) => c.resolution(),
+        }
+    }
+
+    pub fn is_manual(&self) -> bool {
+        matches!(self, LoopClock::Manual(_))
+    }
+}
 
 /// How many readiness reports one poller wait can return.
 const EVENTS_CAPACITY: usize = 1024;
@@ -42,7 +70,9 @@ pub struct PyLoopCore {
     pub reactor: Mutex<Option<Arc<Reactor>>>,
     /// Only the loop thread touches this, inside `run_once`.
     pub events: Mutex<Events>,
-    pub clock: MonotonicClock,
+    pub clock: parking_lot::RwLock<LoopClock>,
+    /// Called after every iteration when set (test clocks, metrics).
+    pub iteration_hook: Mutex<Option<PyObject>>,
     pub closed: AtomicBool,
     pub running: AtomicBool,
     pub debug: AtomicBool,
@@ -109,7 +139,8 @@ impl PyLoopCore {
             }),
             reactor: Mutex::new(Some(Arc::new(reactor))),
             events: Mutex::new(Events::with_capacity(EVENTS_CAPACITY)),
-            clock: MonotonicClock,
+            clock: parking_lot::RwLock::new(LoopClock::Monotonic(MonotonicClock)),
+            iteration_hook: Mutex::new(None),
             closed: AtomicBool::new(false),
             running: AtomicBool::new(false),
             debug: AtomicBool::new(false),
@@ -121,7 +152,31 @@ impl PyLoopCore {
 
     /// The loop's clock: `time.monotonic()`.
     fn time(&self) -> f64 {
-        self.clock.now()
+        self.clock.read().now()
+    }
+
+    /// Switch to a manual clock starting at `start` (tests only: time then moves only
+    /// through `_advance_clock`, and the poller never sleeps).
+    fn _use_manual_clock(&self, start: f64) {
+        *self.clock.write() = LoopClock::Manual(ManualClock::new(start));
+    }
+
+    fn _advance_clock(&self, seconds: f64) -> PyResult<()> {
+        match &*self.clock.read() {
+            LoopClock::Manual(c) => {
+                c.advance(seconds);
+                Ok(())
+            }
+            LoopClock::Monotonic(_) => Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "the loop runs on the monotonic clock",
+            )),
+        }
+    }
+
+    /// Call `hook()` after every iteration (`None` removes it).
+    fn _set_iteration_hook(&self, hook: Option<PyObject>) {
+        let old = std::mem::replace(&mut *self.iteration_hook.lock(), hook);
+        drop(old);
     }
 
     fn get_debug(&self) -> bool {
@@ -180,6 +235,8 @@ impl PyLoopCore {
         let handles = self.take_everything();
         drop(handles);
         drop(reactor);
+        let hook = self.iteration_hook.lock().take();
+        drop(hook);
     }
 
     /// Counters for metrics and tests: (iterations, callbacks run, ready, timers,
@@ -204,11 +261,37 @@ impl PyLoopCore {
                 visit.call(h)?;
             }
         }
+        if let Some(hook) = self.iteration_hook.try_lock() {
+            if let Some(h) = &*hook {
+                visit.call(h)?;
+            }
+        }
         Ok(())
     }
 
     fn __clear__(&self) {
         let handles = self.take_everything();
         drop(handles);
+        let hook = self.iteration_hook.lock().take();
+        drop(hook);
+    }
+}
+
+#[pymethods]
+impl PyLoopCore {
+    /// Snapshot of the ready queue (asyncio's `_ready`), for introspection and tests.
+    #[getter]
+    fn _ready(&self, py: Python<'_>) -> Vec<Py<PyHandle>> {
+        let st = self.state.lock();
+        let mut out: Vec<Py<PyHandle>> = Vec::with_capacity(st.sched.ready_len());
+        out.extend(st.sched.iter_ready().map(|h| h.0.clone_ref(py)));
+        out
+    }
+
+    /// Snapshot of the scheduled timers (asyncio's `_scheduled`), in no particular order.
+    #[getter]
+    fn _scheduled(&self, py: Python<'_>) -> Vec<Py<PyHandle>> {
+        let st = self.state.lock();
+        st.sched.timers.iter().map(|h| h.0.clone_ref(py)).collect()
     }
 }

@@ -7,7 +7,7 @@
 use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
 
-use aioxide_core::{Cancellable, Clock, Readiness};
+use aioxide_core::{Cancellable, Readiness};
 use pyo3::prelude::*;
 
 use crate::errors;
@@ -61,10 +61,19 @@ impl PyLoopCore {
         this.iterations.fetch_add(1, Ordering::Relaxed);
 
         let mut dropped: Vec<HandleRef> = Vec::new();
+        let (now, resolution, manual) = {
+            let clock = this.clock.read();
+            (clock.now(), clock.resolution(), clock.is_manual())
+        };
         let timeout = {
             let mut st = this.state.lock();
             let stopping = st.stopping;
-            st.sched.poll_timeout(this.clock.now(), stopping, &mut dropped)
+            let t = st.sched.poll_timeout(now, stopping, &mut dropped);
+            if manual {
+                Some(0.0)
+            } else {
+                t
+            }
         };
         drop(dropped);
 
@@ -89,7 +98,7 @@ impl PyLoopCore {
         let mut dropped: Vec<HandleRef> = Vec::new();
         let mut batch = {
             let mut st = this.state.lock();
-            let end_time = this.clock.now() + this.clock.resolution();
+            let end_time = this.clock.read().now() + resolution;
             st.sched.collect_due(end_time, &mut dropped);
             let spare = std::mem::take(&mut st.spare);
             st.sched.take_batch(spare)
@@ -124,8 +133,13 @@ impl PyLoopCore {
     /// Iterate until `stop()` is called; the Python `run_forever` wraps this with the
     /// running-loop bookkeeping.
     fn _run_until_stopped(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
         loop {
             Self::run_once(slf)?;
+            let hook = slf.get().iteration_hook.lock().as_ref().map(|h| h.clone_ref(py));
+            if let Some(hook) = hook {
+                hook.call0(py)?;
+            }
             let mut st = slf.get().state.lock();
             if st.stopping {
                 st.stopping = false;

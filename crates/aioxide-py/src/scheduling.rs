@@ -6,7 +6,6 @@ use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyFunction, PyTuple};
 
-use aioxide_core::Clock;
 
 use crate::errors;
 use crate::ffi;
@@ -186,7 +185,7 @@ impl PyLoopCore {
         context: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTimerHandle>> {
         let delay = extract_time(delay, "delay must not be None")?;
-        let when = slf.get().clock.now() + delay;
+        let when = slf.get().clock.read().now() + delay;
         Self::schedule_at(slf, when, callback, args, context)
     }
 }

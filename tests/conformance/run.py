@@ -1,0 +1,145 @@
+"""Run CPython's test.test_asyncio against aioxide and judge the outcome.
+
+    python tests/conformance/run.py [--jobs 2] [--timeout 600] [MODULE ...]
+
+Each module runs in its own process (``worker.py``), a few at a time, each under a time
+limit. A test counts as passing on aioxide only when it passed and ran on aioxide loops
+alone (see ``harness.py``). ``expected_failures.txt`` lists the tests that may fail, one
+per line with the reason; any other failure fails the run, and so does a listed test that
+passes (an unexpected pass: remove it from the list) or a listed test that no longer
+exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# The modules of issue #2 (the loop core); later work adds the transport modules.
+MODULES = [
+    "test_tasks",
+    "test_futures",
+    "test_futures2",
+    "test_locks",
+    "test_queues",
+    "test_pep492",
+    "test_context",
+    "test_runners",
+    "test_taskgroups",
+    "test_timeouts",
+    "test_waitfor",
+    "test_threads",
+    "test_sock_lowlevel",
+]
+
+
+def load_expected(path: Path) -> dict[str, str]:
+    expected = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        test_id, _, reason = line.partition("#")
+        test_id, reason = test_id.strip(), reason.strip()
+        if not reason:
+            raise SystemExit(f"expected_failures.txt: no reason given for {test_id}")
+        expected[test_id] = reason
+    return expected
+
+
+def run_module(name: str, timeout: float) -> tuple[str, dict, float]:
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, str(HERE / "worker.py"), name, str(out)]
+        try:
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp,
+                env={**os.environ, "PYTHONASYNCIODEBUG": ""},
+            )
+        except subprocess.TimeoutExpired:
+            return name, _crash(name, f"timed out after {timeout:.0f}s"), time.monotonic() - start
+        if not out.exists():
+            detail = f"worker exited {proc.returncode}\n{proc.stderr[-3000:]}"
+            return name, _crash(name, detail), time.monotonic() - start
+        data = json.loads(out.read_text())
+    return name, data, time.monotonic() - start
+
+
+def _crash(name: str, detail: str) -> dict:
+    return {"records": {f"{name}.<module>": {"outcome": "error", "loop": "none",
+                                            "detail": detail}}, "dropped_classes": []}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", default=MODULES)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--expected", type=Path, default=HERE / "expected_failures.txt")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args()
+    expected = load_expected(args.expected)
+
+    totals = dict(aioxide=0, other=0, xfail=0, failed=0, unexpected=0, skipped=0)
+    problems: list[str] = []
+    seen: set[str] = set()
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for name, data, took in pool.map(lambda m: run_module(m, args.timeout), args.modules):
+            counts = dict(aioxide=0, other=0, xfail=0, failed=0, unexpected=0, skipped=0)
+            for test_id, rec in sorted(data["records"].items()):
+                seen.add(test_id)
+                outcome = rec["outcome"]
+                if outcome == "skip":
+                    counts["skipped"] += 1
+                elif outcome == "pass" and test_id in expected:
+                    counts["unexpected"] += 1
+                    problems.append(f"UNEXPECTED PASS {test_id} (listed: {expected[test_id]})")
+                elif outcome == "pass":
+                    counts["aioxide" if rec["loop"] == "aioxide" else "other"] += 1
+                    if args.verbose and rec["loop"] != "aioxide":
+                        print(f"  passed without an aioxide loop ({rec['loop']}): {test_id}")
+                elif test_id in expected:
+                    counts["xfail"] += 1
+                else:
+                    counts["failed"] += 1
+                    problems.append(f"FAIL {test_id} [{rec['loop']}]\n{rec['detail']}")
+            for key in totals:
+                totals[key] += counts[key]
+            dropped = ", ".join(data.get("dropped_classes", [])) or "none"
+            print(
+                f"{name}: {counts['aioxide']} passed on aioxide, {counts['other']} passed "
+                f"without an aioxide loop, {counts['xfail']} expected failures, "
+                f"{counts['failed']} failed, {counts['unexpected']} unexpected passes, "
+                f"{counts['skipped']} skipped ({took:.1f}s; duplicate selector classes "
+                f"dropped: {dropped})",
+                flush=True,
+            )
+    run_modules = tuple(f"{m}." for m in args.modules)
+    stale = sorted(t for t in expected if t.startswith(run_modules) and t not in seen)
+    for test_id in stale:
+        problems.append(f"STALE expected failure (test not found): {test_id}")
+    for p in problems:
+        print(p)
+    failed = totals["failed"] + totals["unexpected"] + len(stale)
+    print(
+        f"conformance: {totals['aioxide']} tests passed on aioxide loops; "
+        f"{totals['other']} passed without an aioxide loop (not counted); "
+        f"{totals['xfail']} expected failures; {totals['skipped']} skipped"
+    )
+    print(f"conformance: {totals['aioxide']} passed, {failed} failed, "
+          f"{totals['skipped']} skipped")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Run one test_asyncio module on aioxide and write each test's outcome as JSON.
+
+    python tests/conformance/worker.py test_tasks OUT.json
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import traceback
+import unittest
+
+import harness
+
+
+class RecordingResult(unittest.TestResult):
+    def __init__(self):
+        super().__init__()
+        self.records: dict[str, dict] = {}
+        self._before = (0, 0)
+
+    def startTest(self, test):
+        super().startTest(test)
+        self._before = harness.snapshot()
+
+    def _record(self, test, outcome, detail=""):
+        test_id = test.id().removeprefix("test.test_asyncio.")
+        loop = harness.classify(self._before, harness.snapshot())
+        previous = self.records.get(test_id)
+        if previous and previous["outcome"] in ("fail", "error"):
+            return  # a failing subtest or cleanup keeps the test failed
+        self.records[test_id] = {"outcome": outcome, "loop": loop, "detail": detail[-1500:]}
+
+    def addSuccess(self, test):
+        self._record(test, "pass")
+
+    def addFailure(self, test, err):
+        self._record(test, "fail", self._exc_info_to_string(err, test))
+
+    def addError(self, test, err):
+        # Errors of setUpModule / setUpClass arrive with a placeholder "test".
+        self._record(test, "error", self._exc_info_to_string(err, test))
+
+    def addSkip(self, test, reason):
+        self._record(test, "skip", reason)
+
+    def addExpectedFailure(self, test, err):
+        self._record(test, "pass")
+
+    def addUnexpectedSuccess(self, test):
+        self._record(test, "fail", "unexpected success of a test marked expectedFailure")
+
+    def addSubTest(self, test, subtest, err):
+        if err is not None:
+            kind = "fail" if issubclass(err[0], test.failureException) else "error"
+            self._record(test, kind, self._exc_info_to_string(err, test))
+
+
+def main() -> int:
+    name, out = sys.argv[1], sys.argv[2]
+    harness.install()
+    result = RecordingResult()
+    try:
+        module = importlib.import_module(f"test.test_asyncio.{name}")
+        dropped = harness.adapt_module(module)
+        suite = unittest.defaultTestLoader.loadTestsFromModule(module)
+        suite.run(result)
+    except BaseException:
+        result.records[f"{name}.<module>"] = {
+            "outcome": "error",
+            "loop": "none",
+            "detail": traceback.format_exc()[-1500:],
+        }
+        dropped = []
+    with open(out, "w") as f:
+        json.dump({"records": result.records, "dropped_classes": dropped}, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
