@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -41,6 +42,8 @@ pub struct Reactor {
     poller: Poller,
     waker: Arc<Waker>,
     interests: Mutex<HashMap<RawFd, Interest>>,
+    /// `interests.len()`, readable without the lock on every loop iteration.
+    watched: AtomicUsize,
 }
 
 impl Reactor {
@@ -52,6 +55,7 @@ impl Reactor {
             poller,
             waker,
             interests: Mutex::new(HashMap::new()),
+            watched: AtomicUsize::new(0),
         })
     }
 
@@ -66,7 +70,7 @@ impl Reactor {
 
     /// How many descriptors are watched (the waker not counted).
     pub fn watched(&self) -> usize {
-        self.interests.lock().len()
+        self.watched.load(Ordering::Acquire)
     }
 
     /// Watch `fd` for `interest`; an empty interest stops watching it. On error the
@@ -80,13 +84,17 @@ impl Reactor {
         if interest.is_empty() {
             self.poller.delete(fd)?;
             map.remove(&fd);
+            self.watched.store(map.len(), Ordering::Release);
         } else {
             if old.is_empty() {
-                self.poller.add(fd, fd as u64, interest.read, interest.write)?;
+                self.poller
+                    .add(fd, fd as u64, interest.read, interest.write)?;
             } else {
-                self.poller.modify(fd, fd as u64, interest.read, interest.write)?;
+                self.poller
+                    .modify(fd, fd as u64, interest.read, interest.write)?;
             }
             map.insert(fd, interest);
+            self.watched.store(map.len(), Ordering::Release);
         }
         Ok(())
     }
@@ -99,6 +107,7 @@ impl Reactor {
             let _ = self.poller.delete(*fd);
         }
         map.clear();
+        self.watched.store(0, Ordering::Release);
     }
 
     /// Wait for readiness up to `timeout` seconds (`None`: no limit) and append to `out`

@@ -39,18 +39,35 @@ impl<T: Cancellable> Scheduler<T> {
     /// the time to the next live timer, or `None` to sleep until an event.
     /// Cancelled timers at the top are pruned first and handed back in `dropped`.
     pub fn poll_timeout(&mut self, now: f64, stopping: bool, dropped: &mut Vec<T>) -> Option<f64> {
+        self.poll_timeout_with(|| now, stopping, dropped)
+    }
+
+    /// `poll_timeout` reading the clock only when a timer decides the answer.
+    pub fn poll_timeout_with(
+        &mut self,
+        now: impl FnOnce() -> f64,
+        stopping: bool,
+        dropped: &mut Vec<T>,
+    ) -> Option<f64> {
         self.timers.prune(dropped);
         if !self.ready.is_empty() || stopping {
             return Some(0.0);
         }
         self.timers
             .next_deadline()
-            .map(|when| (when - now).clamp(0.0, MAX_POLL_TIMEOUT))
+            .map(|when| (when - now()).clamp(0.0, MAX_POLL_TIMEOUT))
     }
 
     /// Move timers due before `end_time` to the ready queue.
     pub fn collect_due(&mut self, end_time: f64, dropped: &mut Vec<T>) {
         self.timers.pop_due(end_time, &mut self.ready, dropped);
+    }
+
+    /// `collect_due` reading the clock only when there are timers.
+    pub fn collect_due_with(&mut self, end_time: impl FnOnce() -> f64, dropped: &mut Vec<T>) {
+        if !self.timers.is_empty() {
+            self.timers.pop_due(end_time(), &mut self.ready, dropped);
+        }
     }
 
     /// Take every callback that is ready now, leaving an empty queue for callbacks that

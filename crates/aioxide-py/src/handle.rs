@@ -24,7 +24,13 @@ struct Refs {
     event_loop: Option<PyObject>,
 }
 
-#[pyclass(name = "Handle", module = "aioxide._aioxide", frozen, subclass, weakref)]
+#[pyclass(
+    name = "Handle",
+    module = "aioxide._aioxide",
+    frozen,
+    subclass,
+    weakref
+)]
 pub struct PyHandle {
     refs: Mutex<Refs>,
     cancelled: AtomicBool,
@@ -107,7 +113,11 @@ impl PyHandle {
     }
 
     fn loop_of(&self, py: Python<'_>) -> Option<PyObject> {
-        self.refs.lock().event_loop.as_ref().map(|l| l.clone_ref(py))
+        self.refs
+            .lock()
+            .event_loop
+            .as_ref()
+            .map(|l| l.clone_ref(py))
     }
 
     /// Run the callback in its context. Exceptions other than `SystemExit` and
@@ -303,7 +313,11 @@ impl PyTimerHandle {
     ) -> PyResult<PyObject> {
         let py = other.py();
         match other.downcast::<PyTimerHandle>() {
-            Ok(o) => Ok(op(self.when, o.get().when).into_pyobject(py)?.to_owned().into_any().unbind()),
+            Ok(o) => Ok(op(self.when, o.get().when)
+                .into_pyobject(py)?
+                .to_owned()
+                .into_any()
+                .unbind()),
             Err(_) => Ok(py.NotImplemented()),
         }
     }

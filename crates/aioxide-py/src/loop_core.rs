@@ -58,7 +58,6 @@ pub struct LoopState {
     pub sched: Scheduler<HandleRef>,
     pub readers: HashMap<RawFd, Py<PyHandle>>,
     pub writers: HashMap<RawFd, Py<PyHandle>>,
-    pub stopping: bool,
     /// An empty ready queue kept for its allocation (see `Scheduler::take_batch`).
     pub spare: VecDeque<HandleRef>,
 }
@@ -74,6 +73,8 @@ pub struct PyLoopCore {
     /// Called after every iteration when set (test clocks, metrics).
     pub iteration_hook: Mutex<Option<PyObject>>,
     pub closed: AtomicBool,
+    /// `stop()` was called: leave `run_forever` after the current iteration.
+    pub stopping: AtomicBool,
     pub running: AtomicBool,
     pub debug: AtomicBool,
     pub thread: Mutex<Option<ThreadId>>,
@@ -134,7 +135,6 @@ impl PyLoopCore {
                 sched: Scheduler::default(),
                 readers: HashMap::new(),
                 writers: HashMap::new(),
-                stopping: false,
                 spare: VecDeque::new(),
             }),
             reactor: Mutex::new(Some(Arc::new(reactor))),
@@ -142,6 +142,7 @@ impl PyLoopCore {
             clock: parking_lot::RwLock::new(LoopClock::Monotonic(MonotonicClock)),
             iteration_hook: Mutex::new(None),
             closed: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
             running: AtomicBool::new(false),
             debug: AtomicBool::new(false),
             thread: Mutex::new(None),
@@ -205,12 +206,12 @@ impl PyLoopCore {
 
     /// Ask `run_forever` to return after the current iteration.
     fn stop(&self) {
-        self.state.lock().stopping = true;
+        self.stopping.store(true, Ordering::Relaxed);
     }
 
     #[getter]
     fn _stopping(&self) -> bool {
-        self.state.lock().stopping
+        self.stopping.load(Ordering::Relaxed)
     }
 
     /// Mark the loop running on the calling thread (`true`) or not running (`false`).
@@ -218,7 +219,7 @@ impl PyLoopCore {
         *self.thread.lock() = running.then(|| std::thread::current().id());
         self.running.store(running, Ordering::Relaxed);
         if !running {
-            self.state.lock().stopping = false;
+            self.stopping.store(false, Ordering::Relaxed);
         }
     }
 

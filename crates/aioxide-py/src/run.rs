@@ -3,11 +3,15 @@
 //! The order is asyncio's: compute the poll timeout (zero when callbacks are ready), wait
 //! for I/O with the GIL released, queue the callbacks of ready descriptors, queue the due
 //! timers, then run exactly the callbacks that were ready at that point.
+//!
+//! This is the hottest code of the loop: with no timers the clock is not read, and with
+//! callbacks ready and no descriptor watched there is no system call at all.
 
+use std::collections::VecDeque;
 use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
 
-use aioxide_core::{Cancellable, Readiness};
+use aioxide_core::{Cancellable, Reactor, Readiness};
 use pyo3::prelude::*;
 
 use crate::errors;
@@ -17,8 +21,7 @@ use crate::loop_core::PyLoopCore;
 impl PyLoopCore {
     /// Queue the reader and writer callbacks of descriptors the poller reported; drop the
     /// registration of a watcher whose handle was cancelled (asyncio's `_process_events`).
-    fn dispatch_io(&self, py: Python<'_>, ready: &[Readiness]) -> PyResult<()> {
-        let reactor = self.reactor()?;
+    fn dispatch_io(&self, py: Python<'_>, reactor: &Reactor, ready: &[Readiness]) -> PyResult<()> {
         let mut st = self.state.lock();
         for r in ready {
             let mut interest = reactor.interest(r.fd);
@@ -44,64 +47,81 @@ impl PyLoopCore {
                 }
             }
             if interest != before {
-                reactor.set_interest(r.fd, interest).map_err(errors::os_error)?;
                 // The cancelled handles stay in the maps until replaced or removed, which
                 // keeps every drop of a Python object outside this lock.
+                reactor
+                    .set_interest(r.fd, interest)
+                    .map_err(errors::os_error)?;
             }
         }
         Ok(())
     }
 
-    /// One iteration. Returns an error only for exceptions that must stop the loop
-    /// (`SystemExit`, `KeyboardInterrupt`, a failing poller).
-    pub fn run_once(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        let reactor = this.reactor()?;
-        this.iterations.fetch_add(1, Ordering::Relaxed);
-
-        let mut dropped: Vec<HandleRef> = Vec::new();
-        let (now, resolution, manual) = {
-            let clock = this.clock.read();
-            (clock.now(), clock.resolution(), clock.is_manual())
-        };
-        let timeout = {
-            let mut st = this.state.lock();
-            let stopping = st.stopping;
-            let t = st.sched.poll_timeout(now, stopping, &mut dropped);
-            if manual {
-                Some(0.0)
-            } else {
-                t
-            }
-        };
-        drop(dropped);
-
-        // With callbacks ready and no descriptor watched there is nothing a zero-timeout
-        // poll could report: cross-thread wakeups only matter to a sleeping loop, and
-        // their callbacks are already in the ready queue.
+    /// Wait for I/O (GIL released) and queue what became ready.
+    fn poll_io(&self, py: Python<'_>, reactor: &Reactor, timeout: Option<f64>) -> PyResult<()> {
         let mut io_ready: Vec<Readiness> = Vec::new();
-        if timeout != Some(0.0) || reactor.watched() > 0 {
-            let mut events = this.events.lock();
+        let res = {
+            let mut events = self.events.lock();
             let events = &mut *events;
-            let res = py.allow_threads(|| reactor.wait(events, timeout, &mut io_ready));
-            match res {
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => py.check_signals()?,
-                Err(e) => return Err(errors::os_error(e)),
-            }
+            py.allow_threads(|| reactor.wait(events, timeout, &mut io_ready))
+        };
+        match res {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => py.check_signals()?,
+            Err(e) => return Err(errors::os_error(e)),
         }
         if !io_ready.is_empty() {
-            this.dispatch_io(py, &io_ready)?;
+            self.dispatch_io(py, reactor, &io_ready)?;
         }
+        Ok(())
+    }
+
+    /// The callbacks this iteration runs: due timers joined to the ready queue, then the
+    /// whole queue taken (callbacks they schedule wait for the next iteration).
+    fn take_batch(
+        &self,
+        st: &mut crate::loop_core::LoopState,
+        dropped: &mut Vec<HandleRef>,
+    ) -> VecDeque<HandleRef> {
+        st.sched.collect_due_with(
+            || {
+                let clock = self.clock.read();
+                clock.now() + clock.resolution()
+            },
+            dropped,
+        );
+        let spare = std::mem::take(&mut st.spare);
+        st.sched.take_batch(spare)
+    }
+
+    /// One iteration. Returns an error only for exceptions that must stop the loop
+    /// (`SystemExit`, `KeyboardInterrupt`, a failing poller).
+    pub fn run_once(slf: &Bound<'_, Self>, reactor: &Reactor) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        this.iterations.fetch_add(1, Ordering::Relaxed);
+        let manual = this.clock.read().is_manual();
+        let stopping = this.stopping.load(Ordering::Relaxed);
 
         let mut dropped: Vec<HandleRef> = Vec::new();
-        let mut batch = {
+        let mut st = this.state.lock();
+        let timeout =
+            st.sched
+                .poll_timeout_with(|| this.clock.read().now(), stopping, &mut dropped);
+        // With callbacks ready and no descriptor watched, a zero-timeout poll could report
+        // nothing: cross-thread wakeups only matter to a sleeping loop, and their callbacks
+        // are already queued. Skip the system call.
+        let needs_poll = timeout != Some(0.0) || reactor.watched() > 0 || manual;
+        let mut batch = if needs_poll {
+            drop(st);
+            drop(std::mem::take(&mut dropped));
+            this.poll_io(py, reactor, if manual { Some(0.0) } else { timeout })?;
             let mut st = this.state.lock();
-            let end_time = this.clock.read().now() + resolution;
-            st.sched.collect_due(end_time, &mut dropped);
-            let spare = std::mem::take(&mut st.spare);
-            st.sched.take_batch(spare)
+            this.take_batch(&mut st, &mut dropped)
+        } else {
+            let batch = this.take_batch(&mut st, &mut dropped);
+            drop(st);
+            batch
         };
         drop(dropped);
 
@@ -127,22 +147,24 @@ impl PyLoopCore {
 impl PyLoopCore {
     /// One iteration of the loop (asyncio's `_run_once`).
     fn _run_once(slf: &Bound<'_, Self>) -> PyResult<()> {
-        Self::run_once(slf)
+        let reactor = slf.get().reactor()?;
+        Self::run_once(slf, &reactor)
     }
 
     /// Iterate until `stop()` is called; the Python `run_forever` wraps this with the
-    /// running-loop bookkeeping.
+    /// running-loop bookkeeping. The iteration hook is read once, when the run starts.
     fn _run_until_stopped(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
+        let this = slf.get();
+        // The loop cannot be closed while it runs, so one reference serves the whole run.
+        let reactor = this.reactor()?;
+        let hook = this.iteration_hook.lock().as_ref().map(|h| h.clone_ref(py));
         loop {
-            Self::run_once(slf)?;
-            let hook = slf.get().iteration_hook.lock().as_ref().map(|h| h.clone_ref(py));
-            if let Some(hook) = hook {
+            Self::run_once(slf, &reactor)?;
+            if let Some(hook) = &hook {
                 hook.call0(py)?;
             }
-            let mut st = slf.get().state.lock();
-            if st.stopping {
-                st.stopping = false;
+            if this.stopping.swap(false, Ordering::Relaxed) {
                 return Ok(());
             }
         }

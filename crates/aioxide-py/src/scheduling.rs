@@ -1,11 +1,12 @@
 //! `call_soon`, `call_soon_threadsafe`, `call_later`, `call_at`: the loop's hot path.
 
+use std::sync::atomic::Ordering;
+
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyFunction, PyTuple};
-
 
 use crate::errors;
 use crate::ffi;
@@ -41,6 +42,20 @@ fn is_coroutine_function(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 }
 
 /// asyncio's `_check_callback`: coroutines and non-callables are refused with TypeError.
+/// Outside debug mode only the (nearly free) callable check runs: asyncio skips the
+/// whole check there, and the coroutine-function test costs attribute lookups.
+pub fn check_callback_mode(callback: &Bound<'_, PyAny>, method: &str, debug: bool) -> PyResult<()> {
+    if debug {
+        return check_callback(callback, method);
+    }
+    if callback.is_callable() {
+        Ok(())
+    } else {
+        check_callback(callback, method)
+    }
+}
+
+/// The full check of `check_callback_mode`, whatever the mode.
 pub fn check_callback(callback: &Bound<'_, PyAny>, method: &str) -> PyResult<()> {
     if !callback.is_callable() {
         static ISCORO: GILOnceCell<PyObject> = GILOnceCell::new();
@@ -95,7 +110,7 @@ impl PyLoopCore {
     ) -> PyResult<Py<PyHandle>> {
         let this = slf.get();
         this.check_closed()?;
-        check_callback(callback, method)?;
+        check_callback_mode(callback, method, this.debug.load(Ordering::Relaxed))?;
         let handle = Self::new_handle(slf, callback, args, context)?;
         let queued = HandleRef(handle.clone_ref(slf.py()));
         this.state.lock().sched.push_ready(queued);
@@ -113,13 +128,16 @@ impl PyLoopCore {
         let this = slf.get();
         this.check_closed()?;
         this.check_thread()?;
-        check_callback(callback, "call_at")?;
+        check_callback_mode(callback, "call_at", this.debug.load(Ordering::Relaxed))?;
         let base = Self::handle_value(slf, callback, args, context)?;
         base.set_scheduled();
         let init = PyClassInitializer::from(base).add_subclass(PyTimerHandle::new(when));
         let timer = Py::new(py, init)?;
         let as_handle: Py<PyHandle> = timer.clone_ref(py).into_bound(py).into_super().unbind();
-        this.state.lock().sched.push_timer(when, HandleRef(as_handle));
+        this.state
+            .lock()
+            .sched
+            .push_timer(when, HandleRef(as_handle));
         Ok(timer)
     }
 }

@@ -64,7 +64,9 @@ impl PyLoopCore {
                 Side::Read => interest.read = true,
                 Side::Write => interest.write = true,
             }
-            reactor.set_interest(fd, interest).map_err(errors::os_error)?;
+            reactor
+                .set_interest(fd, interest)
+                .map_err(errors::os_error)?;
             let map = match side {
                 Side::Read => &mut st.readers,
                 Side::Write => &mut st.writers,
@@ -77,7 +79,11 @@ impl PyLoopCore {
         Ok(handle)
     }
 
-    fn remove_watcher(slf: &Bound<'_, Self>, side: Side, fileobj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    fn remove_watcher(
+        slf: &Bound<'_, Self>,
+        side: Side,
+        fileobj: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
         let py = slf.py();
         let this = slf.get();
         if this.closed.load(std::sync::atomic::Ordering::Relaxed) {

@@ -1,0 +1,59 @@
+# One verb per job; CI runs `make test`, people run the same commands.
+#   make demo         build aioxide and run the demo (stdlib asyncio vs aioxide)
+#   make test         cargo tests, pytest on both loops, CPython's test_asyncio conformance
+#   make lint         cargo fmt --check, cargo clippy -D warnings, ruff
+#   make bench        aioxide vs uvloop vs stdlib asyncio benchmarks (not part of test)
+#   make conformance  only the test_asyncio conformance run
+# Everything installs into .venv from the package registries; nothing else is assumed
+# beyond Rust and Python 3.11.
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.deps-installed
+BUILD_STAMP := $(VENV)/.aioxide-built
+RUST_SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml pyproject.toml
+JOBS ?= 2
+
+.PHONY: all demo test test-rust test-python conformance lint bench build clean
+
+all: test
+
+$(DEPS_STAMP): requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# One release build, installed into the venv (maturin develop), shared by every target.
+$(BUILD_STAMP): $(DEPS_STAMP) $(RUST_SOURCES)
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH="$(abspath $(VENV))/bin:$$PATH" \
+		$(VENV)/bin/maturin develop --release --quiet
+	touch $@
+
+build: $(BUILD_STAMP)
+
+demo: $(BUILD_STAMP)
+	$(VPY) examples/demo.py
+
+test: test-rust test-python conformance
+
+test-rust:
+	cargo test --release -p aioxide-core
+
+test-python: $(BUILD_STAMP)
+	$(VPY) -m pytest tests/python -n $(JOBS) -q -p no:cacheprovider
+
+conformance: $(BUILD_STAMP)
+	$(VPY) tests/conformance/run.py --jobs $(JOBS)
+
+lint: $(DEPS_STAMP)
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --release -- -D warnings
+	$(VENV)/bin/ruff check python tests benches examples
+
+bench: $(BUILD_STAMP)
+	$(VPY) benches/run.py
+
+clean:
+	rm -rf $(VENV) target
