@@ -21,6 +21,7 @@ class AsyncGenMixin:
                 "loop.shutdown_asyncgens() call",
                 ResourceWarning,
                 source=self,
+                stacklevel=2,
             )
         self._asyncgens.add(agen)
 
@@ -37,7 +38,7 @@ class AsyncGenMixin:
         agens = list(self._asyncgens)
         self._asyncgens.clear()
         results = await tasks.gather(*[agen.aclose() for agen in agens], return_exceptions=True)
-        for agen, result in zip(agens, results):
+        for agen, result in zip(agens, results, strict=True):
             if isinstance(result, Exception):
                 self.call_exception_handler(
                     {

@@ -29,7 +29,8 @@ struct Refs {
     module = "aioxide._aioxide",
     frozen,
     subclass,
-    weakref
+    weakref,
+    freelist = 512
 )]
 pub struct PyHandle {
     refs: Mutex<Refs>,
