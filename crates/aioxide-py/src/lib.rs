@@ -8,7 +8,7 @@
 //! reach the loop through `call_soon`, which is native.
 //!
 //! Files by area: `loop_core.rs` (state and lifecycle), `scheduling.rs` (call_soon and
-//! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends),
+//! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends), `sockets.rs` (native `sock_recv`/`sock_sendall`),
 //! `handle.rs`, `errors.rs` (Rust errors to Python exceptions), `ffi.rs` (the only
 //! `unsafe`: C-API calls pyo3 does not wrap).
 
@@ -20,6 +20,7 @@ mod handle;
 mod loop_core;
 mod run;
 mod scheduling;
+mod sockets;
 mod watchers;
 
 #[pymodule]

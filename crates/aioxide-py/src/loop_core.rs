@@ -79,6 +79,8 @@ pub struct PyLoopCore {
     pub debug: AtomicBool,
     pub thread: Mutex<Option<ThreadId>>,
     pub iterations: AtomicU64,
+    /// The previous iteration polled (see `run.rs`).
+    pub polled_last: AtomicBool,
     pub callbacks_run: AtomicU64,
 }
 
@@ -147,6 +149,7 @@ impl PyLoopCore {
             debug: AtomicBool::new(false),
             thread: Mutex::new(None),
             iterations: AtomicU64::new(0),
+            polled_last: AtomicBool::new(false),
             callbacks_run: AtomicU64::new(0),
         })
     }

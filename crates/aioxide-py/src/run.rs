@@ -4,8 +4,9 @@
 //! for I/O with the GIL released, queue the callbacks of ready descriptors, queue the due
 //! timers, then run exactly the callbacks that were ready at that point.
 //!
-//! This is the hottest code of the loop: with no timers the clock is not read, and with
-//! callbacks ready and no descriptor watched there is no system call at all.
+//! This is the hottest code of the loop: with no timers the clock is not read, with
+//! callbacks ready and no descriptor watched there is no system call at all, and a busy
+//! loop with descriptors watched polls on every other iteration.
 
 use std::collections::VecDeque;
 use std::io::ErrorKind;
@@ -110,8 +111,13 @@ impl PyLoopCore {
                 .poll_timeout_with(|| this.clock.read().now(), stopping, &mut dropped);
         // With callbacks ready and no descriptor watched, a zero-timeout poll could report
         // nothing: cross-thread wakeups only matter to a sleeping loop, and their callbacks
-        // are already queued. Skip the system call.
-        let needs_poll = timeout != Some(0.0) || reactor.watched() > 0 || manual;
+        // are already queued. Skip the system call. With descriptors watched, a busy loop
+        // (callbacks ready every iteration) polls on every other iteration: I/O callbacks
+        // wait at most one extra iteration and are never starved, and a ping-pong pays
+        // one `epoll_wait` per message instead of two.
+        let zero_poll_due = reactor.watched() > 0 && !this.polled_last.load(Ordering::Relaxed);
+        let needs_poll = timeout != Some(0.0) || zero_poll_due || manual;
+        this.polled_last.store(needs_poll, Ordering::Relaxed);
         let mut batch = if needs_poll {
             drop(st);
             drop(std::mem::take(&mut dropped));

@@ -38,7 +38,7 @@ pub fn fileobj_to_fd(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
 }
 
 #[derive(Clone, Copy)]
-enum Side {
+pub enum Side {
     Read,
     Write,
 }
@@ -51,10 +51,23 @@ impl PyLoopCore {
         callback: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<Py<PyHandle>> {
+        slf.get().check_closed()?;
+        let fd = fileobj_to_fd(fileobj)?;
+        Self::add_watcher_fd(slf, side, fd, callback, args)
+    }
+
+    /// Watch `fd` on `side` with a new handle for `callback(*args)`, replacing (and
+    /// cancelling) the previous watcher of that side.
+    pub fn add_watcher_fd(
+        slf: &Bound<'_, Self>,
+        side: Side,
+        fd: RawFd,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<PyHandle>> {
         let py = slf.py();
         let this = slf.get();
         this.check_closed()?;
-        let fd = fileobj_to_fd(fileobj)?;
         let handle = Self::new_handle(slf, callback, args, None)?;
         let reactor = this.reactor()?;
         let replaced = {
@@ -84,12 +97,20 @@ impl PyLoopCore {
         side: Side,
         fileobj: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
+        if slf.get().closed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let fd = fileobj_to_fd(fileobj)?;
+        Self::remove_watcher_fd(slf, side, fd)
+    }
+
+    /// Stop watching `fd` on `side`; true when a live watcher was removed.
+    pub fn remove_watcher_fd(slf: &Bound<'_, Self>, side: Side, fd: RawFd) -> PyResult<bool> {
         let py = slf.py();
         let this = slf.get();
         if this.closed.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(false);
         }
-        let fd = fileobj_to_fd(fileobj)?;
         let reactor = this.reactor()?;
         let removed = {
             let mut st = this.state.lock();

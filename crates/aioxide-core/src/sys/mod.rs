@@ -12,12 +12,14 @@
 //! * [`Waker`]: a descriptor registered in a poller that another thread can make
 //!   readable to end a wait early; wakeups coalesce until [`Waker::reset`].
 //! * [`monotonic_seconds`]: `CLOCK_MONOTONIC` as seconds.
+//! * [`socket`]: one non-blocking `recv`/`send`, retried on `EINTR`.
 //!
 //! Every `unsafe` block states the invariant that makes it sound in a `// SAFETY:` comment.
 
 mod clock;
 mod epoll;
 mod eventfd;
+pub mod socket;
 
 pub use clock::monotonic_seconds;
 pub use epoll::{Event, Events, Poller};

@@ -1,0 +1,257 @@
+"""The benchmark workloads, and the one-measurement entry point ``run.py`` spawns.
+
+    python benches/workloads.py <loop> <workload> [--scale S]
+
+builds a fresh loop, runs one workload once and prints one JSON line:
+``{"loop", "workload", "n", "seconds"}``. Each workload times only the loop work
+(time.perf_counter around it); building the loop, sockets or RNG is outside the timing.
+Each one checks its own result and exits non-zero if the loop got it wrong.
+
+Workloads (n is the base size times --scale):
+
+call_soon        10 independent call_soon chains: each callback schedules the next one
+                 in its chain with call_soon(cb, arg), n callbacks in all, so each loop
+                 iteration runs about 10 ready callbacks; the last one stops the loop.
+call_later       n call_later timers, delays uniform in [0, 0.01) s (random.Random(1234)),
+                 all scheduled up front (scheduling is timed); run until the last fires.
+sleep0_tasks     n tasks, each awaiting asyncio.sleep(0) ten times, under one gather.
+futures          one coroutine, n times: create_future, call_soon(fut.set_result, i),
+                 await fut.
+sock_pingpong    non-blocking socketpair; a client coroutine sends 64 bytes with
+                 sock_sendall and reads the echo with sock_recv, an echo coroutine on the
+                 other end answers with sock_recv/sock_sendall; n round trips.
+reader_pingpong  the same ping-pong driven by add_reader callbacks on both ends, with
+                 plain sock.recv/sock.send inside the callbacks; n round trips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import random
+import socket
+import sys
+import time
+from typing import Callable
+
+from loops import LOOP_NAMES, new_loop
+
+PAYLOAD = bytes(range(64))
+CALL_SOON_CHAINS = 10
+SLEEPS_PER_TASK = 10
+TIMER_SPREAD = 0.01  # seconds
+
+
+def call_soon(loop: asyncio.AbstractEventLoop, n: int) -> float:
+    remaining = n
+
+    def step(arg: int) -> None:
+        nonlocal remaining
+        if remaining <= 0:
+            return  # a chain's last link, run after stop() in the same iteration
+        remaining -= 1
+        if remaining > 0:
+            loop.call_soon(step, arg + 1)
+        else:
+            loop.stop()
+
+    start = time.perf_counter()
+    for chain in range(min(CALL_SOON_CHAINS, n)):
+        loop.call_soon(step, chain)
+    loop.run_forever()
+    elapsed = time.perf_counter() - start
+    _check(remaining == 0, f"call_soon ran {n - remaining} callbacks, expected {n}")
+    return elapsed
+
+
+def call_later(loop: asyncio.AbstractEventLoop, n: int) -> float:
+    rng = random.Random(1234)
+    delays = [rng.random() * TIMER_SPREAD for _ in range(n)]
+    fired = 0
+
+    def fire() -> None:
+        nonlocal fired
+        fired += 1
+        if fired == n:
+            loop.stop()
+
+    start = time.perf_counter()
+    for delay in delays:
+        loop.call_later(delay, fire)
+    loop.run_forever()
+    elapsed = time.perf_counter() - start
+    _check(fired == n, f"call_later fired {fired} timers, expected {n}")
+    return elapsed
+
+
+async def _sleeper() -> int:
+    for _ in range(SLEEPS_PER_TASK):
+        await asyncio.sleep(0)
+    return 1
+
+
+async def _sleep0_main(n: int) -> int:
+    return sum(await asyncio.gather(*[_sleeper() for _ in range(n)]))
+
+
+def sleep0_tasks(loop: asyncio.AbstractEventLoop, n: int) -> float:
+    start = time.perf_counter()
+    total = loop.run_until_complete(_sleep0_main(n))
+    elapsed = time.perf_counter() - start
+    _check(total == n, f"sleep0_tasks finished {total} tasks, expected {n}")
+    return elapsed
+
+
+async def _futures_main(n: int) -> int:
+    loop = asyncio.get_running_loop()
+    total = 0
+    for i in range(n):
+        fut = loop.create_future()
+        loop.call_soon(fut.set_result, i)
+        total += await fut
+    return total
+
+
+def futures(loop: asyncio.AbstractEventLoop, n: int) -> float:
+    start = time.perf_counter()
+    total = loop.run_until_complete(_futures_main(n))
+    elapsed = time.perf_counter() - start
+    _check(total == n * (n - 1) // 2, "futures: wrong sum of results")
+    return elapsed
+
+
+def _socketpair() -> tuple[socket.socket, socket.socket]:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    return a, b
+
+
+async def _echo(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    while True:
+        data = await loop.sock_recv(sock, 4096)
+        if not data:
+            return
+        await loop.sock_sendall(sock, data)
+
+
+async def _sock_pingpong_main(a: socket.socket, b: socket.socket, n: int) -> int:
+    loop = asyncio.get_running_loop()
+    echo = loop.create_task(_echo(loop, b))
+    trips = 0
+    for _ in range(n):
+        await loop.sock_sendall(a, PAYLOAD)
+        got = b""
+        while len(got) < len(PAYLOAD):
+            chunk = await loop.sock_recv(a, len(PAYLOAD) - len(got))
+            _check(chunk != b"", "sock_pingpong: echo side closed early")
+            got += chunk
+        _check(got == PAYLOAD, "sock_pingpong: echoed bytes differ")
+        trips += 1
+    a.shutdown(socket.SHUT_WR)
+    await echo
+    return trips
+
+
+def sock_pingpong(loop: asyncio.AbstractEventLoop, n: int) -> float:
+    a, b = _socketpair()
+    try:
+        start = time.perf_counter()
+        trips = loop.run_until_complete(_sock_pingpong_main(a, b, n))
+        elapsed = time.perf_counter() - start
+    finally:
+        a.close()
+        b.close()
+    _check(trips == n, f"sock_pingpong made {trips} round trips, expected {n}")
+    return elapsed
+
+
+def reader_pingpong(loop: asyncio.AbstractEventLoop, n: int) -> float:
+    a, b = _socketpair()
+    done = loop.create_future()
+    state = {"trips": 0, "got": b""}
+
+    def on_echo_side() -> None:
+        data = b.recv(4096)
+        if data:
+            b.send(data)  # 64 bytes always fit in an empty socket buffer
+
+    def on_client_side() -> None:
+        state["got"] += a.recv(4096)
+        if len(state["got"]) < len(PAYLOAD):
+            return
+        if state["got"] != PAYLOAD:
+            done.set_exception(AssertionError("reader_pingpong: echoed bytes differ"))
+            return
+        state["got"] = b""
+        state["trips"] += 1
+        if state["trips"] == n:
+            done.set_result(None)
+        else:
+            a.send(PAYLOAD)
+
+    try:
+        start = time.perf_counter()
+        loop.add_reader(b.fileno(), on_echo_side)
+        loop.add_reader(a.fileno(), on_client_side)
+        a.send(PAYLOAD)
+        loop.run_until_complete(done)
+        loop.remove_reader(a.fileno())
+        loop.remove_reader(b.fileno())
+        elapsed = time.perf_counter() - start
+    finally:
+        a.close()
+        b.close()
+    _check(state["trips"] == n, f"reader_pingpong made {state['trips']} trips, expected {n}")
+    return elapsed
+
+
+# name -> (base size at --scale 1.0, workload)
+WORKLOADS: dict[str, tuple[int, Callable[[asyncio.AbstractEventLoop, int], float]]] = {
+    "call_soon": (1_000_000, call_soon),
+    "call_later": (100_000, call_later),
+    "sleep0_tasks": (100_000, sleep0_tasks),
+    "futures": (100_000, futures),
+    "sock_pingpong": (20_000, sock_pingpong),
+    "reader_pingpong": (20_000, reader_pingpong),
+}
+
+
+def size_for(workload: str, scale: float) -> int:
+    return max(1, round(WORKLOADS[workload][0] * scale))
+
+
+class WorkloadError(Exception):
+    """The loop produced a wrong result."""
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise WorkloadError(message)
+
+
+def measure(loop_name: str, workload: str, scale: float) -> dict:
+    n = size_for(workload, scale)
+    loop = new_loop(loop_name)
+    try:
+        gc.collect()
+        seconds = WORKLOADS[workload][1](loop, n)
+    finally:
+        loop.close()
+    return {"loop": loop_name, "workload": workload, "n": n, "seconds": seconds}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("loop", choices=LOOP_NAMES)
+    parser.add_argument("workload", choices=list(WORKLOADS))
+    parser.add_argument("--scale", type=float, default=1.0)
+    args = parser.parse_args()
+    print(json.dumps(measure(args.loop, args.workload, args.scale)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+//! Facts about non-blocking socket I/O: `recv`/`send` on a non-blocking socket return
+//! `EAGAIN`/`EWOULDBLOCK` instead of waiting; `EINTR` means a signal arrived before any
+//! byte moved and the call can simply be repeated (PEP 475 does the same); `send` is
+//! called without `MSG_NOSIGNAL` because CPython ignores `SIGPIPE`, so a closed peer gives
+//! `EPIPE` exactly as `socket.send` does.
+
+use std::io;
+use std::os::fd::RawFd;
+
+use super::syscall;
+
+/// One `recv(2)` into `buf`; `Ok(0)` is end of stream.
+pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // recv writes at most buf.len() bytes into the writable region `buf`.
+        match syscall!(recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0)) {
+            Ok(n) => return Ok(n as usize),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One `send(2)` of `buf`; returns how many bytes the kernel took.
+pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // send reads at most buf.len() bytes from the readable region `buf`.
+        match syscall!(send(fd, buf.as_ptr().cast(), buf.len(), 0)) {
+            Ok(n) => return Ok(n as usize),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}

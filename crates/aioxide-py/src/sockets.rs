@@ -1,0 +1,221 @@
+//! Native fast paths for `sock_recv` and `sock_sendall` on plain `socket.socket`
+//! objects (the Python layer chooses them; anything else takes the Python path).
+//!
+//! Same algorithm as the Python path: try the call at once; if it would block, register
+//! a reader/writer whose callback retries it and resolves a future, and remove the
+//! watcher when the future is done, however it got done. Natively, "would block" is a
+//! return value instead of a `BlockingIOError` object, and the retry and removal
+//! callbacks are Rust objects instead of Python frames.
+
+use std::cell::RefCell;
+use std::io::ErrorKind;
+use std::os::fd::RawFd;
+
+use aioxide_core::sys::socket;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyTuple};
+
+use crate::errors;
+use crate::handle::PyHandle;
+use crate::loop_core::PyLoopCore;
+use crate::watchers::Side;
+
+/// Reads up to this size use the per-thread scratch buffer; larger ones allocate.
+const SCRATCH_LIMIT: usize = 256 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One `recv`: `Some(bytes)`, or `None` when it would block.
+fn recv_nowait(py: Python<'_>, fd: RawFd, n: usize) -> PyResult<Option<Py<PyBytes>>> {
+    let got = |buf: &mut Vec<u8>| -> PyResult<Option<Py<PyBytes>>> {
+        if buf.len() < n {
+            buf.resize(n, 0);
+        }
+        match socket::recv(fd, &mut buf[..n]) {
+            Ok(k) => Ok(Some(PyBytes::new(py, &buf[..k]).unbind())),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(errors::os_error(e)),
+        }
+    };
+    if n <= SCRATCH_LIMIT {
+        SCRATCH.with(|s| got(&mut s.borrow_mut()))
+    } else {
+        got(&mut Vec::new())
+    }
+}
+
+/// One `send` of `data[pos..]`: `Some(sent)`, or `None` when it would block.
+fn send_nowait(data: &Bound<'_, PyBytes>, fd: RawFd, pos: usize) -> PyResult<Option<usize>> {
+    match socket::send(fd, &data.as_bytes()[pos..]) {
+        Ok(k) => Ok(Some(k)),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(errors::os_error(e)),
+    }
+}
+
+fn new_future<'py>(loop_: &Bound<'py, PyLoopCore>) -> PyResult<Bound<'py, PyAny>> {
+    loop_.call_method0("create_future")
+}
+
+/// Reader callback of a pending `sock_recv`.
+#[pyclass(module = "aioxide._aioxide", frozen)]
+struct RecvStep {
+    fut: PyObject,
+    fd: RawFd,
+    n: usize,
+}
+
+#[pymethods]
+impl RecvStep {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        let fut = self.fut.bind(py);
+        if fut.call_method0("done")?.is_truthy()? {
+            return Ok(());
+        }
+        match recv_nowait(py, self.fd, self.n) {
+            Ok(None) => Ok(()),
+            Ok(Some(data)) => fut.call_method1("set_result", (data,)).map(drop),
+            Err(e) => fut.call_method1("set_exception", (e.value(py),)).map(drop),
+        }
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.fut)
+    }
+}
+
+/// Writer callback of a pending `sock_sendall`: sends what is left, resolves when all of
+/// it went out.
+#[pyclass(module = "aioxide._aioxide", frozen)]
+struct SendStep {
+    fut: PyObject,
+    data: Py<PyBytes>,
+    fd: RawFd,
+    pos: parking_lot::Mutex<usize>,
+}
+
+#[pymethods]
+impl SendStep {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        let fut = self.fut.bind(py);
+        if fut.call_method0("done")?.is_truthy()? {
+            return Ok(());
+        }
+        let data = self.data.bind(py);
+        let pos = *self.pos.lock();
+        match send_nowait(data, self.fd, pos) {
+            Ok(None) => Ok(()),
+            Ok(Some(k)) => {
+                let pos = pos + k;
+                *self.pos.lock() = pos;
+                if pos >= data.as_bytes().len() {
+                    fut.call_method1("set_result", (py.None(),))?;
+                }
+                Ok(())
+            }
+            Err(e) => fut.call_method1("set_exception", (e.value(py),)).map(drop),
+        }
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.fut)?;
+        visit.call(&self.data)
+    }
+}
+
+/// Done callback of the future: drop the watcher unless it was replaced meanwhile.
+#[pyclass(module = "aioxide._aioxide", frozen)]
+struct Unwatch {
+    event_loop: Py<PyLoopCore>,
+    handle: Py<PyHandle>,
+    fd: RawFd,
+    side: Side,
+}
+
+#[pymethods]
+impl Unwatch {
+    fn __call__(&self, py: Python<'_>, _fut: &Bound<'_, PyAny>) -> PyResult<()> {
+        if !self.handle.get().is_cancelled() {
+            PyLoopCore::remove_watcher_fd(self.event_loop.bind(py), self.side, self.fd)?;
+        }
+        Ok(())
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.event_loop)?;
+        visit.call(&self.handle)
+    }
+}
+
+impl PyLoopCore {
+    /// Register `step` as the watcher of `fd` and remove it when `fut` is done.
+    fn watch_until_done(
+        slf: &Bound<'_, Self>,
+        side: Side,
+        fd: RawFd,
+        fut: &Bound<'_, PyAny>,
+        step: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let handle = Self::add_watcher_fd(slf, side, fd, &step, &PyTuple::empty(py))?;
+        let unwatch = Unwatch {
+            event_loop: slf.clone().unbind(),
+            handle,
+            fd,
+            side,
+        };
+        fut.call_method1("add_done_callback", (Py::new(py, unwatch)?,))?;
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl PyLoopCore {
+    /// `sock_recv` on descriptor `fd`: the data, or a future for it.
+    fn _sock_recv_native(slf: &Bound<'_, Self>, fd: RawFd, n: usize) -> PyResult<PyObject> {
+        let py = slf.py();
+        slf.get().check_closed()?;
+        if let Some(data) = recv_nowait(py, fd, n)? {
+            return Ok(data.into_any());
+        }
+        let fut = new_future(slf)?;
+        let step = Py::new(
+            py,
+            RecvStep {
+                fut: fut.clone().unbind(),
+                fd,
+                n,
+            },
+        )?;
+        Self::watch_until_done(slf, Side::Read, fd, &fut, step.into_bound(py).into_any())?;
+        Ok(fut.unbind())
+    }
+
+    /// `sock_sendall` of `data` on descriptor `fd`: `None` when all went out at once,
+    /// else a future resolved when the rest has.
+    fn _sock_sendall_native(
+        slf: &Bound<'_, Self>,
+        fd: RawFd,
+        data: &Bound<'_, PyBytes>,
+    ) -> PyResult<Option<PyObject>> {
+        let py = slf.py();
+        slf.get().check_closed()?;
+        let len = data.as_bytes().len();
+        let sent = send_nowait(data, fd, 0)?.unwrap_or(0);
+        if sent >= len {
+            return Ok(None);
+        }
+        let fut = new_future(slf)?;
+        let step = SendStep {
+            fut: fut.clone().unbind(),
+            data: data.clone().unbind(),
+            fd,
+            pos: parking_lot::Mutex::new(sent),
+        };
+        let step = Py::new(py, step)?;
+        Self::watch_until_done(slf, Side::Write, fd, &fut, step.into_bound(py).into_any())?;
+        Ok(Some(fut.unbind()))
+    }
+}

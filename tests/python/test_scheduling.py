@@ -1,0 +1,389 @@
+"""call_soon, call_later, call_at, call_soon_threadsafe and their handles."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import re
+import threading
+import time
+
+import pytest
+from _util import run_briefly
+
+var = contextvars.ContextVar("var", default="unset")
+
+
+def cb():
+    pass
+
+
+def cb_args(*args):
+    pass
+
+
+# -- ordering ----------------------------------------------------------------------------
+
+
+def test_call_soon_runs_in_fifo_order(loop):
+    seen = []
+    for i in range(50):
+        loop.call_soon(seen.append, i)
+    run_briefly(loop)
+    assert seen == list(range(50))
+
+
+def test_callbacks_scheduled_by_callbacks_run_on_next_iteration(loop):
+    seen = []
+
+    def first():
+        seen.append("first")
+        loop.call_soon(seen.append, "scheduled-by-first")
+
+    loop.call_soon(first)
+    loop.call_soon(seen.append, "second")
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    # stop() ends the run after the current iteration: the nested one has not run yet.
+    assert seen == ["first", "second"]
+    run_briefly(loop)
+    assert seen == ["first", "second", "scheduled-by-first"]
+
+
+def test_call_later_fires_in_deadline_order(loop):
+    seen = []
+    loop.call_later(0.03, seen.append, 3)
+    loop.call_later(0.01, seen.append, 1)
+    loop.call_later(0.02, seen.append, 2)
+    loop.call_later(0.04, loop.stop)
+    loop.run_forever()
+    assert seen == [1, 2, 3]
+
+
+def test_call_at_fires_in_deadline_order(loop):
+    seen = []
+    now = loop.time()
+    loop.call_at(now + 0.02, seen.append, "b")
+    loop.call_at(now + 0.01, seen.append, "a")
+    loop.call_at(now + 0.03, seen.append, "c")
+    loop.call_at(now + 0.04, loop.stop)
+    loop.run_forever()
+    assert seen == ["a", "b", "c"]
+
+
+def test_equal_deadlines_all_fire_in_the_same_iteration(loop):
+    seen = []
+    when = loop.time() + 0.01
+    loop.call_at(when, loop.stop)
+    for i in range(30):
+        loop.call_at(when, seen.append, i)
+    loop.run_forever()
+    # stop() takes effect after the iteration, which runs every timer due at `when`.
+    assert sorted(seen) == list(range(30))
+
+
+def test_equal_deadlines_fire_in_scheduling_order(aioxide_loop):
+    # aioxide only: asyncio's heap compares TimerHandles by deadline alone, so the stdlib
+    # loop runs equal deadlines in heap order; aioxide promises scheduling order.
+    loop = aioxide_loop
+    seen = []
+    when = loop.time() + 0.01
+    for i in range(30):
+        loop.call_at(when, seen.append, i)
+    loop.call_at(when, loop.stop)
+    loop.run_forever()
+    assert seen == list(range(30))
+
+
+def test_negative_delays_are_ordered_by_deadline(loop):
+    seen = []
+    loop.call_later(-1, seen.append, "minus-1")
+    loop.call_later(0, seen.append, "zero")
+    loop.call_later(-2, seen.append, "minus-2")
+    loop.call_soon(seen.append, "soon")
+    loop.call_later(-0.5, loop.stop)
+    loop.run_forever()
+    # Already-ready callbacks first, then due timers by deadline (not as call_soon).
+    assert seen == ["soon", "minus-2", "minus-1", "zero"]
+
+
+def test_timer_does_not_fire_early(loop):
+    fired = []
+    handle = loop.call_later(0.05, lambda: fired.append(loop.time()))
+    loop.call_later(0.06, loop.stop)
+    loop.run_forever()
+    assert len(fired) == 1
+    assert fired[0] >= handle.when() - 1e-6
+
+
+def test_timer_does_not_fire_before_its_deadline_while_others_do(loop):
+    seen = []
+    loop.call_later(0.01, seen.append, "early")
+    loop.call_later(30, seen.append, "late")
+    loop.call_later(0.02, loop.stop)
+    loop.run_forever()
+    assert seen == ["early"]
+
+
+# -- cancel --------------------------------------------------------------------------------
+
+
+def test_cancelled_call_soon_does_not_run(loop):
+    seen = []
+    handle = loop.call_soon(seen.append, "cancelled")
+    loop.call_soon(seen.append, "kept")
+    assert not handle.cancelled()
+    handle.cancel()
+    assert handle.cancelled()
+    handle.cancel()  # twice is fine
+    assert handle.cancelled()
+    run_briefly(loop)
+    assert seen == ["kept"]
+
+
+def test_cancelled_timer_does_not_run(loop):
+    seen = []
+    handle = loop.call_later(0.01, seen.append, "cancelled")
+    loop.call_later(0.005, seen.append, "kept")
+    handle.cancel()
+    assert handle.cancelled()
+    loop.call_later(0.03, loop.stop)
+    loop.run_forever()
+    assert seen == ["kept"]
+
+
+def test_callback_can_cancel_a_later_callback_of_the_same_iteration(loop):
+    seen = []
+    handles = []
+    loop.call_soon(lambda: handles[0].cancel())
+    handles.append(loop.call_soon(seen.append, "victim"))
+    loop.call_soon(seen.append, "after")
+    run_briefly(loop)
+    assert seen == ["after"]
+
+
+def test_many_cancelled_timers_leave_live_ones_working(loop):
+    seen = []
+    doomed = [loop.call_later(0.01, seen.append, "doomed") for _ in range(500)]
+    loop.call_later(0.02, seen.append, "live")
+    for handle in doomed:
+        handle.cancel()
+    loop.call_later(0.03, loop.stop)
+    loop.run_forever()
+    assert seen == ["live"]
+
+
+def test_when_of_timer_handles(loop):
+    now = loop.time()
+    handle = loop.call_at(now + 10, cb)
+    assert handle.when() == now + 10
+    before = loop.time()
+    later = loop.call_later(5, cb)
+    after = loop.time()
+    assert before + 5 <= later.when() <= after + 5
+    handle.cancel()
+    later.cancel()
+
+
+def test_time_is_monotonic_clock(loop):
+    before = time.monotonic()
+    now = loop.time()
+    after = time.monotonic()
+    assert before <= now <= after
+
+
+def test_call_later_with_a_non_number_delay_raises_type_error(loop):
+    with pytest.raises(TypeError):
+        loop.call_later("1", cb)
+
+
+# -- handle repr ---------------------------------------------------------------------------
+
+HANDLE_RE = r"<Handle cb\(\) at .+test_scheduling\.py:\d+>"
+HANDLE_ARGS_RE = r"<Handle cb_args\(1, 'x'\) at .+test_scheduling\.py:\d+>"
+TIMER_RE = r"<TimerHandle when=(?P<when>[0-9.e+-]+) cb\(\) at .+test_scheduling\.py:\d+>"
+TIMER_CANCELLED_RE = r"<TimerHandle cancelled when=(?P<when>[0-9.e+-]+)>"
+
+
+@pytest.fixture
+def ref_loop():
+    """A stdlib loop whose handles show what our reprs must look like."""
+    ev = asyncio.new_event_loop()
+    yield ev
+    ev.close()
+
+
+def test_handle_repr(loop, ref_loop):
+    ours = loop.call_soon(cb)
+    ref = ref_loop.call_soon(cb)
+    assert re.fullmatch(HANDLE_RE, repr(ref))
+    assert repr(ours) == repr(ref)
+
+
+def test_handle_repr_with_arguments(loop, ref_loop):
+    ours = loop.call_soon(cb_args, 1, "x")
+    ref = ref_loop.call_soon(cb_args, 1, "x")
+    assert re.fullmatch(HANDLE_ARGS_RE, repr(ref))
+    assert repr(ours) == repr(ref)
+
+
+def test_handle_repr_of_partial(loop, ref_loop):
+    ours = loop.call_soon(functools.partial(cb_args, 2))
+    ref = ref_loop.call_soon(functools.partial(cb_args, 2))
+    assert repr(ours) == repr(ref)
+
+
+def test_cancelled_handle_repr(loop, ref_loop):
+    ours = loop.call_soon(cb)
+    ref = ref_loop.call_soon(cb)
+    ours.cancel()
+    ref.cancel()
+    assert repr(ref) == "<Handle cancelled>"
+    assert repr(ours) == repr(ref)
+
+
+def test_timer_handle_repr(loop, ref_loop):
+    ours = loop.call_at(1234.5, cb)
+    ref = ref_loop.call_at(1234.5, cb)
+    match = re.fullmatch(TIMER_RE, repr(ours))
+    assert match, repr(ours)
+    assert float(match["when"]) == 1234.5
+    assert repr(ours) == repr(ref)
+    ours.cancel()
+    ref.cancel()
+
+
+def test_cancelled_timer_handle_repr(loop, ref_loop):
+    ours = loop.call_at(99.25, cb)
+    ref = ref_loop.call_at(99.25, cb)
+    ours.cancel()
+    ref.cancel()
+    assert re.fullmatch(TIMER_CANCELLED_RE, repr(ref))
+    assert repr(ours) == repr(ref)
+
+
+# -- contextvars ---------------------------------------------------------------------------
+
+
+def test_call_soon_copies_the_current_context(loop):
+    seen = []
+    token = var.set("at-schedule")
+    try:
+        loop.call_soon(lambda: seen.append(var.get()))
+        var.set("after-schedule")
+    finally:
+        var.reset(token)
+    run_briefly(loop)
+    assert seen == ["at-schedule"]
+
+
+def test_callback_changes_do_not_leak_out_of_its_context(loop):
+    loop.call_soon(var.set, "inside")
+    run_briefly(loop)
+    assert var.get() == "unset"
+
+
+@pytest.mark.parametrize("method", ["call_soon", "call_later", "call_at", "threadsafe"])
+def test_callbacks_run_in_the_given_context(loop, method):
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, "in-ctx")
+    seen = []
+
+    def record():
+        seen.append(var.get())
+        var.set("changed-by-callback")
+
+    if method == "call_soon":
+        loop.call_soon(record, context=ctx)
+    elif method == "threadsafe":
+        loop.call_soon_threadsafe(record, context=ctx)
+    elif method == "call_later":
+        loop.call_later(0, record, context=ctx)
+    else:
+        loop.call_at(loop.time(), record, context=ctx)
+    loop.call_later(0.01, loop.stop)
+    loop.run_forever()
+    assert seen == ["in-ctx"]
+    # The callback ran inside ctx itself, not inside a copy of it.
+    assert ctx[var] == "changed-by-callback"
+    assert var.get() == "unset"
+
+
+def test_handle_get_context(loop):
+    ctx = contextvars.copy_context()
+    handle = loop.call_soon(cb, context=ctx)
+    timer = loop.call_later(10, cb, context=ctx)
+    if not hasattr(handle, "get_context"):
+        pytest.skip("Handle.get_context() is new in Python 3.12")
+    assert handle.get_context() is ctx
+    assert timer.get_context() is ctx
+    timer.cancel()
+
+
+# -- call_soon_threadsafe ------------------------------------------------------------------
+
+
+def test_call_soon_threadsafe_wakes_a_sleeping_loop(loop):
+    seen = []
+    errors = []
+
+    def from_thread():
+        # Give the loop time to fall asleep in the poller; the test holds either way.
+        time.sleep(0.05)
+        try:
+            loop.call_soon_threadsafe(seen.append, "woken")
+            loop.call_soon_threadsafe(loop.stop)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=from_thread)
+    loop.call_soon(thread.start)
+    safety = loop.call_later(5, loop.stop)
+    start = time.monotonic()
+    loop.run_forever()
+    elapsed = time.monotonic() - start
+    thread.join()
+    safety.cancel()
+    assert errors == []
+    assert seen == ["woken"]
+    assert elapsed < 2
+
+
+def test_call_soon_threadsafe_from_many_threads(loop):
+    per_thread = 200
+    n_threads = 4
+    seen = []
+    done = loop.create_future()
+
+    def record(tag, i):
+        seen.append((tag, i))
+        if len(seen) == per_thread * n_threads and not done.done():
+            done.set_result(None)
+
+    def worker(tag):
+        for i in range(per_thread):
+            loop.call_soon_threadsafe(record, tag, i)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
+
+    async def main():
+        for t in threads:
+            t.start()
+        await asyncio.wait_for(done, 5)
+
+    loop.run_until_complete(main())
+    for t in threads:
+        t.join()
+    assert len(seen) == per_thread * n_threads
+    for tag in range(n_threads):
+        assert [i for t, i in seen if t == tag] == list(range(per_thread))
+
+
+def test_call_soon_threadsafe_returns_a_cancellable_handle(loop):
+    seen = []
+    handle = loop.call_soon_threadsafe(seen.append, 1)
+    handle.cancel()
+    assert handle.cancelled()
+    run_briefly(loop)
+    assert seen == []
