@@ -11,8 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 import warnings
-from asyncio import AbstractEventLoop, coroutines, events, futures, tasks
-from asyncio.log import logger
+from asyncio import AbstractEventLoop, base_events, coroutines, events, futures, tasks
 
 from ._aioxide import LoopCore
 from ._asyncgens import AsyncGenMixin
@@ -24,6 +23,14 @@ from ._tasks import TaskMixin
 
 # asyncio's constants.DEBUG_STACK_DEPTH: frames kept for coroutine origin tracking.
 _DEBUG_STACK_DEPTH = 10
+
+
+def _format_handle(handle) -> str:
+    """A slow callback is named by its task when it is a task's step, as asyncio does."""
+    owner = getattr(handle._callback, "__self__", None)
+    if isinstance(owner, tasks.Task):
+        return repr(owner)
+    return str(handle)
 
 
 def _stop_when_done(fut) -> None:
@@ -131,7 +138,7 @@ class Loop(
         if self.is_closed():
             return
         if self.get_debug():
-            logger.debug("Close %r", self)
+            base_events.logger.debug("Close %r", self)
         self._close_core()
         self._executor_shutdown_called = True
         executor = self._default_executor
@@ -145,6 +152,21 @@ class Loop(
         self._set_debug_flag(bool(enabled))
         if self.is_running():
             self.call_soon_threadsafe(self._set_coroutine_origin_tracking, enabled)
+
+    def _run_handle_debug(self, handle) -> None:
+        """Debug mode: run one handle, warn when it held the loop for
+        ``slow_callback_duration`` or longer (the native loop calls this per handle)."""
+        try:
+            self._current_handle = handle
+            start = self.time()
+            handle._run()
+            took = self.time() - start
+            if took >= self.slow_callback_duration:
+                base_events.logger.warning(
+                    "Executing %s took %.3f seconds", _format_handle(handle), took
+                )
+        finally:
+            self._current_handle = None
 
     def _set_coroutine_origin_tracking(self, enabled: bool) -> None:
         if bool(enabled) == bool(self._origin_tracking):

@@ -1,4 +1,5 @@
-"""Futures and tasks: ``create_future``, ``create_task`` and the task factory.
+"""Futures and tasks: ``create_task`` and the task factory (``create_future`` and the
+factory-less ``create_task`` are native: ``crates/aioxide-py/src/tasks.rs``).
 
 Futures and tasks are CPython's own (the C ``_asyncio`` types when available), so every
 asyncio combinator works unchanged on this loop.
@@ -7,7 +8,7 @@ asyncio combinator works unchanged on this loop.
 from __future__ import annotations
 
 import sys
-from asyncio import futures, tasks
+from asyncio import tasks
 from typing import Any, Callable
 
 TaskFactory = Callable[..., Any]
@@ -27,19 +28,13 @@ def _set_name(task: Any, name: str | None) -> None:
 class TaskMixin:
     _task_factory: TaskFactory | None = None
 
-    def create_future(self) -> futures.Future:
-        return futures.Future(loop=self)
-
     def create_task(self, coro, *, name=None, context=None, **kwargs):
         """Schedule ``coro`` as a task. Extra keywords (such as 3.12's ``eager_start``)
         are passed through to the task factory or to ``Task``."""
-        self._check_closed()
         factory = self._task_factory
         if factory is None:
-            task = tasks.Task(coro, loop=self, name=name, context=context, **kwargs)
-            if task._source_traceback:
-                del task._source_traceback[-1]
-            return task
+            return self._create_task_native(coro, name, context, kwargs)
+        self._check_closed()
         if _FACTORY_TAKES_NAME:
             if name is not None:
                 kwargs["name"] = name

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 import aioxide
+import pytest
 
 LOOP_FACTORIES = {
     "aioxide": aioxide.new_event_loop,

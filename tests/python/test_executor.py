@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import socket
 import threading
 
@@ -121,11 +122,23 @@ def test_custom_executor_still_usable_after_default_shutdown(loop):
     assert args == (5,)
 
 
+def test_to_thread_carries_the_context(loop):
+    var = contextvars.ContextVar("var")
+
+    async def main():
+        var.set("from-task")
+        return await asyncio.to_thread(lambda: (var.get(), threading.get_ident()))
+
+    value, ident = loop.run_until_complete(main())
+    assert value == "from-task"
+    assert ident != threading.get_ident()
+
+
 def test_getaddrinfo(loop):
     infos = loop.run_until_complete(loop.getaddrinfo("127.0.0.1", 80))
     assert infos == socket.getaddrinfo("127.0.0.1", 80)
     assert infos
-    for family, type_, proto, canonname, sockaddr in infos:
+    for family, _type, _proto, _canonname, sockaddr in infos:
         assert family == socket.AF_INET
         assert sockaddr == ("127.0.0.1", 80)
 

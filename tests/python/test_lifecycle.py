@@ -1,15 +1,13 @@
-"""Running, stopping and closing loops; the ways in (Runner, aioxide.run, install)."""
+"""Running, stopping and closing loops; errors and interrupts raised inside a run."""
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
+import re
+import weakref
 
 import pytest
 from _util import run_briefly
-
-import aioxide
 
 CLOSED = "Event loop is closed"
 
@@ -242,8 +240,6 @@ def test_close_drops_pending_callbacks(loop):
     class Marker:
         pass
 
-    import weakref
-
     marker = Marker()
     ref = weakref.ref(marker)
     loop.call_soon(print, marker)
@@ -251,6 +247,16 @@ def test_close_drops_pending_callbacks(loop):
     del marker
     loop.close()
     assert ref() is None
+
+
+def test_loop_repr(loop):
+    assert re.fullmatch(r"<\w+ running=False closed=False debug=False>", repr(loop))
+    seen = []
+    loop.call_soon(lambda: seen.append(repr(loop)))
+    run_briefly(loop)
+    assert re.fullmatch(r"<\w+ running=True closed=False debug=False>", seen[0])
+    loop.close()
+    assert re.fullmatch(r"<\w+ running=False closed=True debug=False>", repr(loop))
 
 
 # -- KeyboardInterrupt, SystemExit and callback errors -------------------------------------
@@ -305,133 +311,3 @@ def test_callback_exception_goes_to_the_handler_and_the_loop_continues(loop):
     assert ctx["handle"] is handle
     assert ctx["message"].startswith("Exception in callback ")
     assert "boom()" in ctx["message"]
-
-
-# -- the ways in ---------------------------------------------------------------------------
-
-
-def test_asyncio_runner_with_loop_factory(loop_factory):
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        assert runner.run(answer(3)) == 3
-
-        async def which():
-            return asyncio.get_running_loop()
-
-        inner = runner.run(which())
-        assert inner is runner.get_loop()
-        if loop_factory is aioxide.new_event_loop:
-            assert isinstance(inner, aioxide.Loop)
-    assert inner.is_closed()
-
-
-def test_asyncio_runner_cancels_leftover_tasks(loop_factory):
-    cancelled = []
-
-    async def forever():
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            cancelled.append(True)
-            raise
-
-    async def main():
-        asyncio.create_task(forever())
-        await asyncio.sleep(0)
-
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(main())
-    assert cancelled == [True]
-
-
-def test_aioxide_run_returns_the_result():
-    # aioxide-specific entry point.
-    async def main():
-        return type(asyncio.get_running_loop()), await answer(9)
-
-    loop_type, value = aioxide.run(main())
-    assert value == 9
-    assert issubclass(loop_type, aioxide.Loop)
-
-
-def test_aioxide_run_propagates_the_exception():
-    # aioxide-specific entry point.
-    with pytest.raises(ZeroDivisionError):
-        aioxide.run(fail(ZeroDivisionError()))
-
-
-def test_aioxide_run_debug_flag():
-    # aioxide-specific entry point.
-    async def debug():
-        return asyncio.get_running_loop().get_debug()
-
-    assert aioxide.run(debug(), debug=True) is True
-    assert aioxide.run(debug(), debug=False) is False
-
-
-def test_aioxide_run_inside_a_running_loop_raises(loop):
-    # aioxide.run itself is aioxide-specific; the outer loop may be either.
-    async def main():
-        coro = answer()
-        try:
-            with pytest.raises(RuntimeError, match="cannot be called from a running event loop"):
-                aioxide.run(coro)
-        finally:
-            coro.close()
-
-    loop.run_until_complete(main())
-
-
-def test_aioxide_loop_is_an_abstract_event_loop(aioxide_loop):
-    # aioxide-specific: the type of the loop.
-    assert isinstance(aioxide_loop, aioxide.Loop)
-    assert isinstance(aioxide_loop, asyncio.AbstractEventLoop)
-    assert not isinstance(aioxide_loop, asyncio.BaseEventLoop)
-
-
-def test_install_sets_the_policy():
-    # aioxide-specific; run in a subprocess so the policy of this process is untouched.
-    code = (
-        "import asyncio, aioxide\n"
-        "assert not isinstance(asyncio.get_event_loop_policy(), aioxide.EventLoopPolicy)\n"
-        "aioxide.install()\n"
-        "assert isinstance(asyncio.get_event_loop_policy(), aioxide.EventLoopPolicy)\n"
-        "async def main():\n"
-        "    return type(asyncio.get_running_loop()).__name__\n"
-        "print(asyncio.run(main()))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
-    )
-    assert out.stdout.strip() == "Loop"
-
-
-def test_import_changes_nothing_in_asyncio():
-    # aioxide-specific; a fresh interpreter, so that the import really happens there.
-    code = (
-        "import asyncio\n"
-        "policy = asyncio.get_event_loop_policy()\n"
-        "before = {name: getattr(asyncio, name) for name in dir(asyncio)}\n"
-        "import aioxide\n"
-        "after = {name: getattr(asyncio, name) for name in dir(asyncio)}\n"
-        "assert before == after, set(before.items()) ^ set(after.items())\n"
-        "assert asyncio.get_event_loop_policy() is policy\n"
-        "loop = asyncio.new_event_loop()\n"
-        "assert not isinstance(loop, aioxide.Loop), loop\n"
-        "loop.close()\n"
-        "print('ok')\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
-
-
-def test_event_loop_policy_creates_aioxide_loops():
-    # aioxide-specific.
-    policy = aioxide.EventLoopPolicy()
-    loop = policy.new_event_loop()
-    try:
-        assert isinstance(loop, aioxide.Loop)
-    finally:
-        loop.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 
@@ -319,3 +320,36 @@ def test_fd_closed_while_watched_does_not_break_the_loop(loop):
     assert seen == ["after close"]
     loop.remove_reader(fd)
     a.close()
+
+
+def test_add_reader_on_a_regular_file_is_refused(loop, tmp_path):
+    # epoll cannot watch regular files: the error comes out of add_reader and leaves no
+    # half-registered reader behind.
+    path = tmp_path / "plain.txt"
+    path.write_bytes(b"data")
+    with open(path, "rb") as f:
+        with pytest.raises(PermissionError) as info:
+            loop.add_reader(f.fileno(), print)
+        assert info.value.errno == errno.EPERM
+        assert loop.remove_reader(f.fileno()) is False
+    seen = []
+    loop.call_soon(seen.append, "fine")
+    loop.call_later(0.01, loop.stop)
+    loop.run_forever()
+    assert seen == ["fine"]
+
+
+def test_add_reader_on_a_closed_descriptor_number(loop):
+    a, b = socket.socketpair()
+    fd = b.fileno()
+    b.close()
+    a.close()
+    with pytest.raises(OSError) as info:
+        loop.add_reader(fd, print)
+    assert info.value.errno == errno.EBADF
+    assert loop.remove_reader(fd) is False
+
+
+def test_remove_reader_negative_fd(loop):
+    with pytest.raises(ValueError, match="Invalid file descriptor: -1"):
+        loop.remove_reader(-1)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
-import re
 import threading
 import time
 
@@ -198,71 +196,6 @@ def test_call_later_with_a_non_number_delay_raises_type_error(loop):
         loop.call_later("1", cb)
 
 
-# -- handle repr ---------------------------------------------------------------------------
-
-HANDLE_RE = r"<Handle cb\(\) at .+test_scheduling\.py:\d+>"
-HANDLE_ARGS_RE = r"<Handle cb_args\(1, 'x'\) at .+test_scheduling\.py:\d+>"
-TIMER_RE = r"<TimerHandle when=(?P<when>[0-9.e+-]+) cb\(\) at .+test_scheduling\.py:\d+>"
-TIMER_CANCELLED_RE = r"<TimerHandle cancelled when=(?P<when>[0-9.e+-]+)>"
-
-
-@pytest.fixture
-def ref_loop():
-    """A stdlib loop whose handles show what our reprs must look like."""
-    ev = asyncio.new_event_loop()
-    yield ev
-    ev.close()
-
-
-def test_handle_repr(loop, ref_loop):
-    ours = loop.call_soon(cb)
-    ref = ref_loop.call_soon(cb)
-    assert re.fullmatch(HANDLE_RE, repr(ref))
-    assert repr(ours) == repr(ref)
-
-
-def test_handle_repr_with_arguments(loop, ref_loop):
-    ours = loop.call_soon(cb_args, 1, "x")
-    ref = ref_loop.call_soon(cb_args, 1, "x")
-    assert re.fullmatch(HANDLE_ARGS_RE, repr(ref))
-    assert repr(ours) == repr(ref)
-
-
-def test_handle_repr_of_partial(loop, ref_loop):
-    ours = loop.call_soon(functools.partial(cb_args, 2))
-    ref = ref_loop.call_soon(functools.partial(cb_args, 2))
-    assert repr(ours) == repr(ref)
-
-
-def test_cancelled_handle_repr(loop, ref_loop):
-    ours = loop.call_soon(cb)
-    ref = ref_loop.call_soon(cb)
-    ours.cancel()
-    ref.cancel()
-    assert repr(ref) == "<Handle cancelled>"
-    assert repr(ours) == repr(ref)
-
-
-def test_timer_handle_repr(loop, ref_loop):
-    ours = loop.call_at(1234.5, cb)
-    ref = ref_loop.call_at(1234.5, cb)
-    match = re.fullmatch(TIMER_RE, repr(ours))
-    assert match, repr(ours)
-    assert float(match["when"]) == 1234.5
-    assert repr(ours) == repr(ref)
-    ours.cancel()
-    ref.cancel()
-
-
-def test_cancelled_timer_handle_repr(loop, ref_loop):
-    ours = loop.call_at(99.25, cb)
-    ref = ref_loop.call_at(99.25, cb)
-    ours.cancel()
-    ref.cancel()
-    assert re.fullmatch(TIMER_CANCELLED_RE, repr(ref))
-    assert repr(ours) == repr(ref)
-
-
 # -- contextvars ---------------------------------------------------------------------------
 
 
@@ -308,17 +241,6 @@ def test_callbacks_run_in_the_given_context(loop, method):
     # The callback ran inside ctx itself, not inside a copy of it.
     assert ctx[var] == "changed-by-callback"
     assert var.get() == "unset"
-
-
-def test_handle_get_context(loop):
-    ctx = contextvars.copy_context()
-    handle = loop.call_soon(cb, context=ctx)
-    timer = loop.call_later(10, cb, context=ctx)
-    if not hasattr(handle, "get_context"):
-        pytest.skip("Handle.get_context() is new in Python 3.12")
-    assert handle.get_context() is ctx
-    assert timer.get_context() is ctx
-    timer.cancel()
 
 
 # -- call_soon_threadsafe ------------------------------------------------------------------
@@ -387,3 +309,52 @@ def test_call_soon_threadsafe_returns_a_cancellable_handle(loop):
     assert handle.cancelled()
     run_briefly(loop)
     assert seen == []
+
+
+# -- more timers ---------------------------------------------------------------------------
+
+
+def test_many_timers_with_cancellations_fire_in_deadline_order(loop):
+    import random
+
+    rng = random.Random(1234)
+    seen = []
+    base = loop.time() + 0.005
+    offsets = list(range(600))
+    rng.shuffle(offsets)
+    handles = {i: loop.call_at(base + i * 2e-5, seen.append, i) for i in offsets}
+    cancelled = set(rng.sample(offsets, 400))
+    for i in cancelled:
+        handles[i].cancel()
+    loop.call_at(base + 0.05, loop.stop)
+    loop.run_forever()
+    assert seen == sorted(set(offsets) - cancelled)
+
+
+def test_timer_can_cancel_another_timer_due_in_the_same_iteration(loop):
+    seen = []
+    when = loop.time() + 0.01
+    victim = []
+
+    def killer():
+        seen.append("killer")
+        victim[0].cancel()
+
+    loop.call_at(when, killer)
+    victim.append(loop.call_at(when + 1e-7, seen.append, "victim"))
+    loop.call_at(when + 0.01, loop.stop)
+    loop.run_forever()
+    assert seen == ["killer"]
+
+
+def test_infinite_delay_does_not_block_other_timers(loop):
+    import math
+
+    seen = []
+    forever = loop.call_later(math.inf, seen.append, "never")
+    loop.call_later(0.01, seen.append, "soon")
+    loop.call_later(0.02, loop.stop)
+    loop.run_forever()
+    assert seen == ["soon"]
+    assert forever.when() == math.inf
+    forever.cancel()

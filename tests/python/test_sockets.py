@@ -7,6 +7,7 @@ import errno
 import hashlib
 import os
 import socket
+import struct
 
 import pytest
 from _util import open_fd_count
@@ -178,11 +179,13 @@ def test_sock_connect_to_a_closed_port(loop):
         closed.close()
 
 
-def test_sock_sendall_large_payload_to_a_slow_reader(loop, pair):
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_sock_sendall_large_payload_to_a_slow_reader(loop, pair, kind):
     a, b = pair
     a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)
     b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
     payload = os.urandom(1024) * (8 * 1024)  # 8 MiB
+    data = kind(payload)
 
     async def slow_reader():
         digest = hashlib.sha256()
@@ -197,7 +200,7 @@ def test_sock_sendall_large_payload_to_a_slow_reader(loop, pair):
 
     async def main():
         sent, received = await asyncio.wait_for(
-            asyncio.gather(loop.sock_sendall(a, payload), slow_reader()), 30
+            asyncio.gather(loop.sock_sendall(a, data), slow_reader()), 30
         )
         return sent, received
 
@@ -205,6 +208,39 @@ def test_sock_sendall_large_payload_to_a_slow_reader(loop, pair):
     assert sent is None
     assert total == len(payload)
     assert digest == hashlib.sha256(payload).hexdigest()
+
+
+def test_socket_subclass_methods_are_used(loop):
+    calls = []
+
+    class CountingSocket(socket.socket):
+        def recv(self, n, *args):
+            calls.append(("recv", n))
+            return super().recv(n, *args)
+
+        def send(self, data, *args):
+            calls.append(("send", len(data)))
+            return super().send(data, *args)
+
+    raw_a, raw_b = socket.socketpair()
+    a = CountingSocket(fileno=raw_a.detach())
+    b = CountingSocket(fileno=raw_b.detach())
+    try:
+        a.setblocking(False)
+        b.setblocking(False)
+
+        async def main():
+            recv = asyncio.ensure_future(loop.sock_recv(b, 10))
+            await asyncio.sleep(0)
+            await loop.sock_sendall(a, b"sub")
+            return await asyncio.wait_for(recv, 5)
+
+        assert loop.run_until_complete(main()) == b"sub"
+        assert ("send", 3) in calls
+        assert ("recv", 10) in calls
+    finally:
+        a.close()
+        b.close()
 
 
 def test_sock_sendall_empty(loop, pair):
@@ -215,10 +251,30 @@ def test_sock_sendall_empty(loop, pair):
 def test_sock_sendall_to_a_closed_peer_fails(loop, pair):
     a, b = pair
     b.close()
-    with pytest.raises((BrokenPipeError, ConnectionResetError)):
+    with pytest.raises((BrokenPipeError, ConnectionResetError)) as info:
         loop.run_until_complete(
             asyncio.wait_for(loop.sock_sendall(a, b"x" * (4 * 1024 * 1024)), 5)
         )
+    # A real OSError, as socket.send raises it: errno and strerror are set.
+    assert info.value.errno in (errno.EPIPE, errno.ECONNRESET)
+    assert info.value.strerror
+
+
+def test_sock_recv_on_a_reset_connection(loop, listener):
+    client = socket.create_connection(listener.getsockname(), timeout=5)
+    client.setblocking(False)
+    listener.setblocking(True)
+    conn, _ = listener.accept()
+    # Close with SO_LINGER 0: the peer gets a RST instead of a FIN.
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+    try:
+        with pytest.raises(ConnectionResetError) as info:
+            loop.run_until_complete(asyncio.wait_for(loop.sock_recv(client, 100), 5))
+        assert info.value.errno == errno.ECONNRESET
+        assert str(info.value) == f"[Errno {errno.ECONNRESET}] {os.strerror(errno.ECONNRESET)}"
+    finally:
+        client.close()
 
 
 def test_debug_mode_refuses_blocking_sockets(loop, pair):
@@ -227,6 +283,69 @@ def test_debug_mode_refuses_blocking_sockets(loop, pair):
     b.setblocking(True)
     with pytest.raises(ValueError, match="the socket must be non-blocking"):
         loop.run_until_complete(loop.sock_recv(b, 1))
+
+
+def test_full_duplex_on_the_same_sockets(loop, pair):
+    # Each socket has a reader and a writer waiting at the same time.
+    a, b = pair
+    for sock in pair:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+    to_b = os.urandom(1024 * 1024)
+    to_a = os.urandom(1024 * 1024)
+
+    async def main():
+        return await asyncio.wait_for(
+            asyncio.gather(
+                loop.sock_sendall(a, to_b),
+                loop.sock_sendall(b, to_a),
+                recv_exactly(loop, a, len(to_a)),
+                recv_exactly(loop, b, len(to_b)),
+            ),
+            10,
+        )
+
+    _, _, got_a, got_b = loop.run_until_complete(main())
+    assert got_a == to_a
+    assert got_b == to_b
+
+
+def test_unix_socket_connect_and_accept(loop, tmp_path):
+    path = str(tmp_path / "sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    server.setblocking(False)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.setblocking(False)
+
+    async def main():
+        (conn, _), _ = await asyncio.wait_for(
+            asyncio.gather(loop.sock_accept(server), loop.sock_connect(client, path)), 5
+        )
+        with conn:
+            await loop.sock_sendall(conn, b"unix")
+            return await recv_exactly(loop, client, 4)
+
+    try:
+        assert loop.run_until_complete(main()) == b"unix"
+    finally:
+        client.close()
+        server.close()
+
+
+def test_ssl_sockets_are_refused(loop):
+    ssl = pytest.importorskip("ssl")
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    wrapped = ctx.wrap_socket(raw, do_handshake_on_connect=False, server_hostname="x")
+    try:
+        wrapped.setblocking(False)
+        with pytest.raises(TypeError, match="Socket cannot be of type SSLSocket"):
+            loop.run_until_complete(loop.sock_recv(wrapped, 1))
+        with pytest.raises(TypeError, match="Socket cannot be of type SSLSocket"):
+            loop.run_until_complete(loop.sock_sendall(wrapped, b"x"))
+    finally:
+        wrapped.close()
 
 
 # -- cancellation --------------------------------------------------------------------------
@@ -292,62 +411,3 @@ def test_cancelled_sock_sendall_removes_its_writer(loop, pair):
         return loop.remove_writer(a.fileno())
 
     assert loop.run_until_complete(main()) is False
-
-
-# -- datagram sockets ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def udp_pair():
-    socks = []
-    for _ in range(2):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.setblocking(False)
-        socks.append(sock)
-    yield socks
-    for sock in socks:
-        sock.close()
-
-
-def test_udp_sock_sendto_and_sock_recvfrom(loop, udp_pair):
-    a, b = udp_pair
-
-    async def main():
-        recv = asyncio.ensure_future(loop.sock_recvfrom(b, 100))
-        await asyncio.sleep(0)
-        sent = await loop.sock_sendto(a, b"datagram", b.getsockname())
-        return sent, await asyncio.wait_for(recv, 5)
-
-    sent, (data, addr) = loop.run_until_complete(main())
-    assert sent == 8
-    assert data == b"datagram"
-    assert addr == a.getsockname()
-
-
-def test_udp_sock_recvfrom_into(loop, udp_pair):
-    a, b = udp_pair
-    buf = bytearray(16)
-
-    async def main():
-        await loop.sock_sendto(a, b"into", b.getsockname())
-        return await asyncio.wait_for(loop.sock_recvfrom_into(b, buf), 5)
-
-    n, addr = loop.run_until_complete(main())
-    assert n == 4
-    assert buf[:4] == b"into"
-    assert addr == a.getsockname()
-
-
-def test_udp_sock_recvfrom_into_with_nbytes(loop, udp_pair):
-    a, b = udp_pair
-    buf = bytearray(16)
-
-    async def main():
-        await loop.sock_sendto(a, b"truncated", b.getsockname())
-        return await asyncio.wait_for(loop.sock_recvfrom_into(b, buf, 5), 5)
-
-    n, _ = loop.run_until_complete(main())
-    assert n == 5
-    assert buf[:n] == b"trunc"
-    assert buf[n:] == bytes(16 - n)

@@ -6,9 +6,8 @@ import asyncio
 import contextvars
 import sys
 
-import pytest
-
 import aioxide
+import pytest
 
 var = contextvars.ContextVar("var", default="unset")
 

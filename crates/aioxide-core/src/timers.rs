@@ -67,7 +67,14 @@ impl<T> Default for Timers<T> {
 }
 
 impl<T: Cancellable> Timers<T> {
+    /// Schedule `item` at `when`. A NaN deadline is due at once (it compares as earlier
+    /// than any other), which is what asyncio ends up doing with it.
     pub fn push(&mut self, when: f64, item: T) {
+        let when = if when.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            when
+        };
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Entry { when, seq, item });

@@ -1,7 +1,8 @@
 //! Where Rust errors become Python exceptions, with asyncio's types and messages.
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
-use pyo3::PyErr;
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
 
 pub fn loop_closed() -> PyErr {
     PyRuntimeError::new_err("Event loop is closed")
@@ -31,7 +32,20 @@ pub fn invalid_fileobj(repr: &str) -> PyErr {
     PyValueError::new_err(format!("Invalid file object: {repr}"))
 }
 
-/// `io::Error` becomes the matching `OSError` subclass through pyo3's errno mapping.
+/// An OS error as Python raises it: `OSError(errno, strerror)`, which Python turns into
+/// the subclass for that errno (`BrokenPipeError`, `PermissionError`, ...) with `errno`
+/// and `strerror` set, exactly as `socket.recv` or `select.epoll.register` would.
 pub fn os_error(err: std::io::Error) -> PyErr {
-    PyErr::from(err)
+    let Some(code) = err.raw_os_error() else {
+        return PyErr::from(err);
+    };
+    Python::with_gil(|py| {
+        static STRERROR: GILOnceCell<PyObject> = GILOnceCell::new();
+        let text = STRERROR
+            .import(py, "os", "strerror")
+            .and_then(|f| f.call1((code,)))
+            .and_then(|t| t.extract::<String>())
+            .unwrap_or_else(|_| err.to_string());
+        PyOSError::new_err((code, text))
+    })
 }

@@ -22,6 +22,8 @@ struct Refs {
     args: Option<Py<PyTuple>>,
     context: Option<PyObject>,
     event_loop: Option<PyObject>,
+    /// Debug mode: where the handle was created (`traceback.StackSummary`).
+    source_traceback: Option<PyObject>,
 }
 
 #[pyclass(
@@ -99,6 +101,7 @@ impl PyHandle {
                 args: Some(args),
                 context: Some(context),
                 event_loop: Some(event_loop),
+                source_traceback: None,
             }),
             cancelled: AtomicBool::new(false),
             scheduled: AtomicBool::new(false),
@@ -107,6 +110,19 @@ impl PyHandle {
 
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Debug mode: remember where the handle was created.
+    pub fn set_source_traceback(&self, tb: PyObject) {
+        self.refs.lock().source_traceback = Some(tb);
+    }
+
+    fn source_traceback(&self, py: Python<'_>) -> Option<PyObject> {
+        self.refs
+            .lock()
+            .source_traceback
+            .as_ref()
+            .map(|t| t.clone_ref(py))
     }
 
     pub fn set_scheduled(&self) {
@@ -165,6 +181,9 @@ fn report_callback_error(
     context.set_item("message", format!("Exception in callback {source}"))?;
     context.set_item("exception", err.value(py))?;
     context.set_item("handle", handle)?;
+    if let Some(tb) = handle.get().source_traceback(py) {
+        context.set_item("source_traceback", tb)?;
+    }
     event_loop.call_method1(py, "call_exception_handler", (context,))?;
     Ok(())
 }
@@ -196,6 +215,11 @@ impl PyHandle {
     #[getter]
     fn _loop(&self, py: Python<'_>) -> Option<PyObject> {
         self.loop_of(py)
+    }
+
+    #[getter]
+    fn _source_traceback(&self, py: Python<'_>) -> Option<PyObject> {
+        self.source_traceback(py)
     }
 
     #[getter]
@@ -233,6 +257,15 @@ impl PyHandle {
         if let Some((cb, args)) = cb_args {
             info.push(format_callback_source(py, &cb, &args)?);
         }
+        if let Some(tb) = slf.get().source_traceback(py) {
+            let tb = tb.bind(py);
+            if tb.len()? > 0 {
+                let frame = tb.get_item(-1)?;
+                let file = frame.getattr("filename")?;
+                let line = frame.getattr("lineno")?;
+                info.push(format!("created at {file}:{line}"));
+            }
+        }
         Ok(format!("<{}>", info.join(" ")))
     }
 
@@ -250,6 +283,9 @@ impl PyHandle {
             if let Some(x) = &refs.event_loop {
                 visit.call(x)?;
             }
+            if let Some(x) = &refs.source_traceback {
+                visit.call(x)?;
+            }
         }
         Ok(())
     }
@@ -264,23 +300,25 @@ impl PyHandle {
 #[pyclass(name = "TimerHandle", module = "aioxide._aioxide", frozen, extends = PyHandle)]
 pub struct PyTimerHandle {
     when: f64,
+    /// The deadline exactly as given (asyncio returns it unchanged from `when()`).
+    when_obj: PyObject,
 }
 
 impl PyTimerHandle {
-    pub fn new(when: f64) -> PyTimerHandle {
-        PyTimerHandle { when }
+    pub fn new(when: f64, when_obj: PyObject) -> PyTimerHandle {
+        PyTimerHandle { when, when_obj }
     }
 }
 
 #[pymethods]
 impl PyTimerHandle {
-    fn when(&self) -> f64 {
-        self.when
+    fn when(&self, py: Python<'_>) -> PyObject {
+        self.when_obj.clone_ref(py)
     }
 
     #[getter]
-    fn _when(&self) -> f64 {
-        self.when
+    fn _when(&self, py: Python<'_>) -> PyObject {
+        self.when_obj.clone_ref(py)
     }
 
     #[getter]

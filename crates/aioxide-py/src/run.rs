@@ -131,13 +131,21 @@ impl PyLoopCore {
         };
         drop(dropped);
 
+        let debug = this.debug.load(Ordering::Relaxed);
         let mut ran = 0u64;
         while let Some(handle) = batch.pop_front() {
             if handle.is_cancelled() {
                 continue;
             }
             ran += 1;
-            if let Err(err) = PyHandle::run(handle.0.bind(py)) {
+            let result = if debug {
+                // Debug mode times each callback and names the slow ones (Python side).
+                slf.call_method1("_run_handle_debug", (handle.0.clone_ref(py),))
+                    .map(drop)
+            } else {
+                PyHandle::run(handle.0.bind(py))
+            };
+            if let Err(err) = result {
                 this.callbacks_run.fetch_add(ran, Ordering::Relaxed);
                 this.state.lock().sched.restore_unrun(batch);
                 return Err(err);

@@ -71,6 +71,17 @@ pub fn check_callback(callback: &Bound<'_, PyAny>, method: &str) -> PyResult<()>
     Ok(())
 }
 
+/// Debug mode: the stack of the Python code that is creating a handle, as asyncio's
+/// `format_helpers.extract_stack` gives it (the innermost Python frame is the caller of
+/// `call_soon`, since this native code has no frame of its own).
+fn creation_stack(py: Python<'_>) -> PyResult<PyObject> {
+    static EXTRACT: GILOnceCell<PyObject> = GILOnceCell::new();
+    static GETFRAME: GILOnceCell<PyObject> = GILOnceCell::new();
+    let extract = EXTRACT.import(py, "asyncio.format_helpers", "extract_stack")?;
+    let getframe = GETFRAME.import(py, "sys", "_getframe")?;
+    Ok(extract.call1((getframe.call1((0,))?,))?.unbind())
+}
+
 impl PyLoopCore {
     /// A new (not yet queued) handle owned by the loop `slf`.
     pub fn new_handle(
@@ -93,12 +104,16 @@ impl PyLoopCore {
             Some(c) if !c.is_none() => c.clone().unbind(),
             _ => ffi::copy_context(py)?.unbind(),
         };
-        Ok(PyHandle::new(
+        let handle = PyHandle::new(
             callback.clone().unbind(),
             args.clone().unbind(),
             context,
             slf.clone().into_any().unbind(),
-        ))
+        );
+        if slf.get().debug.load(Ordering::Relaxed) {
+            handle.set_source_traceback(creation_stack(py)?);
+        }
+        Ok(handle)
     }
 
     fn schedule_soon(
@@ -120,6 +135,7 @@ impl PyLoopCore {
     pub fn schedule_at(
         slf: &Bound<'_, PyLoopCore>,
         when: f64,
+        when_obj: PyObject,
         callback: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
         context: Option<&Bound<'_, PyAny>>,
@@ -131,7 +147,7 @@ impl PyLoopCore {
         check_callback_mode(callback, "call_at", this.debug.load(Ordering::Relaxed))?;
         let base = Self::handle_value(slf, callback, args, context)?;
         base.set_scheduled();
-        let init = PyClassInitializer::from(base).add_subclass(PyTimerHandle::new(when));
+        let init = PyClassInitializer::from(base).add_subclass(PyTimerHandle::new(when, when_obj));
         let timer = Py::new(py, init)?;
         let as_handle: Py<PyHandle> = timer.clone_ref(py).into_bound(py).into_super().unbind();
         this.state
@@ -188,8 +204,15 @@ impl PyLoopCore {
         args: &Bound<'_, PyTuple>,
         context: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTimerHandle>> {
-        let when = extract_time(when, "when cannot be None")?;
-        Self::schedule_at(slf, when, callback, args, context)
+        let when_value = extract_time(when, "when cannot be None")?;
+        Self::schedule_at(
+            slf,
+            when_value,
+            when.clone().unbind(),
+            callback,
+            args,
+            context,
+        )
     }
 
     /// Run `callback(*args)` after `delay` seconds; a negative delay is a deadline in the
@@ -204,7 +227,8 @@ impl PyLoopCore {
     ) -> PyResult<Py<PyTimerHandle>> {
         let delay = extract_time(delay, "delay must not be None")?;
         let when = slf.get().clock.read().now() + delay;
-        Self::schedule_at(slf, when, callback, args, context)
+        let when_obj = when.into_pyobject(slf.py())?.into_any().unbind();
+        Self::schedule_at(slf, when, when_obj, callback, args, context)
     }
 }
 

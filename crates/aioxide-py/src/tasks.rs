@@ -1,0 +1,68 @@
+//! `create_future` and the common case of `create_task` (no task factory), native
+//! because every `await` of a fresh future or task goes through them. With a task
+//! factory set, `create_task` is the Python method (`_tasks.py`), whose factory calling
+//! convention depends on the Python version.
+
+use std::sync::atomic::Ordering;
+
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyDict, PyString};
+
+use crate::loop_core::PyLoopCore;
+
+fn asyncio_attr<'py>(
+    py: Python<'py>,
+    cell: &'static GILOnceCell<PyObject>,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyAny>> {
+    cell.import(py, "asyncio", name)
+}
+
+#[pymethods]
+impl PyLoopCore {
+    /// A new `asyncio.Future` bound to this loop.
+    fn create_future(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+        static FUTURE: GILOnceCell<PyObject> = GILOnceCell::new();
+        let py = slf.py();
+        let future = asyncio_attr(py, &FUTURE, "Future")?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(pyo3::intern!(py, "loop"), slf)?;
+        Ok(future.call((), Some(&kwargs))?.unbind())
+    }
+
+    /// `asyncio.Task(coro, loop=self, name=name, context=context, **kwargs)`, for loops
+    /// without a task factory (the Python `create_task` handles the other case).
+    #[pyo3(signature = (coro, name, context, kwargs))]
+    fn _create_task_native(
+        slf: &Bound<'_, Self>,
+        coro: &Bound<'_, PyAny>,
+        name: &Bound<'_, PyAny>,
+        context: &Bound<'_, PyAny>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyObject> {
+        static TASK: GILOnceCell<PyObject> = GILOnceCell::new();
+        let py = slf.py();
+        let this = slf.get();
+        this.check_closed()?;
+        let task_type = asyncio_attr(py, &TASK, "Task")?;
+        let all = match kwargs {
+            Some(k) => k.copy()?,
+            None => PyDict::new(py),
+        };
+        all.set_item(pyo3::intern!(py, "loop"), slf)?;
+        all.set_item(pyo3::intern!(py, "name"), name)?;
+        all.set_item(pyo3::intern!(py, "context"), context)?;
+        let task = task_type.call((coro,), Some(&all))?;
+        if this.debug.load(Ordering::Relaxed) {
+            // The traceback should end at the caller of create_task, not inside it.
+            let attr = PyString::new(py, "_source_traceback");
+            if let Ok(tb) = task.getattr(&attr) {
+                if tb.is_truthy()? {
+                    tb.del_item(-1)?;
+                }
+            }
+        }
+        Ok(task.unbind())
+    }
+}
