@@ -39,3 +39,35 @@ pub fn run_in_context<'py>(
     }
     result
 }
+
+/// `callable(*args, **dict(zip(kwnames, kwargs)))` through vectorcall, without building
+/// a keyword dict: `asyncio.Future(loop=...)` and `asyncio.Task(...)` on the hot path.
+pub fn call_with_keywords<'py>(
+    callable: &Bound<'py, PyAny>,
+    args: &[&Bound<'py, PyAny>],
+    kwnames: &Bound<'py, PyTuple>,
+    kwargs: &[&Bound<'py, PyAny>],
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = callable.py();
+    assert_eq!(kwnames.len(), kwargs.len(), "one value per keyword name");
+    let ptrs: Vec<*mut ffi::PyObject> = args
+        .iter()
+        .chain(kwargs.iter())
+        .map(|a| a.as_ptr())
+        .collect();
+    // SAFETY: the GIL is held; `ptrs` holds borrowed pointers to objects that `args` and
+    // `kwargs` keep alive for the whole call; the first `args.len()` are positional and the
+    // rest match the names in `kwnames`, a tuple of str, as vectorcall requires. The result
+    // is a new reference or NULL with an exception set.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyObject_Vectorcall(
+                callable.as_ptr(),
+                ptrs.as_ptr(),
+                args.len(),
+                kwnames.as_ptr(),
+            ),
+        )
+    }
+}

@@ -143,16 +143,20 @@ impl PyHandle {
     pub fn run(slf: &Bound<'_, PyHandle>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
+        // Bound (not Py) clones: their drops decref directly, without pyo3's per-drop
+        // check of whether the GIL is held.
         let (callback, args, context) = {
             let refs = this.refs.lock();
             match (&refs.callback, &refs.args, &refs.context) {
-                (Some(cb), Some(args), Some(ctx)) => {
-                    (cb.clone_ref(py), args.clone_ref(py), ctx.clone_ref(py))
-                }
+                (Some(cb), Some(args), Some(ctx)) => (
+                    cb.bind(py).clone(),
+                    args.bind(py).clone(),
+                    ctx.bind(py).clone(),
+                ),
                 _ => return Ok(()),
             }
         };
-        let result = ffi::run_in_context(context.bind(py), callback.bind(py), args.bind(py));
+        let result = ffi::run_in_context(&context, &callback, &args);
         match result {
             Ok(_) => Ok(()),
             Err(err)
@@ -161,7 +165,7 @@ impl PyHandle {
             {
                 Err(err)
             }
-            Err(err) => report_callback_error(slf, &callback, &args, err),
+            Err(err) => report_callback_error(slf, &callback.unbind(), &args.unbind(), err),
         }
     }
 }

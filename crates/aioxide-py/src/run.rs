@@ -138,12 +138,12 @@ impl PyLoopCore {
                 continue;
             }
             ran += 1;
+            let handle = handle.0.into_bound(py);
             let result = if debug {
                 // Debug mode times each callback and names the slow ones (Python side).
-                slf.call_method1("_run_handle_debug", (handle.0.clone_ref(py),))
-                    .map(drop)
+                slf.call_method1("_run_handle_debug", (&handle,)).map(drop)
             } else {
-                PyHandle::run(handle.0.bind(py))
+                PyHandle::run(&handle)
             };
             if let Err(err) = result {
                 this.callbacks_run.fetch_add(ran, Ordering::Relaxed);

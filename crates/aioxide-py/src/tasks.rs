@@ -7,7 +7,9 @@ use std::sync::atomic::Ordering;
 
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use crate::ffi;
 
 use crate::loop_core::PyLoopCore;
 
@@ -24,11 +26,13 @@ impl PyLoopCore {
     /// A new `asyncio.Future` bound to this loop.
     fn create_future(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
         static FUTURE: GILOnceCell<PyObject> = GILOnceCell::new();
+        static KWNAMES: GILOnceCell<Py<PyTuple>> = GILOnceCell::new();
         let py = slf.py();
         let future = asyncio_attr(py, &FUTURE, "Future")?;
-        let kwargs = PyDict::new(py);
-        kwargs.set_item(pyo3::intern!(py, "loop"), slf)?;
-        Ok(future.call((), Some(&kwargs))?.unbind())
+        let kwnames =
+            KWNAMES.get_or_try_init(py, || PyTuple::new(py, ["loop"]).map(Bound::unbind))?;
+        let this = slf.as_any();
+        Ok(ffi::call_with_keywords(future, &[], kwnames.bind(py), &[this])?.unbind())
     }
 
     /// `asyncio.Task(coro, loop=self, name=name, context=context, **kwargs)`, for loops
@@ -46,14 +50,23 @@ impl PyLoopCore {
         let this = slf.get();
         this.check_closed()?;
         let task_type = asyncio_attr(py, &TASK, "Task")?;
-        let all = match kwargs {
-            Some(k) => k.copy()?,
-            None => PyDict::new(py),
+        let task = match kwargs {
+            Some(extra) if !extra.is_empty() => {
+                let all = extra.copy()?;
+                all.set_item(pyo3::intern!(py, "loop"), slf)?;
+                all.set_item(pyo3::intern!(py, "name"), name)?;
+                all.set_item(pyo3::intern!(py, "context"), context)?;
+                task_type.call((coro,), Some(&all))?
+            }
+            _ => {
+                static KWNAMES: GILOnceCell<Py<PyTuple>> = GILOnceCell::new();
+                let kwnames = KWNAMES.get_or_try_init(py, || {
+                    PyTuple::new(py, ["loop", "name", "context"]).map(Bound::unbind)
+                })?;
+                let values = [slf.as_any(), name, context];
+                ffi::call_with_keywords(task_type, &[coro], kwnames.bind(py), &values)?
+            }
         };
-        all.set_item(pyo3::intern!(py, "loop"), slf)?;
-        all.set_item(pyo3::intern!(py, "name"), name)?;
-        all.set_item(pyo3::intern!(py, "context"), context)?;
-        let task = task_type.call((coro,), Some(&all))?;
         if this.debug.load(Ordering::Relaxed) {
             // The traceback should end at the caller of create_task, not inside it.
             let attr = PyString::new(py, "_source_traceback");
