@@ -50,11 +50,12 @@ pub fn call_with_keywords<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = callable.py();
     assert_eq!(kwnames.len(), kwargs.len(), "one value per keyword name");
-    let ptrs: Vec<*mut ffi::PyObject> = args
-        .iter()
-        .chain(kwargs.iter())
-        .map(|a| a.as_ptr())
-        .collect();
+    const MAX: usize = 8;
+    assert!(args.len() + kwargs.len() <= MAX, "at most {MAX} arguments");
+    let mut ptrs = [std::ptr::null_mut::<ffi::PyObject>(); MAX];
+    for (slot, arg) in ptrs.iter_mut().zip(args.iter().chain(kwargs.iter())) {
+        *slot = arg.as_ptr();
+    }
     // SAFETY: the GIL is held; `ptrs` holds borrowed pointers to objects that `args` and
     // `kwargs` keep alive for the whole call; the first `args.len()` are positional and the
     // rest match the names in `kwnames`, a tuple of str, as vectorcall requires. The result

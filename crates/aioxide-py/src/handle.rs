@@ -31,8 +31,7 @@ struct Refs {
     module = "aioxide._aioxide",
     frozen,
     subclass,
-    weakref,
-    freelist = 512
+    weakref
 )]
 pub struct PyHandle {
     refs: Mutex<Refs>,

@@ -45,10 +45,6 @@ impl LoopClock {
             LoopClock::Manual(c) => c.resolution(),
         }
     }
-
-    pub fn is_manual(&self) -> bool {
-        matches!(self, LoopClock::Manual(_))
-    }
 }
 
 /// How many readiness reports one poller wait can return.
@@ -72,6 +68,8 @@ pub struct PyLoopCore {
     pub clock: parking_lot::RwLock<LoopClock>,
     /// Called after every iteration when set (test clocks, metrics).
     pub iteration_hook: Mutex<Option<PyObject>>,
+    /// `clock` is manual (read every iteration without taking the clock's lock).
+    pub manual_clock: AtomicBool,
     pub closed: AtomicBool,
     /// `stop()` was called: leave `run_forever` after the current iteration.
     pub stopping: AtomicBool,
@@ -143,6 +141,7 @@ impl PyLoopCore {
             events: Mutex::new(Events::with_capacity(EVENTS_CAPACITY)),
             clock: parking_lot::RwLock::new(LoopClock::Monotonic(MonotonicClock)),
             iteration_hook: Mutex::new(None),
+            manual_clock: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             running: AtomicBool::new(false),
@@ -163,6 +162,7 @@ impl PyLoopCore {
     /// through `_advance_clock`, and the poller never sleeps).
     fn _use_manual_clock(&self, start: f64) {
         *self.clock.write() = LoopClock::Manual(ManualClock::new(start));
+        self.manual_clock.store(true, Ordering::Relaxed);
     }
 
     fn _advance_clock(&self, seconds: f64) -> PyResult<()> {

@@ -101,7 +101,7 @@ impl PyLoopCore {
         let py = slf.py();
         let this = slf.get();
         this.iterations.fetch_add(1, Ordering::Relaxed);
-        let manual = this.clock.read().is_manual();
+        let manual = this.manual_clock.load(Ordering::Relaxed);
         let stopping = this.stopping.load(Ordering::Relaxed);
 
         let mut dropped: Vec<HandleRef> = Vec::new();
@@ -152,7 +152,10 @@ impl PyLoopCore {
             }
         }
         this.callbacks_run.fetch_add(ran, Ordering::Relaxed);
-        this.state.lock().spare = batch;
+        if batch.capacity() > 0 {
+            // Keep the emptied buffer for the next batch (saves an allocation).
+            this.state.lock().spare = batch;
+        }
         Ok(())
     }
 }
