@@ -8,6 +8,7 @@ public names.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import warnings
@@ -23,6 +24,20 @@ from ._tasks import TaskMixin
 
 # asyncio's constants.DEBUG_STACK_DEPTH: frames kept for coroutine origin tracking.
 _DEBUG_STACK_DEPTH = 10
+
+
+def _env_watchdog_threshold() -> float | None:
+    """``AIOXIDE_WATCHDOG=0.1`` turns the blocking watchdog on for every aioxide loop."""
+    value = os.environ.get("AIOXIDE_WATCHDOG", "").strip()
+    if not value:
+        return None
+    try:
+        threshold = float(value)
+    except ValueError:
+        warnings.warn(f"AIOXIDE_WATCHDOG={value!r} is not a number of seconds; ignored",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    return threshold if threshold > 0 else None
 
 
 def _format_handle(handle) -> str:
@@ -65,6 +80,8 @@ class Loop(
         self._origin_tracking = False
         self._saved_origin_depth: int | None = None
         self._init_asyncgens()
+        self._watchdog = None
+        self._watchdog_threshold = _env_watchdog_threshold()
         self.set_debug(coroutines._is_debug_mode())
 
     def __repr__(self) -> str:
@@ -101,8 +118,11 @@ class Loop(
                 finalizer=self._asyncgen_finalizer_hook,
             )
             events._set_running_loop(self)
+            self._metrics_start()
+            self._start_configured_watchdog()
             self._run_until_stopped()
         finally:
+            self._metrics_stop()
             self._set_running(False)
             self._thread_id = None
             events._set_running_loop(None)
@@ -142,6 +162,9 @@ class Loop(
             return
         if self.get_debug():
             base_events.logger.debug("Close %r", self)
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
         self._close_core()
         self._executor_shutdown_called = True
         executor = self._default_executor
@@ -170,6 +193,30 @@ class Loop(
                 )
         finally:
             self._current_handle = None
+
+    # -- watchdog and metrics (aioxide.debug) ----------------------------------------------
+
+    def _attach_watchdog(self, threshold: float, *, repeat_interval: float = 60.0):
+        from .debug import Watchdog
+
+        self._check_closed()
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        self._watchdog = Watchdog(self, threshold, repeat_interval=repeat_interval).start()
+        return self._watchdog
+
+    def _start_configured_watchdog(self) -> None:
+        if self._watchdog is not None and self._watchdog.running:
+            return
+        threshold = self._watchdog_threshold
+        if threshold is None and self.get_debug():
+            threshold = self.slow_callback_duration
+        if threshold is not None:
+            self._attach_watchdog(threshold)
+
+    def metrics(self) -> dict:
+        """Loop counters; see ``aioxide.debug.metrics``."""
+        return self._metrics()
 
     def _set_coroutine_origin_tracking(self, enabled: bool) -> None:
         if bool(enabled) == bool(self._origin_tracking):

@@ -58,16 +58,26 @@ impl<T: Cancellable> Scheduler<T> {
             .map(|when| (when - now()).clamp(0.0, MAX_POLL_TIMEOUT))
     }
 
-    /// Move timers due before `end_time` to the ready queue.
-    pub fn collect_due(&mut self, end_time: f64, dropped: &mut Vec<T>) {
-        self.timers.pop_due(end_time, &mut self.ready, dropped);
+    /// Move timers due before `end_time` to the ready queue; returns the deadline of the
+    /// earliest one moved.
+    pub fn collect_due(&mut self, end_time: f64, dropped: &mut Vec<T>) -> Option<f64> {
+        self.timers.pop_due(end_time, &mut self.ready, dropped)
     }
 
-    /// `collect_due` reading the clock only when there are timers.
-    pub fn collect_due_with(&mut self, end_time: impl FnOnce() -> f64, dropped: &mut Vec<T>) {
-        if !self.timers.is_empty() {
-            self.timers.pop_due(end_time(), &mut self.ready, dropped);
+    /// `collect_due` reading the clock only when there are timers; returns the end time
+    /// used and the earliest deadline moved.
+    pub fn collect_due_with(
+        &mut self,
+        end_time: impl FnOnce() -> f64,
+        dropped: &mut Vec<T>,
+    ) -> Option<(f64, f64)> {
+        if self.timers.is_empty() {
+            return None;
         }
+        let end = end_time();
+        self.timers
+            .pop_due(end, &mut self.ready, dropped)
+            .map(|when| (end, when))
     }
 
     /// Take every callback that is ready now, leaving an empty queue for callbacks that

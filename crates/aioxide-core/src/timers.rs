@@ -131,8 +131,15 @@ impl<T: Cancellable> Timers<T> {
     }
 
     /// Move every timer due before `end_time` into `ready`, in deadline order; cancelled
-    /// ones go to `dropped` instead.
-    pub fn pop_due(&mut self, end_time: f64, ready: &mut impl Extend<T>, dropped: &mut Vec<T>) {
+    /// ones go to `dropped` instead. Returns the deadline of the earliest live timer moved
+    /// (how late it runs is the loop's lag).
+    pub fn pop_due(
+        &mut self,
+        end_time: f64,
+        ready: &mut impl Extend<T>,
+        dropped: &mut Vec<T>,
+    ) -> Option<f64> {
+        let mut earliest = None;
         while self.heap.peek().is_some_and(|e| e.when < end_time) {
             let e = self.heap.pop().expect("peeked");
             e.item.unscheduled();
@@ -140,9 +147,11 @@ impl<T: Cancellable> Timers<T> {
                 self.cancelled = self.cancelled.saturating_sub(1);
                 dropped.push(e.item);
             } else {
+                earliest.get_or_insert(e.when);
                 ready.extend(std::iter::once(e.item));
             }
         }
+        earliest
     }
 
     /// Remove every timer, returning the payloads.

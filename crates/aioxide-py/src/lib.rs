@@ -9,11 +9,12 @@
 //!
 //! Files by area: `loop_core.rs` (state and lifecycle), `scheduling.rs` (call_soon and
 //! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends), `sockets.rs` (native `sock_recv`/`sock_sendall`),
-//! `tasks.rs` (create_future, create_task), `handle.rs`, `errors.rs` (Rust errors to Python exceptions), `ffi.rs` (the only
+//! `tasks.rs` (create_future, create_task), `debug.rs` (watchdog and metrics state), `handle.rs`, `errors.rs` (Rust errors to Python exceptions), `ffi.rs` (the only
 //! `unsafe`: C-API calls pyo3 does not wrap).
 
 use pyo3::prelude::*;
 
+mod debug;
 mod errors;
 mod ffi;
 mod handle;

@@ -77,6 +77,8 @@ pub struct PyLoopCore {
     pub debug: AtomicBool,
     pub thread: Mutex<Option<ThreadId>>,
     pub iterations: AtomicU64,
+    /// Watchdog and metrics state (see `debug.rs`).
+    pub watch: crate::debug::WatchState,
     /// The previous iteration polled (see `run.rs`).
     pub polled_last: AtomicBool,
     pub callbacks_run: AtomicU64,
@@ -148,6 +150,7 @@ impl PyLoopCore {
             debug: AtomicBool::new(false),
             thread: Mutex::new(None),
             iterations: AtomicU64::new(0),
+            watch: crate::debug::WatchState::default(),
             polled_last: AtomicBool::new(false),
             callbacks_run: AtomicU64::new(0),
         })
@@ -241,6 +244,8 @@ impl PyLoopCore {
         drop(reactor);
         let hook = self.iteration_hook.lock().take();
         drop(hook);
+        let current = self.watch.current.lock().take();
+        drop(current);
     }
 
     /// Counters for metrics and tests: (iterations, callbacks run, ready, timers,

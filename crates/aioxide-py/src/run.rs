@@ -61,11 +61,13 @@ impl PyLoopCore {
     /// Wait for I/O (GIL released) and queue what became ready.
     fn poll_io(&self, py: Python<'_>, reactor: &Reactor, timeout: Option<f64>) -> PyResult<()> {
         let mut io_ready: Vec<Readiness> = Vec::new();
+        let started = self.watch.before_poll();
         let res = {
             let mut events = self.events.lock();
             let events = &mut *events;
             py.allow_threads(|| reactor.wait(events, timeout, &mut io_ready))
         };
+        self.watch.after_poll(started);
         match res {
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => py.check_signals()?,
@@ -84,13 +86,16 @@ impl PyLoopCore {
         st: &mut crate::loop_core::LoopState,
         dropped: &mut Vec<HandleRef>,
     ) -> VecDeque<HandleRef> {
-        st.sched.collect_due_with(
+        let due = st.sched.collect_due_with(
             || {
                 let clock = self.clock.read();
                 clock.now() + clock.resolution()
             },
             dropped,
         );
+        if let Some((end, when)) = due {
+            self.watch.timer_lag(end - when);
+        }
         let spare = std::mem::take(&mut st.spare);
         st.sched.take_batch(spare)
     }
@@ -132,6 +137,12 @@ impl PyLoopCore {
         drop(dropped);
 
         let debug = this.debug.load(Ordering::Relaxed);
+        let watched = this.watch.enabled.load(Ordering::Relaxed);
+        if watched {
+            // Busy from here until the next poller wait (which may be iterations away:
+            // a loop with work ready and no descriptor watched does not poll).
+            this.watch.busy.store(true, Ordering::Relaxed);
+        }
         let mut ran = 0u64;
         while let Some(handle) = batch.pop_front() {
             if handle.is_cancelled() {
@@ -139,12 +150,20 @@ impl PyLoopCore {
             }
             ran += 1;
             let handle = handle.0.into_bound(py);
+            let started = if watched {
+                this.watch.callback_starts(&handle)
+            } else {
+                0.0
+            };
             let result = if debug {
                 // Debug mode times each callback and names the slow ones (Python side).
                 slf.call_method1("_run_handle_debug", (&handle,)).map(drop)
             } else {
                 PyHandle::run(&handle)
             };
+            if watched {
+                this.watch.callback_ends(started);
+            }
             if let Err(err) = result {
                 this.callbacks_run.fetch_add(ran, Ordering::Relaxed);
                 this.state.lock().sched.restore_unrun(batch);

@@ -1,0 +1,173 @@
+//! What the loop publishes for the blocking watchdog and for `loop.metrics()`.
+//!
+//! Metrics cost two clock reads per real poller wait (which is a system call anyway)
+//! and are always on. The watchdog's per-callback state (a progress counter, the start
+//! time and the handle of the running callback) is only written while a watchdog is
+//! attached (`_set_watch(True)`); otherwise the run loop pays one relaxed atomic load
+//! per iteration.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use aioxide_core::{Clock, MonotonicClock};
+use parking_lot::Mutex;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::handle::PyHandle;
+use crate::loop_core::PyLoopCore;
+
+fn store_f64(cell: &AtomicU64, value: f64) {
+    cell.store(value.to_bits(), Ordering::Relaxed);
+}
+
+fn load_f64(cell: &AtomicU64) -> f64 {
+    f64::from_bits(cell.load(Ordering::Relaxed))
+}
+
+fn max_f64(cell: &AtomicU64, value: f64) {
+    // Non-negative f64 values order like their bit patterns.
+    cell.fetch_max(value.to_bits(), Ordering::Relaxed);
+}
+
+#[derive(Default)]
+pub struct WatchState {
+    /// A watchdog is attached: publish per-callback progress.
+    pub enabled: AtomicBool,
+    /// The loop is running callbacks (not waiting in the poller).
+    pub busy: AtomicBool,
+    /// Callbacks started while watched.
+    pub progress: AtomicU64,
+    /// Monotonic start time of the running callback.
+    pub callback_started: AtomicU64,
+    /// Longest callback since the watchdog last asked (seconds, f64 bits).
+    pub longest_callback: AtomicU64,
+    /// The running callback's handle, while watched.
+    pub current: Mutex<Option<Py<PyHandle>>>,
+    // Metrics, always on.
+    /// Start of the current run (0 when not running).
+    pub started: AtomicU64,
+    /// Running time of the runs that ended.
+    pub ran: AtomicU64,
+    pub waiting: AtomicU64,
+    pub last_poll_end: AtomicU64,
+    pub longest_stall: AtomicU64,
+    pub lag: AtomicU64,
+}
+
+impl WatchState {
+    pub fn now() -> f64 {
+        MonotonicClock.now()
+    }
+
+    /// Before a poller wait: the time since the last wait ended was a stall.
+    pub fn before_poll(&self) -> f64 {
+        let now = Self::now();
+        let last = load_f64(&self.last_poll_end);
+        if last > 0.0 {
+            max_f64(&self.longest_stall, now - last);
+        }
+        self.busy.store(false, Ordering::Relaxed);
+        now
+    }
+
+    pub fn after_poll(&self, started: f64) {
+        let now = Self::now();
+        store_f64(&self.waiting, load_f64(&self.waiting) + (now - started));
+        store_f64(&self.last_poll_end, now);
+        self.busy.store(true, Ordering::Relaxed);
+    }
+
+    /// The earliest timer queued in this iteration runs `lag` seconds after its deadline.
+    pub fn timer_lag(&self, lag: f64) {
+        store_f64(&self.lag, lag.max(0.0));
+    }
+
+    pub fn callback_starts(&self, handle: &Bound<'_, PyHandle>) -> f64 {
+        let now = Self::now();
+        store_f64(&self.callback_started, now);
+        let old = self.current.lock().replace(handle.clone().unbind());
+        self.progress.fetch_add(1, Ordering::Release);
+        drop(old);
+        now
+    }
+
+    pub fn callback_ends(&self, started: f64) {
+        max_f64(&self.longest_callback, Self::now() - started);
+    }
+}
+
+#[pymethods]
+impl PyLoopCore {
+    /// Attach (`True`) or detach the watchdog's per-callback bookkeeping.
+    fn _set_watch(&self, enabled: bool) {
+        self.watch.enabled.store(enabled, Ordering::Relaxed);
+        if !enabled {
+            let current = self.watch.current.lock().take();
+            drop(current);
+        }
+    }
+
+    /// `(busy, progress, callback_started)` for the watchdog thread.
+    fn _watch_state(&self) -> (bool, u64, f64) {
+        (
+            self.running.load(Ordering::Relaxed) && self.watch.busy.load(Ordering::Relaxed),
+            self.watch.progress.load(Ordering::Acquire),
+            load_f64(&self.watch.callback_started),
+        )
+    }
+
+    /// The handle of the callback running now (watched loops only).
+    fn _watch_current(&self, py: Python<'_>) -> Option<Py<PyHandle>> {
+        self.watch.current.lock().as_ref().map(|h| h.clone_ref(py))
+    }
+
+    /// Longest callback since the last call, in seconds, and reset it.
+    fn _take_longest_callback(&self) -> f64 {
+        f64::from_bits(self.watch.longest_callback.swap(0, Ordering::Relaxed))
+    }
+
+    /// Raw loop metrics (see `aioxide.debug.metrics`).
+    fn _metrics(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let st = &self.watch;
+        let started = load_f64(&st.started);
+        let now = WatchState::now();
+        let current = if started > 0.0 { now - started } else { 0.0 };
+        let elapsed = load_f64(&st.ran) + current;
+        let waiting = load_f64(&st.waiting);
+        let (ready, timers) = {
+            let s = self.state.lock();
+            (s.sched.ready_len(), s.sched.timers.len())
+        };
+        let d = PyDict::new(py);
+        d.set_item("iterations", self.iterations.load(Ordering::Relaxed))?;
+        d.set_item("callbacks", self.callbacks_run.load(Ordering::Relaxed))?;
+        d.set_item("running_time", elapsed)?;
+        d.set_item("waiting_time", waiting)?;
+        d.set_item("busy_time", (elapsed - waiting).max(0.0))?;
+        d.set_item("longest_stall", load_f64(&st.longest_stall))?;
+        d.set_item("lag", load_f64(&st.lag))?;
+        d.set_item("ready", ready)?;
+        d.set_item("timers", timers)?;
+        Ok(d.into_any().unbind())
+    }
+
+    /// A run starts: running time and the stall window start now.
+    fn _metrics_start(&self) {
+        let now = WatchState::now();
+        store_f64(&self.watch.started, now);
+        store_f64(&self.watch.last_poll_end, now);
+    }
+
+    /// A run ends: close the stall window and add the run to the running time.
+    fn _metrics_stop(&self) {
+        let st = &self.watch;
+        let now = WatchState::now();
+        let started = load_f64(&st.started);
+        if started > 0.0 {
+            store_f64(&st.ran, load_f64(&st.ran) + (now - started));
+            max_f64(&st.longest_stall, now - load_f64(&st.last_poll_end));
+            store_f64(&st.started, 0.0);
+        }
+        st.busy.store(false, Ordering::Relaxed);
+    }
+}
