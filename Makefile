@@ -2,7 +2,8 @@
 #   make demo         build aioxide and run the demo (stdlib asyncio vs aioxide)
 #   make test         cargo tests, pytest on both loops, CPython's test_asyncio conformance
 #   make lint         cargo fmt --check, cargo clippy -D warnings, ruff
-#   make bench        aioxide vs uvloop vs stdlib asyncio benchmarks (not part of test)
+#   make bench        loop benchmarks vs uvloop and stdlib asyncio, watchdog cost,
+#                     aioxide.sync vs asgiref (not part of test)
 #   make conformance  only the test_asyncio conformance run
 # Everything installs into .venv from the package registries; nothing else is assumed
 # beyond Rust and Python 3.11.
@@ -54,6 +55,8 @@ lint: $(DEPS_STAMP)
 
 bench: $(BUILD_STAMP)
 	$(VPY) benches/run.py
+	$(VPY) benches/watchdog_overhead.py
+	$(VPY) benches/sync_bench.py
 
 clean:
 	rm -rf $(VENV) target

@@ -1,15 +1,15 @@
 //! What the loop publishes for the blocking watchdog and for `loop.metrics()`.
 //!
 //! Metrics cost two clock reads per real poller wait (which is a system call anyway)
-//! and are always on. The watchdog's per-callback state (a progress counter, the start
-//! time and the handle of the running callback) is only written while a watchdog is
-//! attached (`_set_watch(True)`); otherwise the run loop pays one relaxed atomic load
-//! per iteration.
+//! and are always on. The watchdog's per-callback state (a progress counter, the coarse
+//! start time and the address of the running handle) is only written while a watchdog is
+//! attached (`_set_watch(True)`), with plain stores (the loop thread is the only writer);
+//! otherwise the run loop pays one relaxed atomic load per iteration.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use aioxide_core::sys::monotonic_coarse_seconds;
 use aioxide_core::{Clock, MonotonicClock};
-use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -41,8 +41,9 @@ pub struct WatchState {
     pub callback_started: AtomicU64,
     /// Longest callback since the watchdog last asked (seconds, f64 bits).
     pub longest_callback: AtomicU64,
-    /// The running callback's handle, while watched.
-    pub current: Mutex<Option<Py<PyHandle>>>,
+    /// Address of the running callback's handle, while watched (see
+    /// `ffi::published_handle` for when it may be turned back into an object).
+    pub current: AtomicUsize,
     // Metrics, always on.
     /// Start of the current run (0 when not running).
     pub started: AtomicU64,
@@ -83,16 +84,21 @@ impl WatchState {
     }
 
     pub fn callback_starts(&self, handle: &Bound<'_, PyHandle>) -> f64 {
-        let now = Self::now();
+        let now = monotonic_coarse_seconds();
         store_f64(&self.callback_started, now);
-        let old = self.current.lock().replace(handle.clone().unbind());
-        self.progress.fetch_add(1, Ordering::Release);
-        drop(old);
+        self.current
+            .store(handle.as_ptr() as usize, Ordering::Relaxed);
+        // Single writer: a plain increment, published with Release for the watchdog.
+        let next = self.progress.load(Ordering::Relaxed) + 1;
+        self.progress.store(next, Ordering::Release);
         now
     }
 
     pub fn callback_ends(&self, started: f64) {
-        max_f64(&self.longest_callback, Self::now() - started);
+        let took = monotonic_coarse_seconds() - started;
+        if took > load_f64(&self.longest_callback) {
+            max_f64(&self.longest_callback, took);
+        }
     }
 }
 
@@ -101,10 +107,6 @@ impl PyLoopCore {
     /// Attach (`True`) or detach the watchdog's per-callback bookkeeping.
     fn _set_watch(&self, enabled: bool) {
         self.watch.enabled.store(enabled, Ordering::Relaxed);
-        if !enabled {
-            let current = self.watch.current.lock().take();
-            drop(current);
-        }
     }
 
     /// `(busy, progress, callback_started)` for the watchdog thread.
@@ -116,9 +118,20 @@ impl PyLoopCore {
         )
     }
 
-    /// The handle of the callback running now (watched loops only).
-    fn _watch_current(&self, py: Python<'_>) -> Option<Py<PyHandle>> {
-        self.watch.current.lock().as_ref().map(|h| h.clone_ref(py))
+    /// The handle of the callback running now, if it is still the one that made
+    /// progress count `progress` (watched loops only).
+    #[pyo3(signature = (progress = None))]
+    fn _watch_current(&self, py: Python<'_>, progress: Option<u64>) -> Option<PyObject> {
+        let st = &self.watch;
+        let busy = self.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
+        let now_progress = st.progress.load(Ordering::Acquire);
+        if !busy || !st.enabled.load(Ordering::Relaxed) || now_progress == 0 {
+            return None;
+        }
+        if progress.is_some_and(|p| p != now_progress) {
+            return None;
+        }
+        crate::ffi::published_handle(py, st.current.load(Ordering::Relaxed))
     }
 
     /// Longest callback since the last call, in seconds, and reset it.

@@ -72,3 +72,23 @@ pub fn call_with_keywords<'py>(
         )
     }
 }
+
+/// The handle whose address the loop thread published as "running now"
+/// (`WatchState::current`), as a new reference.
+///
+/// Only called, with the GIL held, by `_watch_current` after it checked that the loop is
+/// busy and that no callback started since (the progress count is unchanged). Between two
+/// callbacks the loop thread runs Rust code that holds the GIL; so while this thread holds
+/// the GIL and sees the loop busy with the same progress count, the loop thread is inside
+/// the call of that very handle, and its run loop holds a strong reference to it for the
+/// whole call.
+pub fn published_handle(py: Python<'_>, address: usize) -> Option<PyObject> {
+    if address == 0 {
+        return None;
+    }
+    let ptr = address as *mut ffi::PyObject;
+    // SAFETY: see above: `ptr` is the handle being run by the loop thread, kept alive by
+    // the run loop's reference while the GIL is held here; from_borrowed_ptr increments
+    // its reference count, so the returned object stays valid after the GIL is released.
+    Some(unsafe { Bound::from_borrowed_ptr(py, ptr) }.unbind())
+}

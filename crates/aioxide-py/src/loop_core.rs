@@ -244,8 +244,6 @@ impl PyLoopCore {
         drop(reactor);
         let hook = self.iteration_hook.lock().take();
         drop(hook);
-        let current = self.watch.current.lock().take();
-        drop(current);
     }
 
     /// Counters for metrics and tests: (iterations, callbacks run, ready, timers,

@@ -1,9 +1,9 @@
 """The blocking watchdog: a thread that notices when a callback holds the loop for
 longer than a threshold and records the loop thread's Python stack *while it is blocked*.
 
-The loop publishes, while a watchdog is attached, a progress counter and the start time
-and handle of the running callback (``crates/aioxide-py/src/debug.rs``). The watchdog
-samples them a few times per threshold. When the same callback has run for longer than
+The loop publishes, while a watchdog is attached, a progress counter and the (coarse,
+millisecond) start time and the handle of the running callback
+(``crates/aioxide-py/src/debug.rs``). The watchdog samples them a few times per threshold. When the same callback has run for longer than
 the threshold it captures ``sys._current_frames()[loop thread]``, the current task and
 the handle; when the loop moves on it logs one WARNING record on the ``aioxide.debug``
 logger with that stack and the total time blocked. Stalls at the same line are reported
@@ -121,7 +121,7 @@ class Watchdog:
             task = asyncio.current_task(self.loop)
         except RuntimeError:
             task = None
-        handle = self.loop._watch_current()
+        handle = self.loop._watch_current(progress)
         return Stall(started, progress, stack, task, repr(handle) if handle else "?")
 
     def _report(self, stall: Stall) -> None:

@@ -33,6 +33,8 @@ class _Outcome:
             return self.value
         error = self.value
         self.value = None
+        if error is None:  # the task was cancelled before the coroutine started
+            error = asyncio.CancelledError()
         try:
             raise error
         finally:
