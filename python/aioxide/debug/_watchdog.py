@@ -5,9 +5,10 @@ The loop publishes, while a watchdog is attached, a progress counter and the (co
 millisecond) start time and the handle of the running callback
 (``crates/aioxide-py/src/debug.rs``). The watchdog samples them a few times per
 threshold. When the same callback has run for longer than the threshold it captures
-``sys._current_frames()[loop thread]``, the current task and the handle; when the loop moves on it logs one WARNING record on the ``aioxide.debug``
-logger with that stack and the total time blocked. Stalls at the same line are reported
-at most once per ``repeat_interval`` seconds (the next record counts the ones skipped).
+``sys._current_frames()[loop thread]``, the current task and the handle; when the loop
+moves on it logs one WARNING record on the ``aioxide.debug`` logger with that stack and
+the total time blocked. Stalls at the same line are reported at most once per
+``repeat_interval`` seconds (the next record counts the ones skipped).
 
 Limitation: the stack is taken when the watchdog thread gets the GIL; a C extension that
 blocks while holding the GIL delays the capture until it returns.
