@@ -3,8 +3,10 @@ on (threshold 100 ms), in one run.
 
     python benches/watchdog_overhead.py [--repeat 7] [--scale 1.0]
 
-Each measurement runs in a fresh subprocess; off and on alternate inside every repeat so
-machine noise hits both alike; the median is reported. Target (issue #5): at most 3 %.
+Each repeat is a fresh subprocess in which off and on alternate ``--inner`` times (a new
+loop each time); the subprocess keeps the fastest time of each mode (interference from
+the rest of a shared machine only ever adds time) and reports their ratio; the median
+ratio over repeats is the overhead. Target (issue #5): at most 3 %.
 The issue names the echo-protocol benchmark, which needs the native transports of issue
 #3; until they exist the socket ping-pong through ``sock_recv``/``sock_sendall`` (a
 message echo on the loop) stands in, with the two callback-heavy workloads beside it.
@@ -28,38 +30,44 @@ import json, sys
 sys.path.insert(0, {here!r})
 import aioxide, aioxide.debug
 import workloads
-loop = aioxide.new_event_loop()
-if {watch!r}:
-    aioxide.debug.watchdog(0.1, loop=loop)
 n = workloads.size_for({workload!r}, {scale!r})
-seconds = workloads.WORKLOADS[{workload!r}][1](loop, n)
-loop.close()
-print(json.dumps(seconds))
+run = workloads.WORKLOADS[{workload!r}][1]
+best = {{False: float("inf"), True: float("inf")}}
+for _ in range({inner!r}):
+    for watch in (False, True):
+        loop = aioxide.new_event_loop()
+        if watch:
+            aioxide.debug.watchdog(0.1, loop=loop)
+        best[watch] = min(best[watch], run(loop, n))
+        loop.close()
+print(json.dumps([best[False], best[True]]))
 """
 
 
-def measure(workload: str, watch: bool, scale: float) -> float:
-    code = _CHILD.format(here=str(HERE), watch=watch, workload=workload, scale=scale)
+def measure(workload: str, scale: float, inner: int) -> tuple[float, float]:
+    code = _CHILD.format(here=str(HERE), workload=workload, scale=scale, inner=inner)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, check=True)
-    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+                         timeout=600, check=True)
+    off, on = json.loads(out.stdout.strip().splitlines()[-1])
+    return off, on
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--inner", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0)
     args = parser.parse_args()
     rows = []
     for workload in WORKLOADS:
-        off, on = [], []
-        for _ in range(args.repeat):
-            off.append(measure(workload, False, args.scale))
-            on.append(measure(workload, True, args.scale))
-        m_off, m_on = statistics.median(off), statistics.median(on)
-        rows.append((workload, m_off, m_on, m_on / m_off - 1))
+        pairs = [measure(workload, args.scale, args.inner) for _ in range(args.repeat)]
+        overhead = statistics.median(on / off - 1 for off, on in pairs)
+        m_off = statistics.median(off for off, _ in pairs)
+        m_on = statistics.median(on for _, on in pairs)
+        rows.append((workload, m_off, m_on, overhead))
     print(f"command: `python benches/watchdog_overhead.py --repeat {args.repeat} "
-          f"--scale {args.scale}`; median of {args.repeat} fresh-process runs\n")
+          f"--inner {args.inner} --scale {args.scale}`; per process the best of "
+          f"{args.inner} alternating runs per mode, median over {args.repeat} processes\n")
     print("| workload | watchdog off (s) | watchdog on, 100 ms (s) | overhead | target ≤3% |")
     print("|---|--:|--:|--:|---|")
     for workload, m_off, m_on, overhead in rows:

@@ -1,14 +1,18 @@
 //! What the loop publishes for the blocking watchdog and for `loop.metrics()`.
 //!
 //! Metrics cost two clock reads per real poller wait (which is a system call anyway)
-//! and are always on. The watchdog's per-callback state (a progress counter, the coarse
-//! start time and the address of the running handle) is only written while a watchdog is
-//! attached (`_set_watch(True)`), with plain stores (the loop thread is the only writer);
-//! otherwise the run loop pays one relaxed atomic load per iteration.
+//! and are always on. The watchdog's per-callback state (a progress counter and the
+//! address of the running handle: two plain stores, the loop thread being the only
+//! writer) is only written while a watchdog is attached (`_set_watch(True)`); the
+//! watchdog thread times the progress itself, so the loop reads no clock per callback.
+//! Detached, the run loop pays one relaxed atomic load per iteration.
+//!
+//! The watchdog thread samples these atomics in `_watch_for_stall` with the GIL
+//! released, so a healthy loop never hands the GIL to it; it takes the GIL only once it
+//! has found a stall, to capture the blocked thread's Python stack.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use aioxide_core::sys::monotonic_coarse_seconds;
 use aioxide_core::{Clock, MonotonicClock};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -37,10 +41,6 @@ pub struct WatchState {
     pub busy: AtomicBool,
     /// Callbacks started while watched.
     pub progress: AtomicU64,
-    /// Monotonic start time of the running callback.
-    pub callback_started: AtomicU64,
-    /// Longest callback since the watchdog last asked (seconds, f64 bits).
-    pub longest_callback: AtomicU64,
     /// Address of the running callback's handle, while watched (see
     /// `ffi::published_handle` for when it may be turned back into an object).
     pub current: AtomicUsize,
@@ -83,22 +83,12 @@ impl WatchState {
         store_f64(&self.lag, lag.max(0.0));
     }
 
-    pub fn callback_starts(&self, handle: &Bound<'_, PyHandle>) -> f64 {
-        let now = monotonic_coarse_seconds();
-        store_f64(&self.callback_started, now);
+    pub fn callback_starts(&self, handle: &Bound<'_, PyHandle>) {
         self.current
             .store(handle.as_ptr() as usize, Ordering::Relaxed);
         // Single writer: a plain increment, published with Release for the watchdog.
         let next = self.progress.load(Ordering::Relaxed) + 1;
         self.progress.store(next, Ordering::Release);
-        now
-    }
-
-    pub fn callback_ends(&self, started: f64) {
-        let took = monotonic_coarse_seconds() - started;
-        if took > load_f64(&self.longest_callback) {
-            max_f64(&self.longest_callback, took);
-        }
     }
 }
 
@@ -109,12 +99,11 @@ impl PyLoopCore {
         self.watch.enabled.store(enabled, Ordering::Relaxed);
     }
 
-    /// `(busy, progress, callback_started)` for the watchdog thread.
-    fn _watch_state(&self) -> (bool, u64, f64) {
+    /// `(busy, progress)` for the watchdog thread.
+    fn _watch_state(&self) -> (bool, u64) {
         (
             self.running.load(Ordering::Relaxed) && self.watch.busy.load(Ordering::Relaxed),
             self.watch.progress.load(Ordering::Acquire),
-            load_f64(&self.watch.callback_started),
         )
     }
 
@@ -134,9 +123,50 @@ impl PyLoopCore {
         crate::ffi::published_handle(py, st.current.load(Ordering::Relaxed))
     }
 
-    /// Longest callback since the last call, in seconds, and reset it.
-    fn _take_longest_callback(&self) -> f64 {
-        f64::from_bits(self.watch.longest_callback.swap(0, Ordering::Relaxed))
+    /// Watchdog thread: wait, with the GIL released, until one callback has kept the
+    /// loop busy for `threshold` seconds; returns `(progress, since)` (since: when that
+    /// callback was first seen running, at most one `tick` late), or `None` once the
+    /// watch is turned off or the loop is closed.
+    fn _watch_for_stall(&self, py: Python<'_>, threshold: f64, tick: f64) -> Option<(u64, f64)> {
+        let st = &self.watch;
+        let pause = std::time::Duration::from_secs_f64(tick.max(0.001));
+        py.allow_threads(|| {
+            let mut seen: Option<(bool, u64)> = None;
+            let mut since = 0.0;
+            loop {
+                std::thread::sleep(pause);
+                if !st.enabled.load(Ordering::Relaxed) || self.closed.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let busy = self.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
+                let state = (busy, st.progress.load(Ordering::Acquire));
+                let now = WatchState::now();
+                if seen != Some(state) {
+                    seen = Some(state);
+                    since = now - tick;
+                } else if busy && now - since >= threshold {
+                    return Some((state.1, since));
+                }
+            }
+        })
+    }
+
+    /// Watchdog thread: wait (GIL released) until the loop moves past the callback that
+    /// made progress count `progress`, the loop goes idle, or the watch ends; returns when.
+    fn _watch_until_moved(&self, py: Python<'_>, progress: u64, tick: f64) -> f64 {
+        let st = &self.watch;
+        let pause = std::time::Duration::from_secs_f64(tick.max(0.001));
+        py.allow_threads(|| loop {
+            let busy = self.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
+            if !busy
+                || st.progress.load(Ordering::Acquire) != progress
+                || !st.enabled.load(Ordering::Relaxed)
+                || self.closed.load(Ordering::Relaxed)
+            {
+                return WatchState::now();
+            }
+            std::thread::sleep(pause);
+        })
     }
 
     /// Raw loop metrics (see `aioxide.debug.metrics`).

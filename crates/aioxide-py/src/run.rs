@@ -150,20 +150,16 @@ impl PyLoopCore {
             }
             ran += 1;
             let handle = handle.0.into_bound(py);
-            let started = if watched {
-                this.watch.callback_starts(&handle)
-            } else {
-                0.0
-            };
+            if watched {
+                this.watch.callback_starts(&handle);
+            }
             let result = if debug {
                 // Debug mode times each callback and names the slow ones (Python side).
                 slf.call_method1("_run_handle_debug", (&handle,)).map(drop)
             } else {
                 PyHandle::run(&handle)
             };
-            if watched {
-                this.watch.callback_ends(started);
-            }
+
             if let Err(err) = result {
                 this.callbacks_run.fetch_add(ran, Ordering::Relaxed);
                 this.state.lock().sched.restore_unrun(batch);

@@ -1,10 +1,12 @@
 """The blocking watchdog: a thread that notices when a callback holds the loop for
 longer than a threshold and records the loop thread's Python stack *while it is blocked*.
 
-The loop publishes, while a watchdog is attached, a progress counter and the (coarse,
-millisecond) start time and the handle of the running callback
-(``crates/aioxide-py/src/debug.rs``). The watchdog samples them a few times per
-threshold. When the same callback has run for longer than the threshold it captures
+The loop publishes, while a watchdog is attached, a progress counter and the handle of
+the running callback (``crates/aioxide-py/src/debug.rs``); the watchdog samples them a
+few times per threshold, natively and without the GIL, and times each progress value
+itself (so the loop reads no clock per callback; durations are exact to one sampling
+tick, a quarter of the threshold).
+When the same callback has run for longer than the threshold it captures
 ``sys._current_frames()[loop thread]``, the current task and the handle; when the loop
 moves on it logs one WARNING record on the ``aioxide.debug`` logger with that stack and
 the total time blocked. Stalls at the same line are reported at most once per
@@ -67,7 +69,6 @@ class Watchdog:
 
     def start(self) -> Watchdog:
         if self._thread is None:
-            self.loop._take_longest_callback()
             self.loop._set_watch(True)
             self._thread = threading.Thread(
                 target=self._run, name="aioxide-watchdog", daemon=True
@@ -77,6 +78,7 @@ class Watchdog:
 
     def stop(self) -> None:
         self._stop.set()
+        self.loop._set_watch(False)  # ends the thread's native waits
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
@@ -96,21 +98,20 @@ class Watchdog:
 
     def _run(self) -> None:
         tick = min(max(self.threshold / 4, 0.002), 0.05)
-        stall: Stall | None = None
-        while not self._stop.wait(tick):
+        while not self._stop.is_set():
+            # Both waits run natively with the GIL released: a healthy loop never has to
+            # hand the GIL to this thread.
             try:
-                busy, progress, started = self.loop._watch_state()
+                found = self.loop._watch_for_stall(self.threshold, tick)
             except RuntimeError:  # the loop was closed under us
                 return
+            if found is None:
+                return
+            progress, since = found
+            stall = self._capture(progress, since)
+            ended = self.loop._watch_until_moved(progress, tick)
             if stall is not None:
-                if not busy or progress != stall.progress:
-                    self._report(stall)
-                    stall = None
-                continue
-            if busy and started > 0 and time.monotonic() - started >= self.threshold:
-                stall = self._capture(progress, started)
-        if stall is not None:
-            self._report(stall)
+                self._report(stall, ended)
 
     def _capture(self, progress: int, started: float) -> Stall | None:
         thread_id = getattr(self.loop, "_thread_id", None)
@@ -125,8 +126,8 @@ class Watchdog:
         handle = self.loop._watch_current(progress)
         return Stall(started, progress, stack, task, repr(handle) if handle else "?")
 
-    def _report(self, stall: Stall) -> None:
-        blocked = max(self.loop._take_longest_callback(), time.monotonic() - stall.started)
+    def _report(self, stall: Stall, ended: float) -> None:
+        blocked = ended - stall.started
         now = time.monotonic()
         last = self._last_report.get(stall.site)
         if last is not None and now - last < self.repeat_interval:

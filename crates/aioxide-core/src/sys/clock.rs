@@ -15,19 +15,3 @@ pub fn monotonic_seconds() -> f64 {
     }
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
-
-/// `CLOCK_MONOTONIC_COARSE` in seconds: the same clock as [`monotonic_seconds`], read
-/// from the last timer tick (a few nanoseconds, millisecond resolution). For bookkeeping
-/// that needs to be cheap rather than precise, such as the watchdog's per-callback stamps.
-pub fn monotonic_coarse_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC_COARSE exists on every
-    // Linux this runs on (2.6.32+), so the call cannot fail.
-    unsafe {
-        libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts);
-    }
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}

@@ -21,7 +21,7 @@ mod epoll;
 mod eventfd;
 pub mod socket;
 
-pub use clock::{monotonic_coarse_seconds, monotonic_seconds};
+pub use clock::monotonic_seconds;
 pub use epoll::{Event, Events, Poller};
 pub use eventfd::Waker;
 
