@@ -1,6 +1,7 @@
 """Run one test_asyncio module on aioxide and write each test's outcome as JSON.
 
     python tests/conformance/worker.py test_tasks OUT.json
+    python tests/conformance/worker.py test_events:HandleTests,TimerTests OUT.json
 """
 
 from __future__ import annotations
@@ -58,13 +59,19 @@ class RecordingResult(unittest.TestResult):
 
 
 def main() -> int:
-    name, out = sys.argv[1], sys.argv[2]
+    spec, out = sys.argv[1], sys.argv[2]
+    # "module" runs the whole module; "module:ClassA,ClassB" only those classes.
+    name, _, classes = spec.partition(":")
     harness.install()
     result = RecordingResult()
     try:
         module = importlib.import_module(f"test.test_asyncio.{name}")
         dropped = harness.adapt_module(module)
-        suite = unittest.defaultTestLoader.loadTestsFromModule(module)
+        loader = unittest.defaultTestLoader
+        if classes:
+            suite = loader.loadTestsFromNames(classes.split(","), module)
+        else:
+            suite = loader.loadTestsFromModule(module)
         suite.run(result)
     except BaseException:
         result.records[f"{name}.<module>"] = {
