@@ -16,10 +16,10 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
+from _subproc import seconds_from
 from loops import LOOP_NAMES, unavailable_reason, version_of
 from report import machine_info, markdown_report
 from workloads import WORKLOADS, size_for
@@ -54,17 +54,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def run_one(loop: str, workload: str, scale: float, timeout: float) -> tuple[float | None, str]:
     """Seconds for one measurement in a fresh interpreter, or (None, why it failed)."""
     cmd = [sys.executable, str(WORKER), loop, workload, "--scale", repr(scale)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, f"timed out after {timeout:g} s"
-    if proc.returncode != 0:
-        lines = (proc.stderr or proc.stdout).strip().splitlines() or ["(no output)"]
-        return None, f"exit {proc.returncode}: {lines[-1]}"
-    try:
-        return float(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]), ""
-    except (ValueError, KeyError, IndexError) as exc:
-        return None, f"unreadable output ({exc}): {proc.stdout[-200:]!r}"
+    return seconds_from(cmd, timeout)
 
 
 def collect(args: argparse.Namespace, loops: list[str]) -> dict:

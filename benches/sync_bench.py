@@ -25,10 +25,12 @@ import asyncio
 import json
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _subproc import seconds_from  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TARGET = 2.0
@@ -111,17 +113,7 @@ def worker(workload: str, impl: str, n: int) -> int:
 def run_one(workload: str, impl: str, n: int, timeout: float) -> tuple[float | None, str]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", workload, impl,
            "--n", str(n)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, f"timed out after {timeout:g} s"
-    if proc.returncode != 0:
-        lines = (proc.stderr or proc.stdout).strip().splitlines() or ["(no output)"]
-        return None, f"exit {proc.returncode}: {lines[-1]}"
-    try:
-        return float(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]), ""
-    except (ValueError, KeyError, IndexError) as exc:
-        return None, f"unreadable output ({exc}): {proc.stdout[-200:]!r}"
+    return seconds_from(cmd, timeout)
 
 
 def _us(value: float | None) -> str:

@@ -7,6 +7,7 @@ test that fails on both is a wrong test.
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import aioxide
 import pytest
@@ -57,3 +58,14 @@ def aioxide_loop():
         yield ev
     finally:
         _close_loop(ev)
+
+
+@pytest.fixture
+def pair():
+    """A connected pair of non-blocking Unix stream sockets, closed after the test."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()

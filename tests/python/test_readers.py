@@ -9,16 +9,6 @@ import socket
 import pytest
 
 
-@pytest.fixture
-def pair():
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    b.setblocking(False)
-    yield a, b
-    a.close()
-    b.close()
-
-
 def stop_after(loop, seconds=2.0):
     """A safety net: stop the loop if the test's own stop never comes."""
     return loop.call_later(seconds, loop.stop)

@@ -12,16 +12,6 @@ CONTENT = os.urandom(256 * 1024 + 123)
 
 
 @pytest.fixture
-def pair():
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    b.setblocking(False)
-    yield a, b
-    a.close()
-    b.close()
-
-
-@pytest.fixture
 def data_file(tmp_path):
     path = tmp_path / "data.bin"
     path.write_bytes(CONTENT)

@@ -1,0 +1,22 @@
+"""Running one measurement in a fresh interpreter, shared by the benchmark drivers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+
+def seconds_from(cmd: list[str], timeout: float) -> tuple[float | None, str]:
+    """Run ``cmd``, whose last output line is JSON with a ``seconds`` field: the seconds,
+    or (None, why it failed)."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout:g} s"
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines() or ["(no output)"]
+        return None, f"exit {proc.returncode}: {lines[-1]}"
+    try:
+        return float(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]), ""
+    except (ValueError, KeyError, IndexError) as exc:
+        return None, f"unreadable output ({exc}): {proc.stdout[-200:]!r}"
