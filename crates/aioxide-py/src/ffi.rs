@@ -56,10 +56,9 @@ pub fn call_with_keywords<'py>(
     for (slot, arg) in ptrs.iter_mut().zip(args.iter().chain(kwargs.iter())) {
         *slot = arg.as_ptr();
     }
-    // SAFETY: the GIL is held; `ptrs` holds borrowed pointers to objects that `args` and
-    // `kwargs` keep alive for the whole call; the first `args.len()` are positional and the
-    // rest match the names in `kwnames`, a tuple of str, as vectorcall requires. The result
-    // is a new reference or NULL with an exception set.
+    // SAFETY: GIL held; `ptrs` borrows objects `args`/`kwargs` keep alive for the call; the
+    // first `args.len()` are positional, the rest match `kwnames` (a tuple of str) as
+    // vectorcall requires; the result is a new reference or NULL with an exception set.
     unsafe {
         Bound::from_owned_ptr_or_err(
             py,
