@@ -24,15 +24,11 @@ except ImportError:  # pragma: no cover - Python built without ssl
 _READ = 0
 _WRITE = 1
 
-# Native fast paths (LoopCore._sock_recv_native / _sock_sendall_native) serve plain,
-# non-blocking socket.socket objects: a subclass or a mock may override recv/send, and a
-# blocking socket must keep Python's own blocking behaviour.
-_PLAIN_SOCKET = socket.socket
-_NATIVE_RECV_MAX = 1 << 20
-
-
-def _native_ok(sock) -> bool:
-    return type(sock) is _PLAIN_SOCKET and sock.gettimeout() == 0
+# Native fast paths (LoopCore._sock_recv_fast / _sock_sendall_fast) serve plain,
+# non-blocking socket.socket objects and say so; anything else (a subclass or a mock that
+# overrides recv/send, a blocking socket) takes the Python path below. They skip
+# _ensure_fd_no_transport, which has nothing to check until transports exist: the native
+# transports work must add that check to them.
 
 
 def _refuse_ssl_socket(sock) -> None:
@@ -104,14 +100,12 @@ class SocketMixin:
         the native transports work; until then no descriptor is owned)."""
 
     async def sock_recv(self, sock, n):
-        if type(n) is int and 0 < n <= _NATIVE_RECV_MAX and _native_ok(sock):
-            fd = sock.fileno()
-            self._ensure_fd_no_transport(fd)
-            result = self._sock_recv_native(fd, n)
-            if type(result) is bytes:
-                return result
-            return await result
-        return await self._attempt(_READ, sock, lambda: sock.recv(n))
+        result = self._sock_recv_fast(sock, n)
+        if result is None:
+            return await self._attempt(_READ, sock, lambda: sock.recv(n))
+        if type(result) is bytes:
+            return result
+        return await result
 
     async def sock_recv_into(self, sock, buf):
         return await self._attempt(_READ, sock, lambda: sock.recv_into(buf))
@@ -127,13 +121,11 @@ class SocketMixin:
         return await self._attempt(_WRITE, sock, lambda: sock.sendto(data, 0, address))
 
     async def sock_sendall(self, sock, data):
-        if type(data) is bytes and _native_ok(sock):
-            fd = sock.fileno()
-            self._ensure_fd_no_transport(fd)
-            pending = self._sock_sendall_native(fd, data)
-            if pending is not None:
-                await pending
+        pending = self._sock_sendall_fast(sock, data)
+        if pending is None:
             return None
+        if pending is not False:
+            return await pending
         view = memoryview(data).cast("B")
         sent = 0
 

@@ -13,7 +13,8 @@ use std::os::fd::RawFd;
 
 use aioxide_core::sys::socket;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyBytes, PyInt, PyTuple, PyType};
 
 use crate::errors;
 use crate::handle::PyHandle;
@@ -22,6 +23,27 @@ use crate::watchers::Side;
 
 /// Reads up to this size use the per-thread scratch buffer; larger ones allocate.
 const SCRATCH_LIMIT: usize = 256 * 1024;
+
+/// Larger `sock_recv` sizes take the Python path (which allocates what it is asked for).
+const NATIVE_RECV_MAX: usize = 1 << 20;
+
+/// The descriptor of `sock` when the native path may serve it: a plain `socket.socket`
+/// (a subclass or a mock may override `recv`/`send`) in non-blocking mode (a blocking
+/// socket keeps Python's own blocking behaviour). `None` sends the caller to the Python
+/// path.
+fn native_fd(sock: &Bound<'_, PyAny>) -> PyResult<Option<RawFd>> {
+    static SOCKET: GILOnceCell<Py<PyType>> = GILOnceCell::new();
+    let py = sock.py();
+    if !sock.get_type().is(SOCKET.import(py, "socket", "socket")?) {
+        return Ok(None);
+    }
+    let timeout = sock.call_method0(pyo3::intern!(py, "gettimeout"))?;
+    if timeout.is_none() || timeout.extract::<f64>()? != 0.0 {
+        return Ok(None);
+    }
+    let fd: i64 = sock.call_method0(pyo3::intern!(py, "fileno"))?.extract()?;
+    Ok(RawFd::try_from(fd).ok().filter(|fd| *fd >= 0))
+}
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -173,6 +195,41 @@ impl PyLoopCore {
 
 #[pymethods]
 impl PyLoopCore {
+    /// `sock_recv(sock, n)` natively when `sock` qualifies (see `native_fd`): the data,
+    /// or a future for it; `None` when the Python path must serve the call.
+    fn _sock_recv_fast(
+        slf: &Bound<'_, Self>,
+        sock: &Bound<'_, PyAny>,
+        n: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<PyObject>> {
+        if !n.is_exact_instance_of::<PyInt>() {
+            return Ok(None);
+        }
+        let n: i64 = n.extract()?;
+        if n <= 0 || n as usize > NATIVE_RECV_MAX {
+            return Ok(None);
+        }
+        match native_fd(sock)? {
+            Some(fd) => Self::_sock_recv_native(slf, fd, n as usize).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `sock_sendall(sock, data)` natively when `sock` qualifies and `data` is `bytes`:
+    /// `None` when all went out, a future for the rest, or `False` when the Python path
+    /// must serve the call.
+    fn _sock_sendall_fast(
+        slf: &Bound<'_, Self>,
+        sock: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<PyObject> {
+        let py = slf.py();
+        let (Ok(bytes), Some(fd)) = (data.downcast_exact::<PyBytes>(), native_fd(sock)?) else {
+            return Ok(false.into_pyobject(py)?.to_owned().into_any().unbind());
+        };
+        Ok(Self::_sock_sendall_native(slf, fd, bytes)?.unwrap_or_else(|| py.None()))
+    }
+
     /// `sock_recv` on descriptor `fd`: the data, or a future for it.
     fn _sock_recv_native(slf: &Bound<'_, Self>, fd: RawFd, n: usize) -> PyResult<PyObject> {
         let py = slf.py();
