@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::sys::{Events, Poller, Waker};
+use crate::sys::{fork_generation, Events, Poller, Waker};
 
 /// The token reserved for the waker; descriptors use their own number as token.
 const WAKER_TOKEN: u64 = u64::MAX;
@@ -44,6 +44,8 @@ pub struct Reactor {
     interests: Mutex<HashMap<RawFd, Interest>>,
     /// `interests.len()`, readable without the lock on every loop iteration.
     watched: AtomicUsize,
+    /// The fork generation this reactor was made in (see `sys/fork.rs`).
+    generation: u64,
 }
 
 impl Reactor {
@@ -56,7 +58,23 @@ impl Reactor {
             waker,
             interests: Mutex::new(HashMap::new()),
             watched: AtomicUsize::new(0),
+            generation: fork_generation(),
         })
+    }
+
+    /// Whether this reactor was created before a `fork()` of this process: its epoll set is
+    /// the parent's, so it must not be changed or waited on here.
+    pub fn inherited(&self) -> bool {
+        fork_generation() != self.generation
+    }
+
+    fn refuse_if_inherited(&self) -> io::Result<()> {
+        if self.inherited() {
+            return Err(io::Error::other(
+                "this event loop was inherited across fork(); create a new one in the child",
+            ));
+        }
+        Ok(())
     }
 
     pub fn waker(&self) -> &Arc<Waker> {
@@ -76,6 +94,7 @@ impl Reactor {
     /// Watch `fd` for `interest`; an empty interest stops watching it. On error the
     /// recorded interest is left as it was.
     pub fn set_interest(&self, fd: RawFd, interest: Interest) -> io::Result<()> {
+        self.refuse_if_inherited()?;
         let mut map = self.interests.lock();
         let old = map.get(&fd).copied().unwrap_or_default();
         if old == interest {
@@ -99,10 +118,12 @@ impl Reactor {
         Ok(())
     }
 
-    /// Forget every descriptor (loop close); the descriptors themselves are not ours.
+    /// Forget every descriptor (loop close); the descriptors themselves are not ours. In a
+    /// forked child the shared epoll set is left as it is: it still serves the parent.
     pub fn clear(&self) {
+        let inherited = self.inherited();
         let mut map = self.interests.lock();
-        for fd in map.keys() {
+        for fd in map.keys().filter(|_| !inherited) {
             // A descriptor closed behind our back is already gone from the set.
             let _ = self.poller.delete(*fd);
         }
@@ -119,6 +140,7 @@ impl Reactor {
         timeout: Option<f64>,
         out: &mut Vec<Readiness>,
     ) -> io::Result<bool> {
+        self.refuse_if_inherited()?;
         self.poller.wait(events, timeout)?;
         let mut woken = false;
         let map = self.interests.lock();

@@ -157,3 +157,9 @@ fn wait_honours_its_timeout() {
     assert!(!woken && ready.is_empty());
     assert!(started.elapsed() >= Duration::from_millis(45));
 }
+
+#[test]
+fn a_fresh_reactor_is_not_inherited() {
+    let reactor = Reactor::new().unwrap();
+    assert!(!reactor.inherited());
+}

@@ -13,17 +13,21 @@
 //!   readable to end a wait early; wakeups coalesce until [`Waker::reset`].
 //! * [`monotonic_seconds`]: `CLOCK_MONOTONIC` as seconds.
 //! * [`socket`]: one non-blocking `recv`/`send`, retried on `EINTR`.
+//! * [`fork_generation`]: tells an object created before a `fork()` that it is now in the
+//!   child, where it must not touch kernel state it shares with the parent.
 //!
 //! Every `unsafe` block states the invariant that makes it sound in a `// SAFETY:` comment.
 
 mod clock;
 mod epoll;
 mod eventfd;
+mod fork;
 pub mod socket;
 
 pub use clock::monotonic_seconds;
 pub use epoll::{Event, Events, Poller};
 pub use eventfd::Waker;
+pub use fork::fork_generation;
 
 /// Turn a libc return value of -1 into `io::Error::last_os_error()`.
 macro_rules! syscall {
