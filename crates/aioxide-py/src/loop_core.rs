@@ -63,8 +63,9 @@ pub struct PyLoopCore {
     pub state: Mutex<LoopState>,
     /// `None` once the loop is closed; cloned out for each wait so close never blocks.
     pub reactor: Mutex<Option<Arc<Reactor>>>,
-    /// Only the loop thread touches this, inside `run_once`.
-    pub events: Mutex<Events>,
+    /// The poller's event buffer and the readiness list made from it; only the loop
+    /// thread touches them, inside `run_once`.
+    pub events: Mutex<(Events, Vec<aioxide_core::Readiness>)>,
     pub clock: parking_lot::RwLock<LoopClock>,
     /// Called after every iteration when set (test clocks, metrics).
     pub iteration_hook: Mutex<Option<PyObject>>,
@@ -140,7 +141,7 @@ impl PyLoopCore {
                 spare: VecDeque::new(),
             }),
             reactor: Mutex::new(Some(Arc::new(reactor))),
-            events: Mutex::new(Events::with_capacity(EVENTS_CAPACITY)),
+            events: Mutex::new((Events::with_capacity(EVENTS_CAPACITY), Vec::new())),
             clock: parking_lot::RwLock::new(LoopClock::Monotonic(MonotonicClock)),
             iteration_hook: Mutex::new(None),
             manual_clock: AtomicBool::new(false),

@@ -25,12 +25,11 @@ impl PyLoopCore {
     fn dispatch_io(&self, py: Python<'_>, reactor: &Reactor, ready: &[Readiness]) -> PyResult<()> {
         let mut st = self.state.lock();
         for r in ready {
-            let mut interest = reactor.interest(r.fd);
-            let before = interest;
+            let (mut drop_read, mut drop_write) = (false, false);
             if r.readable {
                 if let Some(h) = st.readers.get(&r.fd) {
                     if h.get().is_cancelled() {
-                        interest.read = false;
+                        drop_read = true;
                     } else {
                         let h = HandleRef(h.clone_ref(py));
                         st.sched.push_ready(h);
@@ -40,16 +39,19 @@ impl PyLoopCore {
             if r.writable {
                 if let Some(h) = st.writers.get(&r.fd) {
                     if h.get().is_cancelled() {
-                        interest.write = false;
+                        drop_write = true;
                     } else {
                         let h = HandleRef(h.clone_ref(py));
                         st.sched.push_ready(h);
                     }
                 }
             }
-            if interest != before {
+            if drop_read || drop_write {
                 // The cancelled handles stay in the maps until replaced or removed, which
                 // keeps every drop of a Python object outside this lock.
+                let mut interest = reactor.interest(r.fd);
+                interest.read &= !drop_read;
+                interest.write &= !drop_write;
                 reactor
                     .set_interest(r.fd, interest)
                     .map_err(errors::os_error)?;
@@ -60,13 +62,12 @@ impl PyLoopCore {
 
     /// Wait for I/O (GIL released) and queue what became ready.
     fn poll_io(&self, py: Python<'_>, reactor: &Reactor, timeout: Option<f64>) -> PyResult<()> {
-        let mut io_ready: Vec<Readiness> = Vec::new();
+        // The event and readiness buffers belong to the loop thread and are reused.
+        let mut bufs = self.events.lock();
+        let (events, io_ready) = &mut *bufs;
+        io_ready.clear();
         let started = self.watch.before_poll();
-        let res = {
-            let mut events = self.events.lock();
-            let events = &mut *events;
-            py.allow_threads(|| reactor.wait(events, timeout, &mut io_ready))
-        };
+        let res = py.allow_threads(|| reactor.wait(events, timeout, io_ready));
         self.watch.after_poll(started);
         match res {
             Ok(_) => {}
@@ -74,7 +75,7 @@ impl PyLoopCore {
             Err(e) => return Err(errors::os_error(e)),
         }
         if !io_ready.is_empty() {
-            self.dispatch_io(py, reactor, &io_ready)?;
+            self.dispatch_io(py, reactor, io_ready)?;
         }
         Ok(())
     }
