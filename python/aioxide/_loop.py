@@ -74,6 +74,14 @@ class Loop(
 ):
     """The aioxide event loop. Create it with ``aioxide.new_event_loop()``."""
 
+    # Defaults for a subclass that does not call ``super().__init__()``.
+    _thread_id: int | None = None
+    _watchdog = None
+    _watchdog_threshold: float | None = None
+    _origin_tracking = False
+    _saved_origin_depth: int | None = None
+    slow_callback_duration = 0.1
+
     def __init__(self) -> None:
         self._thread_id: int | None = None
         self.slow_callback_duration = 0.1

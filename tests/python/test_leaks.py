@@ -174,3 +174,26 @@ def test_finished_tasks_are_not_kept(loop):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert asyncio.all_tasks(loop) == set()
+
+
+def test_subclass_without_super_init_closes_cleanly():
+    # aioxide-specific: a Loop subclass that skips __init__ must still close and collect.
+    import aioxide
+
+    class Bare(aioxide.Loop):
+        def __init__(self):
+            pass
+
+    async def agen():
+        yield 1
+
+    async def main():
+        async for _ in agen():
+            pass
+        return "ok"
+
+    loop = Bare()
+    assert loop.run_until_complete(main()) == "ok"
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+    assert loop.is_closed()
