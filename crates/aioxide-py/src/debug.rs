@@ -24,6 +24,17 @@ fn store_f64(cell: &AtomicU64, value: f64) {
     cell.store(value.to_bits(), Ordering::Relaxed);
 }
 
+/// A sampling pause: `tick` seconds, kept within 1 ms..1 s (NaN and infinities included,
+/// which `Duration::from_secs_f64` would panic on).
+fn pause_of(tick: f64) -> std::time::Duration {
+    let tick = if tick.is_finite() {
+        tick.clamp(0.001, 1.0)
+    } else {
+        0.05
+    };
+    std::time::Duration::from_secs_f64(tick)
+}
+
 fn load_f64(cell: &AtomicU64) -> f64 {
     f64::from_bits(cell.load(Ordering::Relaxed))
 }
@@ -129,7 +140,7 @@ impl PyLoopCore {
     /// watch is turned off or the loop is closed.
     fn _watch_for_stall(&self, py: Python<'_>, threshold: f64, tick: f64) -> Option<(u64, f64)> {
         let st = &self.watch;
-        let pause = std::time::Duration::from_secs_f64(tick.max(0.001));
+        let pause = pause_of(tick);
         py.allow_threads(|| {
             let mut seen: Option<(bool, u64)> = None;
             let mut since = 0.0;
@@ -155,7 +166,7 @@ impl PyLoopCore {
     /// made progress count `progress`, the loop goes idle, or the watch ends; returns when.
     fn _watch_until_moved(&self, py: Python<'_>, progress: u64, tick: f64) -> f64 {
         let st = &self.watch;
-        let pause = std::time::Duration::from_secs_f64(tick.max(0.001));
+        let pause = pause_of(tick);
         py.allow_threads(|| loop {
             let busy = self.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
             if !busy
