@@ -19,6 +19,8 @@
 //!   coalesces wakeups so a burst of `call_soon_threadsafe` costs one write.
 //! * [`Clock`] abstracts time so timer tests run on a [`ManualClock`].
 //! * [`CompletionQueue`] carries results from worker threads back to the loop thread.
+//! * [`stream`] holds the pieces of stream transports: the write buffer with asyncio's
+//!   flow control (high/low water marks), flushed through `writev`.
 //!
 //! All `unsafe` lives in [`sys`], one module per OS facility.
 
@@ -26,6 +28,7 @@ mod clock;
 mod completion;
 mod reactor;
 mod scheduler;
+pub mod stream;
 pub mod sys;
 mod timers;
 

@@ -1,4 +1,4 @@
-//! Facts about non-blocking socket I/O: `recv`/`send` on a non-blocking socket return
+//! Facts about non-blocking socket I/O (`writev` below takes the same rules): `recv`/`send` on a non-blocking socket return
 //! `EAGAIN`/`EWOULDBLOCK` instead of waiting; `EINTR` means a signal arrived before any
 //! byte moved and the call can simply be repeated (PEP 475 does the same); `send` is
 //! called without `MSG_NOSIGNAL` because CPython ignores `SIGPIPE`, so a closed peer gives
@@ -26,6 +26,20 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     loop {
         // send reads at most buf.len() bytes from the readable region `buf`.
         match syscall!(send(fd, buf.as_ptr().cast(), buf.len(), 0)) {
+            Ok(n) => return Ok(n as usize),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One `writev(2)` of `bufs`; returns how many bytes the kernel took.
+pub fn writev(fd: RawFd, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+    let count = bufs.len().min(libc::c_int::MAX as usize) as libc::c_int;
+    loop {
+        // writev reads `count` iovecs from `bufs`; std guarantees IoSlice has the layout
+        // of `struct iovec` on Unix, and each points into a live borrowed buffer.
+        match syscall!(writev(fd, bufs.as_ptr().cast(), count)) {
             Ok(n) => return Ok(n as usize),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
