@@ -186,6 +186,8 @@ class Loop(
         self._set_debug_flag(bool(enabled))
         if self.is_running():
             self.call_soon_threadsafe(self._set_coroutine_origin_tracking, enabled)
+            if enabled:  # debug mode brings the watchdog; a running loop gets it now
+                self.call_soon_threadsafe(self._start_configured_watchdog)
 
     def _run_handle_debug(self, handle) -> None:
         """Debug mode: run one handle, warn when it held the loop for

@@ -113,3 +113,18 @@ def test_nan_deadline_runs_on_the_next_iteration(loop):
     loop.call_soon(loop.stop)
     loop.run_forever()
     assert fired == ["nan"]
+
+
+def test_timer_handles_compare_like_asyncio(loop):
+    first = loop.call_at(10, cb_args, 1)
+    same = loop.call_at(10, cb_args, 1)
+    later = loop.call_at(20, cb_args, 1)
+    other_args = loop.call_at(10, cb_args, 2)
+    assert first == same and not (first != same)
+    assert first != later and first < later and later > first
+    assert first != other_args
+    same.cancel()
+    assert first != same
+    assert (first == "not a handle") is False
+    for h in (first, later, other_args):
+        h.cancel()

@@ -180,3 +180,15 @@ def test_environment_variable_turns_the_watchdog_on(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "event loop blocked for" in out.stderr
     assert f"{script}:4" in out.stderr
+
+
+def test_set_debug_on_a_running_loop_starts_the_watchdog(aioxide_loop):
+    loop = aioxide_loop
+
+    async def main():
+        loop.set_debug(True)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return loop._watchdog is not None and loop._watchdog.running
+
+    assert loop.run_until_complete(main())

@@ -345,6 +345,34 @@ impl PyTimerHandle {
     fn __ge__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
         self.compare(other, |a, b| a >= b)
     }
+
+    /// asyncio's rule: same deadline, callback, arguments and cancelled state.
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        let py = slf.py();
+        let Ok(other) = other.downcast::<PyTimerHandle>() else {
+            return Ok(py.NotImplemented());
+        };
+        let (a, b) = (slf.as_super(), other.as_super());
+        let equal = slf
+            .get()
+            .when_obj
+            .bind(py)
+            .eq(other.get().when_obj.bind(py))?
+            && a.getattr("_callback")?.eq(b.getattr("_callback")?)?
+            && a.getattr("_args")?.eq(b.getattr("_args")?)?
+            && a.get().is_cancelled() == b.get().is_cancelled();
+        Ok(equal.into_pyobject(py)?.to_owned().into_any().unbind())
+    }
+
+    fn __ne__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        let py = slf.py();
+        let eq = Self::__eq__(slf, other)?;
+        if eq.is(py.NotImplemented()) {
+            return Ok(eq);
+        }
+        let ne = !eq.bind(py).is_truthy()?;
+        Ok(ne.into_pyobject(py)?.to_owned().into_any().unbind())
+    }
 }
 
 impl PyTimerHandle {
