@@ -49,6 +49,14 @@ async def _capture(awaitable: Awaitable[Any], outcome: _Outcome) -> None:
         outcome.value = exc
 
 
+def _close_unawaited(awaitable: Awaitable[Any]) -> None:
+    """A coroutine that will never run (its call was cancelled first) is closed, so it is
+    not reported as "never awaited"."""
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
+
+
 def _start_on_loop(
     loop: asyncio.AbstractEventLoop,
     awaitable: Awaitable[Any],
@@ -59,8 +67,11 @@ def _start_on_loop(
 ) -> None:
     """On the original loop: run the coroutine as a task in the caller's context."""
     task = loop.create_task(_capture(awaitable, outcome), context=context)
-    if call is not None and call.track(loop, task):
-        task.add_done_callback(lambda t: call.untrack(loop, t))
+    if call is not None:
+        if call.track(loop, task):
+            task.add_done_callback(lambda t: call.untrack(loop, t))
+        else:  # cancelled before it could start: it never will
+            _close_unawaited(awaitable)
     task.add_done_callback(lambda _: waiter.finish())
 
 
@@ -82,6 +93,7 @@ def _run_new_loop(
             if call is None or call.track(loop, task):
                 loop.run_until_complete(task)
             else:
+                _close_unawaited(awaitable)
                 outcome.value = asyncio.CancelledError()
             if call is not None:
                 call.untrack(loop, task)
