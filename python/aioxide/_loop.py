@@ -11,14 +11,19 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 import warnings
 from asyncio import AbstractEventLoop, base_events, coroutines, events, futures, tasks
 
 from ._aioxide import LoopCore
 from ._asyncgens import AsyncGenMixin
+from ._connections import ConnectionMixin
+from ._datagram import DatagramMixin
 from ._errors import ExceptionHandlerMixin
 from ._executor import ExecutorMixin
-from ._sendfile import SendfileMixin
+from ._sendfile import SendfileMixin, TransportSendfileMixin
+from ._servers import ServerMixin
+from ._signals import SignalMixin
 from ._sockets import SocketMixin
 from ._tasks import TaskMixin
 
@@ -68,11 +73,19 @@ class Loop(
     ExceptionHandlerMixin,
     ExecutorMixin,
     AsyncGenMixin,
+    ConnectionMixin,
+    ServerMixin,
+    DatagramMixin,
+    SignalMixin,
+    TransportSendfileMixin,
     SendfileMixin,
     SocketMixin,
     AbstractEventLoop,
 ):
     """The aioxide event loop. Create it with ``aioxide.new_event_loop()``."""
+
+    # asyncio's name for the monotonic clock's resolution (read by asyncio's own tests).
+    _clock_resolution = time.get_clock_info("monotonic").resolution
 
     # Defaults for a subclass that does not call ``super().__init__()``.
     _thread_id: int | None = None
@@ -173,6 +186,14 @@ class Loop(
         if self._watchdog is not None:
             self._watchdog.stop()
             self._watchdog = None
+        if sys.is_finalizing():
+            if self._signal_handlers:
+                warnings.warn(f"Closing the loop {self!r} on interpreter shutdown stage, "
+                              "skipping signal handlers removal", ResourceWarning, stacklevel=2,
+                              source=self)
+                self._signal_handlers.clear()
+        else:
+            self._close_signals()
         self._close_core()
         self._executor_shutdown_called = True
         executor = self._default_executor

@@ -26,9 +26,8 @@ _WRITE = 1
 
 # Native fast paths (LoopCore._sock_recv_fast / _sock_sendall_fast) serve plain,
 # non-blocking socket.socket objects and say so; anything else (a subclass or a mock that
-# overrides recv/send, a blocking socket) takes the Python path below. They skip
-# _ensure_fd_no_transport, which has nothing to check until transports exist: the native
-# transports work must add that check to them.
+# overrides recv/send, a blocking socket) takes the Python path below. The Python
+# wrappers check _ensure_fd_no_transport before either path.
 
 
 def _refuse_ssl_socket(sock) -> None:
@@ -95,11 +94,8 @@ class SocketMixin:
             pass
         return await self._wait_until(side, sock, attempt)
 
-    def _ensure_fd_no_transport(self, fd) -> None:
-        """Refuse raw use of a descriptor owned by a transport (transports arrive with
-        the native transports work; until then no descriptor is owned)."""
-
     async def sock_recv(self, sock, n):
+        self._ensure_fd_no_transport(sock)
         result = self._sock_recv_fast(sock, n)
         if result is None:
             return await self._attempt(_READ, sock, lambda: sock.recv(n))
@@ -121,6 +117,7 @@ class SocketMixin:
         return await self._attempt(_WRITE, sock, lambda: sock.sendto(data, 0, address))
 
     async def sock_sendall(self, sock, data):
+        self._ensure_fd_no_transport(sock)
         pending = self._sock_sendall_fast(sock, data)
         if pending is None:
             return None

@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-# The modules of issue #2 (the loop core); later work adds the transport modules.
+# The modules of issue #2 (the loop core), then those of issue #3.
 MODULES = [
     "test_tasks",
     "test_futures",
@@ -39,9 +39,14 @@ MODULES = [
     "test_waitfor",
     "test_threads",
     "test_sock_lowlevel",
-    # Debug-mode handle tests (source tracebacks, debug reprs); the rest of test_events
-    # needs the native transports of issue #3.
-    "test_events:HandleTests,TimerTests",
+    # Issue #3: transports, servers, streams, sendfile (test_events also has the
+    # handle/timer debug-repr tests of issue #5).
+    "test_events",
+    "test_streams",
+    "test_server",
+    "test_sendfile",
+    "test_buffered_proto",
+    "test_unix_events",
 ]
 
 

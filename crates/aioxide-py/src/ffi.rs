@@ -91,3 +91,35 @@ pub fn published_handle(py: Python<'_>, address: usize) -> Option<PyObject> {
     // its reference count, so the returned object stays valid after the GIL is released.
     Some(unsafe { Bound::from_borrowed_ptr(py, ptr) }.unbind())
 }
+
+/// Run `fill` on the writable bytes of `obj`'s buffer (a `bytearray`, a writable
+/// `memoryview`, ...), as `socket.recv_into` sees them. An object without a writable
+/// contiguous buffer raises what `PyObject_GetBuffer` raises (`TypeError`/`BufferError`).
+pub fn with_writable_buffer<R>(
+    obj: &Bound<'_, PyAny>,
+    fill: impl FnOnce(&mut [u8]) -> R,
+) -> PyResult<R> {
+    let py = obj.py();
+    let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
+    // SAFETY: the GIL is held and `obj` is alive; `view` is storage for one Py_buffer that
+    // GetBuffer fills in on success (return 0) and leaves untouched on failure.
+    // PyBUF_WRITABLE without shape/strides flags asks for one writable contiguous block.
+    if unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_WRITABLE) } != 0
+    {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: GetBuffer succeeded, so `view` is initialised.
+    let mut view = unsafe { view.assume_init() };
+    let len = usize::try_from(view.len).unwrap_or(0);
+    let result = if len == 0 || view.buf.is_null() {
+        fill(&mut [])
+    } else {
+        // SAFETY: the exporter guarantees `len` writable contiguous bytes at `buf` until
+        // the buffer is released below; nothing else touches them meanwhile because the
+        // GIL stays held and `fill` makes no Python call.
+        fill(unsafe { std::slice::from_raw_parts_mut(view.buf.cast::<u8>(), len) })
+    };
+    // SAFETY: `view` was filled by a successful GetBuffer and is released exactly once.
+    unsafe { ffi::PyBuffer_Release(&mut view) };
+    Ok(result)
+}

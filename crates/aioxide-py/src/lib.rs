@@ -9,6 +9,7 @@
 //!
 //! Files by area: `loop_core.rs` (state and lifecycle), `scheduling.rs` (call_soon and
 //! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends), `sockets.rs` (native `sock_recv`/`sock_sendall`),
+//! `transport/` (the native cores of socket transports),
 //! `tasks.rs` (create_future, create_task), `debug.rs` (watchdog and metrics state), `handle.rs`, `errors.rs` (Rust errors to Python exceptions), `ffi.rs` (the only
 //! `unsafe`: C-API calls pyo3 does not wrap).
 
@@ -23,6 +24,7 @@ mod run;
 mod scheduling;
 mod sockets;
 mod tasks;
+mod transport;
 mod watchers;
 
 #[pymodule]
@@ -30,5 +32,6 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<loop_core::PyLoopCore>()?;
     m.add_class::<handle::PyHandle>()?;
     m.add_class::<handle::PyTimerHandle>()?;
+    transport::init_pymodule(m)?;
     Ok(())
 }

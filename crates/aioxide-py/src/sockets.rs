@@ -49,23 +49,29 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Run `f` on an `n`-byte buffer: the per-thread scratch buffer up to `SCRATCH_LIMIT`,
+/// a fresh allocation above it.
+pub(crate) fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    if n <= SCRATCH_LIMIT {
+        SCRATCH.with(|s| {
+            let mut buf = s.borrow_mut();
+            if buf.len() < n {
+                buf.resize(n, 0);
+            }
+            f(&mut buf[..n])
+        })
+    } else {
+        f(&mut vec![0; n])
+    }
+}
+
 /// One `recv`: `Some(bytes)`, or `None` when it would block.
 fn recv_nowait(py: Python<'_>, fd: RawFd, n: usize) -> PyResult<Option<Py<PyBytes>>> {
-    let got = |buf: &mut Vec<u8>| -> PyResult<Option<Py<PyBytes>>> {
-        if buf.len() < n {
-            buf.resize(n, 0);
-        }
-        match socket::recv(fd, &mut buf[..n]) {
-            Ok(k) => Ok(Some(PyBytes::new(py, &buf[..k]).unbind())),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(errors::os_error(e)),
-        }
-    };
-    if n <= SCRATCH_LIMIT {
-        SCRATCH.with(|s| got(&mut s.borrow_mut()))
-    } else {
-        got(&mut Vec::new())
-    }
+    with_scratch(n, |buf| match socket::recv(fd, buf) {
+        Ok(k) => Ok(Some(PyBytes::new(py, &buf[..k]).unbind())),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(errors::os_error(e)),
+    })
 }
 
 /// One `send` of `data[pos..]`: `Some(sent)`, or `None` when it would block.

@@ -46,3 +46,9 @@ pub fn writev(fd: RawFd, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
         }
     }
 }
+
+/// `shutdown(fd, SHUT_WR)`: send end-of-stream to the peer, keep reading.
+pub fn shutdown_write(fd: RawFd) -> io::Result<()> {
+    // shutdown only changes the state of the connection behind `fd`; no memory is passed.
+    syscall!(shutdown(fd, libc::SHUT_WR)).map(drop)
+}

@@ -1,0 +1,548 @@
+//! `StreamCore`: the state and the public operations of a stream (TCP or Unix) socket
+//! transport. The I/O callbacks are in `stream_io.rs`.
+//!
+//! Locking rule: `state` is only held for plain Rust work. Python objects are cloned out
+//! (a reference-count increment, no allocation) and the lock is released before any call
+//! into Python or any drop of a Python object, so protocol callbacks may re-enter the
+//! transport freely and the garbage collector never finds the lock held.
+
+use std::os::fd::RawFd;
+
+use aioxide_core::stream::{FlowEvent, WaterMarks, WriteBuffer};
+use aioxide_core::sys::socket;
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyTuple, PyType};
+
+use crate::errors;
+use crate::loop_core::PyLoopCore;
+use crate::watchers::Side;
+
+/// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
+const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
+
+pub(crate) struct StreamState {
+    /// The socket object; `None` once the connection is lost and the socket closed.
+    pub sock: Option<PyObject>,
+    pub transport: Option<PyObject>,
+    pub protocol: Option<PyObject>,
+    /// `protocol.data_received`, looked up once per protocol.
+    pub data_received: Option<PyObject>,
+    /// The protocol is an `asyncio.BufferedProtocol`.
+    pub buffered: bool,
+    pub buf: WriteBuffer,
+    pub closing: bool,
+    /// `write_eof()` was called.
+    pub eof: bool,
+    /// `pause_reading()` is in force.
+    pub paused: bool,
+    pub conn_lost: u32,
+    /// A writer callback is registered (the buffer is not empty).
+    pub writing: bool,
+    /// Resolved when the buffer is empty (`sendfile` waits for it before it takes over).
+    pub empty_waiter: Option<PyObject>,
+}
+
+#[pyclass(module = "aioxide._aioxide", name = "StreamCore", frozen)]
+pub struct PyStreamCore {
+    pub(crate) event_loop: Py<PyLoopCore>,
+    pub(crate) fd: RawFd,
+    pub(crate) state: Mutex<StreamState>,
+}
+
+fn buffered_protocol_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    static TYPE: GILOnceCell<Py<PyType>> = GILOnceCell::new();
+    TYPE.import(py, "asyncio", "BufferedProtocol")
+}
+
+pub(crate) fn asyncio_logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static LOGGER: GILOnceCell<PyObject> = GILOnceCell::new();
+    LOGGER
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("asyncio.log")?.getattr("logger")?.unbind())
+        })
+        .map(|l| l.bind(py))
+}
+
+/// The bytes of a `write()` argument, with asyncio's type check and message.
+fn data_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    if let Ok(b) = data.downcast_exact::<PyBytes>() {
+        return Ok(b.clone());
+    }
+    if data.is_instance_of::<PyBytes>()
+        || data.is_instance_of::<PyByteArray>()
+        || data.is_instance_of::<PyMemoryView>()
+    {
+        // One copy, as asyncio's own buffer keeps one.
+        let py = data.py();
+        return Ok(py
+            .get_type::<PyBytes>()
+            .call1((data,))?
+            .downcast_into::<PyBytes>()?);
+    }
+    Err(PyTypeError::new_err(format!(
+        "data argument must be a bytes-like object, not {:?}",
+        data.get_type().name()?.to_string()
+    )))
+}
+
+impl PyStreamCore {
+    pub(crate) fn loop_<'py>(&self, py: Python<'py>) -> &Bound<'py, PyLoopCore> {
+        self.event_loop.bind(py)
+    }
+
+    pub(crate) fn unwatch(&self, py: Python<'_>, side: Side) -> PyResult<()> {
+        PyLoopCore::remove_watcher_fd(self.loop_(py), side, self.fd).map(drop)
+    }
+
+    pub(crate) fn watch_write(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let callback = slf.getattr(pyo3::intern!(py, "_write_ready"))?;
+        PyLoopCore::add_watcher_fd(
+            slf.get().loop_(py),
+            Side::Write,
+            slf.get().fd,
+            &callback,
+            &PyTuple::empty(py),
+        )
+        .map(drop)
+    }
+
+    pub(crate) fn watch_read(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        PyLoopCore::add_watcher_fd(
+            slf.get().loop_(py),
+            Side::Read,
+            slf.get().fd,
+            slf.as_any(),
+            &PyTuple::empty(py),
+        )
+        .map(drop)
+    }
+
+    /// `transport._fatal_error(exc, message)`: log or report, then force-close.
+    pub(crate) fn fatal_error(&self, py: Python<'_>, err: PyErr, message: &str) -> PyResult<()> {
+        let transport = self
+            .state
+            .lock()
+            .transport
+            .as_ref()
+            .map(|t| t.clone_ref(py));
+        match transport {
+            Some(t) => t
+                .bind(py)
+                .call_method1(pyo3::intern!(py, "_fatal_error"), (err.value(py), message))
+                .map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// Tell the protocol about a flow event; its failure goes to the exception handler
+    /// (through the Python transport), as asyncio does.
+    pub(crate) fn flow(&self, py: Python<'_>, event: FlowEvent) -> PyResult<()> {
+        let name = match event {
+            FlowEvent::None => return Ok(()),
+            FlowEvent::Pause => "pause_writing",
+            FlowEvent::Resume => "resume_writing",
+        };
+        let (protocol, transport) = {
+            let st = self.state.lock();
+            (
+                st.protocol.as_ref().map(|p| p.clone_ref(py)),
+                st.transport.as_ref().map(|t| t.clone_ref(py)),
+            )
+        };
+        let (Some(protocol), Some(transport)) = (protocol, transport) else {
+            return Ok(());
+        };
+        if let Err(err) = protocol.bind(py).call_method0(name) {
+            if super::must_propagate(py, &err) {
+                return Err(err);
+            }
+            transport
+                .bind(py)
+                .call_method1("_flow_failed", (name, err.value(py)))?;
+        }
+        Ok(())
+    }
+
+    /// asyncio's `_force_close`: drop the buffer, stop reading and writing, and call
+    /// `connection_lost(exc)` on the next iteration.
+    pub(crate) fn force_close(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let (drop_writer, drop_reader) = {
+            let mut st = this.state.lock();
+            if st.conn_lost > 0 {
+                return Ok(());
+            }
+            let drop_writer = st.writing;
+            st.buf.clear();
+            st.writing = false;
+            let drop_reader = !st.closing;
+            st.closing = true;
+            st.conn_lost += 1;
+            (drop_writer, drop_reader)
+        };
+        if drop_writer {
+            this.unwatch(py, Side::Write)?;
+        }
+        if drop_reader {
+            this.unwatch(py, Side::Read)?;
+        }
+        Self::schedule_connection_lost(slf, exc)
+    }
+
+    pub(crate) fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
+        let py = slf.py();
+        let callback = slf.getattr(pyo3::intern!(py, "_call_connection_lost"))?;
+        slf.get()
+            .loop_(py)
+            .call_method1(pyo3::intern!(py, "call_soon"), (callback, exc))
+            .map(drop)
+    }
+
+    fn set_protocol_inner(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = protocol.py();
+        let buffered = protocol.is_instance(buffered_protocol_type(py)?)?;
+        let data_received = if buffered {
+            None
+        } else {
+            protocol
+                .getattr(pyo3::intern!(py, "data_received"))
+                .ok()
+                .map(Bound::unbind)
+        };
+        let old = {
+            let mut st = self.state.lock();
+            st.buffered = buffered;
+            let old_cb = std::mem::replace(&mut st.data_received, data_received);
+            let old = st.protocol.replace(protocol.clone().unbind());
+            (old, old_cb)
+        };
+        drop(old);
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl PyStreamCore {
+    /// `StreamCore(loop, sock, transport, protocol)`: the core of `transport`, which owns
+    /// `sock` (closed by `_call_connection_lost`).
+    #[new]
+    fn new(
+        event_loop: Bound<'_, PyLoopCore>,
+        sock: &Bound<'_, PyAny>,
+        transport: &Bound<'_, PyAny>,
+        protocol: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let fd: i64 = sock.call_method0("fileno")?.extract()?;
+        let fd = RawFd::try_from(fd)
+            .ok()
+            .filter(|fd| *fd >= 0)
+            .ok_or_else(|| errors::invalid_fd(fd))?;
+        let core = PyStreamCore {
+            event_loop: event_loop.unbind(),
+            fd,
+            state: Mutex::new(StreamState {
+                sock: Some(sock.clone().unbind()),
+                transport: Some(transport.clone().unbind()),
+                protocol: None,
+                data_received: None,
+                buffered: false,
+                buf: WriteBuffer::new(WaterMarks::default()),
+                closing: false,
+                eof: false,
+                paused: false,
+                conn_lost: 0,
+                writing: false,
+                empty_waiter: None,
+            }),
+        };
+        core.set_protocol_inner(protocol)?;
+        Ok(core)
+    }
+
+    #[getter]
+    fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// The protocol was told to pause writing and not yet to resume.
+    #[getter]
+    fn protocol_paused(&self) -> bool {
+        self.state.lock().buf.is_paused()
+    }
+
+    /// Start reading (scheduled right after `connection_made`); nothing if the transport
+    /// was paused or closed meanwhile (asyncio's `_add_reader`).
+    fn _start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let reading = {
+            let st = slf.get().state.lock();
+            !st.paused && !st.closing
+        };
+        if reading {
+            Self::watch_read(slf)?;
+        }
+        Ok(())
+    }
+
+    fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let bytes = data_bytes(data)?;
+        let bytes = bytes.as_bytes();
+        let mut st = this.state.lock();
+        if st.eof {
+            return Err(PyRuntimeError::new_err(
+                "Cannot call write() after write_eof()",
+            ));
+        }
+        if st.empty_waiter.is_some() {
+            return Err(PyRuntimeError::new_err(
+                "unable to write; sendfile is in progress",
+            ));
+        }
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if st.conn_lost > 0 {
+            let warn = st.conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES;
+            st.conn_lost += 1;
+            drop(st);
+            if warn {
+                asyncio_logger(py)?
+                    .call_method1("warning", ("socket.send() raised exception.",))?;
+            }
+            return Ok(());
+        }
+        let mut rest = bytes;
+        if st.buf.is_empty() {
+            match socket::send(this.fd, bytes) {
+                Ok(n) if n >= bytes.len() => return Ok(()),
+                Ok(n) => rest = &bytes[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    drop(st);
+                    return this.fatal_error(
+                        py,
+                        errors::os_error(e),
+                        "Fatal write error on socket transport",
+                    );
+                }
+            }
+        }
+        let event = st.buf.push(rest);
+        let start_writer = !st.writing;
+        st.writing = true;
+        drop(st);
+        if start_writer {
+            Self::watch_write(slf)?;
+        }
+        this.flow(py, event)
+    }
+
+    fn writelines(slf: &Bound<'_, Self>, list_of_data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let joined = PyBytes::new(py, b"").call_method1("join", (list_of_data,))?;
+        Self::write(slf, &joined)
+    }
+
+    fn write_eof(&self) -> PyResult<()> {
+        let mut st = self.state.lock();
+        if st.closing || st.eof {
+            return Ok(());
+        }
+        st.eof = true;
+        if st.buf.is_empty() {
+            drop(st);
+            socket::shutdown_write(self.fd).map_err(errors::os_error)?;
+        }
+        Ok(())
+    }
+
+    fn can_write_eof(&self) -> bool {
+        true
+    }
+
+    fn is_closing(&self) -> bool {
+        self.state.lock().closing
+    }
+
+    fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let lost_now = {
+            let mut st = this.state.lock();
+            if st.closing {
+                return Ok(());
+            }
+            st.closing = true;
+            let lost_now = st.buf.is_empty();
+            if lost_now {
+                st.conn_lost += 1;
+                st.writing = false;
+            }
+            lost_now
+        };
+        this.unwatch(py, Side::Read)?;
+        if lost_now {
+            this.unwatch(py, Side::Write)?;
+            Self::schedule_connection_lost(slf, py.None())?;
+        }
+        Ok(())
+    }
+
+    #[pyo3(signature = (exc = None))]
+    fn _force_close(slf: &Bound<'_, Self>, exc: Option<PyObject>) -> PyResult<()> {
+        let exc = exc.unwrap_or_else(|| slf.py().None());
+        Self::force_close(slf, exc)
+    }
+
+    fn abort(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Self::force_close(slf, slf.py().None())
+    }
+
+    fn is_reading(&self) -> bool {
+        let st = self.state.lock();
+        !st.paused && !st.closing
+    }
+
+    /// True when the reading state changed (the caller logs it in debug mode).
+    fn pause_reading(&self, py: Python<'_>) -> PyResult<bool> {
+        {
+            let mut st = self.state.lock();
+            if st.paused || st.closing {
+                return Ok(false);
+            }
+            st.paused = true;
+        }
+        self.unwatch(py, Side::Read)?;
+        Ok(true)
+    }
+
+    fn resume_reading(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        {
+            let mut st = slf.get().state.lock();
+            if st.closing || !st.paused {
+                return Ok(false);
+            }
+            st.paused = false;
+        }
+        Self::watch_read(slf)?;
+        Ok(true)
+    }
+
+    fn get_write_buffer_size(&self) -> usize {
+        self.state.lock().buf.len()
+    }
+
+    /// `(low, high)`, as asyncio returns them.
+    fn get_write_buffer_limits(&self) -> (usize, usize) {
+        let marks = self.state.lock().buf.marks();
+        (marks.low, marks.high)
+    }
+
+    #[pyo3(signature = (high = None, low = None))]
+    fn set_write_buffer_limits(
+        &self,
+        py: Python<'_>,
+        high: Option<i64>,
+        low: Option<i64>,
+    ) -> PyResult<()> {
+        if high.is_some_and(|h| h < 0) || low.is_some_and(|l| l < 0) {
+            // asyncio derives the missing mark first, then names both in the message.
+            let h = high.unwrap_or_else(|| low.map_or(64 * 1024, |l| 4 * l));
+            let l = low.unwrap_or(h.div_euclid(4));
+            return Err(PyValueError::new_err(format!(
+                "high ({h}) must be >= low ({l}) must be >= 0"
+            )));
+        }
+        let marks = WaterMarks::from_limits(high.map(|h| h as usize), low.map(|l| l as usize))
+            .map_err(PyValueError::new_err)?;
+        let event = self.state.lock().buf.set_marks(marks);
+        self.flow(py, event)
+    }
+
+    fn set_protocol(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.set_protocol_inner(protocol)
+    }
+
+    fn get_protocol(&self, py: Python<'_>) -> PyObject {
+        let st = self.state.lock();
+        st.protocol
+            .as_ref()
+            .map_or_else(|| py.None(), |p| p.clone_ref(py))
+    }
+
+    /// Whether a writer callback is registered (for the transport's repr).
+    fn is_writing(&self) -> bool {
+        self.state.lock().writing
+    }
+
+    /// The socket while the transport owns it, else None.
+    fn sock(&self, py: Python<'_>) -> PyObject {
+        let st = self.state.lock();
+        st.sock
+            .as_ref()
+            .map_or_else(|| py.None(), |s| s.clone_ref(py))
+    }
+
+    /// `sendfile` support: a future resolved once the write buffer is empty; `write()`
+    /// refuses data until `_reset_empty_waiter()`.
+    fn _make_empty_waiter(&self, py: Python<'_>) -> PyResult<PyObject> {
+        if self.state.lock().empty_waiter.is_some() {
+            return Err(PyRuntimeError::new_err("Empty waiter is already set"));
+        }
+        let waiter = self.loop_(py).call_method0("create_future")?;
+        let empty = {
+            let mut st = self.state.lock();
+            st.empty_waiter = Some(waiter.clone().unbind());
+            st.buf.is_empty()
+        };
+        if empty {
+            waiter.call_method1("set_result", (py.None(),))?;
+        }
+        Ok(waiter.unbind())
+    }
+
+    fn _reset_empty_waiter(&self) {
+        let old = self.state.lock().empty_waiter.take();
+        drop(old);
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.event_loop)?;
+        // Never held while Python code runs, so it is free whenever the collector runs;
+        // skip rather than block if that invariant were ever broken.
+        if let Some(st) = self.state.try_lock() {
+            for obj in [
+                &st.sock,
+                &st.transport,
+                &st.protocol,
+                &st.data_received,
+                &st.empty_waiter,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                visit.call(obj)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let taken = self.state.try_lock().map(|mut st| {
+            (
+                st.transport.take(),
+                st.protocol.take(),
+                st.data_received.take(),
+                st.empty_waiter.take(),
+            )
+        });
+        drop(taken);
+    }
+}

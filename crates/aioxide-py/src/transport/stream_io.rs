@@ -1,0 +1,311 @@
+//! The I/O callbacks of `StreamCore`: the reader callback (the core object itself is
+//! registered, so a readable socket costs one native call), the writer callback that
+//! flushes the backlog, end of stream, and `connection_lost`.
+
+use std::io::ErrorKind;
+
+use aioxide_core::sys::socket;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+
+use super::must_propagate;
+use super::stream::{asyncio_logger, PyStreamCore};
+use crate::errors;
+use crate::ffi;
+use crate::sockets::with_scratch;
+use crate::watchers::Side;
+
+/// asyncio's `max_size` for one read of a socket transport.
+const MAX_READ: usize = 256 * 1024;
+
+/// What one read attempt gave.
+enum Read {
+    Data(usize),
+    Eof,
+    WouldBlock,
+}
+
+fn classify(result: std::io::Result<usize>) -> PyResult<Read> {
+    match result {
+        Ok(0) => Ok(Read::Eof),
+        Ok(n) => Ok(Read::Data(n)),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(Read::WouldBlock),
+        Err(e) => Err(errors::os_error(e)),
+    }
+}
+
+impl PyStreamCore {
+    /// A protocol callback failed: propagate `SystemExit`/`KeyboardInterrupt`, make
+    /// anything else a fatal transport error.
+    fn protocol_failed(&self, py: Python<'_>, err: PyErr, message: &str) -> PyResult<()> {
+        if must_propagate(py, &err) {
+            return Err(err);
+        }
+        self.fatal_error(py, err, message)
+    }
+
+    fn read_error(&self, py: Python<'_>, err: PyErr) -> PyResult<()> {
+        self.protocol_failed(py, err, "Fatal read error on socket transport")
+    }
+
+    fn read_data(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let (read, data) = match with_scratch(MAX_READ, |buf| {
+            classify(socket::recv(this.fd, buf)).map(|r| match r {
+                Read::Data(n) => (
+                    Read::Data(n),
+                    Some(pyo3::types::PyBytes::new(py, &buf[..n])),
+                ),
+                other => (other, None),
+            })
+        }) {
+            Ok(v) => v,
+            Err(e) => return this.read_error(py, e),
+        };
+        match (read, data) {
+            (Read::Data(_), Some(data)) => {
+                let callback = this
+                    .state
+                    .lock()
+                    .data_received
+                    .as_ref()
+                    .map(|c| c.clone_ref(py));
+                let result = match callback {
+                    Some(cb) => cb.bind(py).call1((data,)),
+                    None => Err(pyo3::exceptions::PyAttributeError::new_err(
+                        "protocol has no data_received()",
+                    )),
+                };
+                if let Err(err) = result {
+                    return this.protocol_failed(
+                        py,
+                        err,
+                        "Fatal error: protocol.data_received() call failed.",
+                    );
+                }
+                Ok(())
+            }
+            (Read::Eof, _) => Self::on_eof(slf),
+            _ => Ok(()),
+        }
+    }
+
+    fn read_into_buffer(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let Some(protocol) = this.state.lock().protocol.as_ref().map(|p| p.clone_ref(py)) else {
+            return Ok(());
+        };
+        let protocol = protocol.bind(py);
+        let buf = protocol
+            .call_method1(pyo3::intern!(py, "get_buffer"), (-1,))
+            .and_then(|buf| match buf.len()? {
+                0 => Err(PyRuntimeError::new_err(
+                    "get_buffer() returned an empty buffer",
+                )),
+                _ => Ok(buf),
+            });
+        let buf = match buf {
+            Ok(buf) => buf,
+            Err(err) => {
+                return this.protocol_failed(
+                    py,
+                    err,
+                    "Fatal error: protocol.get_buffer() call failed.",
+                )
+            }
+        };
+        let read = ffi::with_writable_buffer(&buf, |bytes| socket::recv(this.fd, bytes))
+            .and_then(classify);
+        match read {
+            Err(err) => this.read_error(py, err),
+            Ok(Read::WouldBlock) => Ok(()),
+            Ok(Read::Eof) => Self::on_eof(slf),
+            Ok(Read::Data(n)) => {
+                if let Err(err) = protocol.call_method1(pyo3::intern!(py, "buffer_updated"), (n,)) {
+                    return this.protocol_failed(
+                        py,
+                        err,
+                        "Fatal error: protocol.buffer_updated() call failed.",
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// End of stream: `eof_received()`; a true result keeps the transport open for
+    /// writing (reading stops), anything else closes it.
+    fn on_eof(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        if this.loop_(py).call_method0("get_debug")?.is_truthy()? {
+            let transport = this
+                .state
+                .lock()
+                .transport
+                .as_ref()
+                .map(|t| t.clone_ref(py));
+            asyncio_logger(py)?.call_method1("debug", ("%r received EOF", transport))?;
+        }
+        let Some(protocol) = this.state.lock().protocol.as_ref().map(|p| p.clone_ref(py)) else {
+            return Ok(());
+        };
+        let keep_open = match protocol
+            .bind(py)
+            .call_method0(pyo3::intern!(py, "eof_received"))
+            .and_then(|r| r.is_truthy())
+        {
+            Ok(keep_open) => keep_open,
+            Err(err) => {
+                return this.protocol_failed(
+                    py,
+                    err,
+                    "Fatal error: protocol.eof_received() call failed.",
+                )
+            }
+        };
+        if keep_open {
+            this.unwatch(py, Side::Read)
+        } else {
+            Self::close_from_eof(slf)
+        }
+    }
+
+    fn close_from_eof(slf: &Bound<'_, Self>) -> PyResult<()> {
+        slf.call_method0(pyo3::intern!(slf.py(), "close")).map(drop)
+    }
+}
+
+#[pymethods]
+impl PyStreamCore {
+    /// The reader callback: one read, delivered to the protocol.
+    fn __call__(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let buffered = {
+            let st = slf.get().state.lock();
+            if st.conn_lost > 0 {
+                return Ok(());
+            }
+            st.buffered
+        };
+        if buffered {
+            Self::read_into_buffer(slf)
+        } else {
+            Self::read_data(slf)
+        }
+    }
+
+    /// The writer callback: flush the backlog; when it is gone, stop watching, wake a
+    /// sendfile waiting for it, and finish a pending close or `write_eof`.
+    fn _write_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let fd = this.fd;
+        let flushed = {
+            let mut st = this.state.lock();
+            if st.conn_lost > 0 || st.buf.is_empty() {
+                return Ok(());
+            }
+            st.buf.flush_with(|bufs| socket::writev(fd, bufs))
+        };
+        let event = match flushed {
+            Ok((_, event)) => event,
+            Err(e) => {
+                let waiter = {
+                    let mut st = this.state.lock();
+                    st.buf.clear();
+                    st.writing = false;
+                    st.empty_waiter.as_ref().map(|w| w.clone_ref(py))
+                };
+                this.unwatch(py, Side::Write)?;
+                let err = errors::os_error(e);
+                let exc = err.value(py).clone();
+                this.fatal_error(py, err, "Fatal write error on socket transport")?;
+                if let Some(waiter) = waiter {
+                    waiter.bind(py).call_method1("set_exception", (exc,))?;
+                }
+                return Ok(());
+            }
+        };
+        // resume_writing() may write more, so emptiness is checked after it.
+        this.flow(py, event)?;
+        let (waiter, closing, eof) = {
+            let mut st = this.state.lock();
+            if !st.buf.is_empty() || !st.writing {
+                return Ok(());
+            }
+            st.writing = false;
+            (
+                st.empty_waiter.as_ref().map(|w| w.clone_ref(py)),
+                st.closing,
+                st.eof,
+            )
+        };
+        this.unwatch(py, Side::Write)?;
+        if let Some(waiter) = waiter {
+            waiter.bind(py).call_method1("set_result", (py.None(),))?;
+        }
+        if closing {
+            Self::_call_connection_lost(slf, py.None())?;
+        } else if eof {
+            socket::shutdown_write(fd).map_err(errors::os_error)?;
+        }
+        Ok(())
+    }
+
+    /// `protocol.connection_lost(exc)`, then close the socket and drop every reference
+    /// (the transport and protocol cycle ends here).
+    fn _call_connection_lost(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let (protocol, transport) = {
+            let st = this.state.lock();
+            if st.sock.is_none() {
+                return Ok(());
+            }
+            (
+                st.protocol.as_ref().map(|p| p.clone_ref(py)),
+                st.transport.as_ref().map(|t| t.clone_ref(py)),
+            )
+        };
+        let lost = match &protocol {
+            Some(p) => p
+                .bind(py)
+                .call_method1(pyo3::intern!(py, "connection_lost"), (exc,))
+                .map(drop),
+            None => Ok(()),
+        };
+        let (sock, old) = {
+            let mut st = this.state.lock();
+            (
+                st.sock.take(),
+                (
+                    st.protocol.take(),
+                    st.data_received.take(),
+                    st.empty_waiter.take(),
+                    st.transport.take(),
+                ),
+            )
+        };
+        let closed = match sock {
+            Some(sock) => sock.bind(py).call_method0("close").map(drop),
+            None => Ok(()),
+        };
+        let waiter = old.2;
+        if let Some(waiter) = &waiter {
+            let w = waiter.bind(py);
+            if !w.call_method0("done")?.is_truthy()? {
+                let err =
+                    pyo3::exceptions::PyConnectionError::new_err("Connection is closed by peer");
+                w.call_method1("set_exception", (err.value(py),))?;
+            }
+        }
+        let detached = match &transport {
+            Some(t) => t.bind(py).call_method0("_detach_server").map(drop),
+            None => Ok(()),
+        };
+        drop((old.0, old.1, old.3, waiter));
+        lost.and(closed).and(detached)
+    }
+}
