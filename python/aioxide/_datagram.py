@@ -19,7 +19,6 @@ from . import _resolve
 
 _MAX_SIZE = 256 * 1024
 _LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
-_unset = object()
 
 
 class DatagramTransport(transports.Transport, transports.DatagramTransport):
@@ -313,34 +312,23 @@ class DatagramMixin:
 
     async def create_datagram_endpoint(self, protocol_factory, local_addr=None,
                                        remote_addr=None, *, family=0, proto=0, flags=0,
-                                       reuse_address=_unset, reuse_port=None,
-                                       allow_broadcast=None, sock=None):
+                                       reuse_port=None, allow_broadcast=None, sock=None):
         """A datagram socket and its transport; returns ``(transport, protocol)``."""
         r_addr = None
         if sock is not None:
-            if sock.type == socket.SOCK_STREAM:
-                raise ValueError(f"A datagram socket was expected, got {sock!r}")
+            if sock.type != socket.SOCK_DGRAM:
+                raise ValueError(f"A UDP Socket was expected, got {sock!r}")
             opts = dict(local_addr=local_addr, remote_addr=remote_addr, family=family,
-                        proto=proto, flags=flags, reuse_address=reuse_address,
-                        reuse_port=reuse_port, allow_broadcast=allow_broadcast)
-            if (local_addr or remote_addr or family or proto or flags or reuse_port
-                    or allow_broadcast):
-                problems = ", ".join(f"{k}={v}" for k, v in opts.items()
-                                     if v and v is not _unset)
+                        proto=proto, flags=flags, reuse_port=reuse_port,
+                        allow_broadcast=allow_broadcast)
+            if any(opts.values()):
+                problems = ", ".join(f"{k}={v}" for k, v in opts.items() if v)
                 raise ValueError("socket modifier keyword arguments can not be used "
                                  f"when sock is specified. ({problems})")
             sock.setblocking(False)
         else:
             pairs = await self._datagram_address_pairs(local_addr, remote_addr, family,
                                                        proto, flags)
-            if reuse_address is not _unset:
-                if reuse_address:
-                    raise ValueError("Passing `reuse_address=True` is no longer supported, "
-                                     "as the usage of SO_REUSEPORT in UDP poses a "
-                                     "significant security concern.")
-                warnings.warn("The *reuse_address* parameter has been deprecated as of "
-                              "3.5.10 and is scheduled for removal in 3.11.",
-                              DeprecationWarning, stacklevel=2)
             sock, r_addr = await self._open_datagram_socket(pairs, local_addr, remote_addr,
                                                             reuse_port, allow_broadcast)
         protocol = protocol_factory()

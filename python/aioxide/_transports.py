@@ -40,8 +40,11 @@ class SocketTransport(transports.Transport):
         self._server = server
         core = StreamCore(loop, sock, self, protocol)
         self._core = core
+        # Hot methods: the core's own bound methods, no Python frame per call.
         self.write = core.write
         self.writelines = core.writelines
+        self.is_closing = core.is_closing
+        self.get_write_buffer_size = core.get_write_buffer_size
         if server is not None:
             server._attach(self)
         loop._transports[self._sock_fd] = self

@@ -82,9 +82,9 @@ fn data_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
             .call1((data,))?
             .downcast_into::<PyBytes>()?);
     }
+    let name = data.get_type().name()?.repr()?.to_string();
     Err(PyTypeError::new_err(format!(
-        "data argument must be a bytes-like object, not {:?}",
-        data.get_type().name()?.to_string()
+        "data argument must be a bytes-like object, not {name}"
     )))
 }
 
