@@ -2,8 +2,8 @@
 #   make demo         build aioxide and run the demo (stdlib asyncio vs aioxide)
 #   make test         cargo tests, pytest on both loops, CPython's test_asyncio conformance
 #   make lint         cargo fmt --check, cargo clippy -D warnings, ruff
-#   make bench        loop benchmarks vs uvloop and stdlib asyncio, watchdog cost,
-#                     aioxide.sync vs asgiref (not part of test)
+#   make bench        loop and network benchmarks vs uvloop and stdlib asyncio, watchdog
+#                     cost, aioxide.sync vs asgiref (not part of test)
 #   make conformance  only the test_asyncio conformance run
 # Everything installs into .venv from the package registries; nothing else is assumed
 # beyond Rust and Python 3.11.
@@ -13,6 +13,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.aioxide-built
+BENCH_STAMP := $(VENV)/.bench-deps-installed
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml pyproject.toml
 JOBS ?= 2
 
@@ -53,8 +54,16 @@ lint: $(DEPS_STAMP)
 	cargo clippy --workspace --all-targets --release -- -D warnings
 	$(VENV)/bin/ruff check python tests benches examples
 
-bench: $(BUILD_STAMP)
+# Benchmark-only packages (aiohttp); wrk from Debian when this user may install it, else
+# the HTTP cells use benches/netload's own HTTP client (the report says which).
+$(BENCH_STAMP): $(DEPS_STAMP) benches/requirements-bench.txt
+	$(VPY) -m pip install --quiet -r benches/requirements-bench.txt
+	command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null 2>&1 || true
+	touch $@
+
+bench: $(BUILD_STAMP) $(BENCH_STAMP)
 	$(VPY) benches/run.py
+	$(VPY) benches/net_bench.py
 	$(VPY) benches/watchdog_overhead.py
 	$(VPY) benches/sync_bench.py
 

@@ -27,6 +27,9 @@ from ._signals import SignalMixin
 from ._sockets import SocketMixin
 from ._tasks import TaskMixin
 
+# Bound at import: a loop closed from __del__ at shutdown may outlive the sys module.
+_is_finalizing = sys.is_finalizing
+
 # asyncio's constants.DEBUG_STACK_DEPTH: frames kept for coroutine origin tracking.
 _DEBUG_STACK_DEPTH = 10
 
@@ -186,7 +189,7 @@ class Loop(
         if self._watchdog is not None:
             self._watchdog.stop()
             self._watchdog = None
-        if sys.is_finalizing():
+        if _is_finalizing():
             if self._signal_handlers:
                 warnings.warn(f"Closing the loop {self!r} on interpreter shutdown stage, "
                               "skipping signal handlers removal", ResourceWarning, stacklevel=2,
