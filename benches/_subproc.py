@@ -20,3 +20,15 @@ def seconds_from(cmd: list[str], timeout: float) -> tuple[float | None, str]:
         return float(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]), ""
     except (ValueError, KeyError, IndexError) as exc:
         return None, f"unreadable output ({exc}): {proc.stdout[-200:]!r}"
+
+
+def warm_malloc() -> None:
+    """Free one 1 MiB heap block, as any long-running process has done by the time it
+    serves. glibc then raises its dynamic mmap threshold past 256 KiB. Without that, in a
+    fresh process, every read of stdlib asyncio's transports (``sock.recv(256 KiB)``, then
+    shrunk to what arrived) is an mmap + mremap + munmap with TLB-shootdown IPIs: asyncio's
+    Protocol echo runs 4-5x slower on two cores, and the figure flips with whatever the
+    process happened to import. uvloop and aioxide read into buffers of their own; the same
+    is done for every loop."""
+    block = bytearray(1 << 20)
+    del block

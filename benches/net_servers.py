@@ -36,6 +36,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _subproc import warm_malloc  # noqa: E402
 from loops import LOOP_NAMES, new_loop, unavailable_reason  # noqa: E402
 
 STYLES = ("sock", "streams", "protocol", "http", "aiohttp")
@@ -171,18 +172,6 @@ async def serve_aiohttp(host: str) -> None:
     await site.start()
     announce(runner.addresses[0][1])
     await asyncio.Event().wait()
-
-
-def warm_malloc() -> None:
-    """Free one 1 MiB heap block, as any long-running process has done by the time it
-    serves. glibc then raises its dynamic mmap threshold past 256 KiB. Without that, in a
-    fresh process, every read of stdlib asyncio's transports (``sock.recv(256 KiB)``, then
-    shrunk to what arrived) is an mmap + mremap + munmap with TLB-shootdown IPIs: asyncio's
-    Protocol echo runs 4-5x slower on two cores, and the figure flips with whatever the
-    process happened to import. uvloop and aioxide read into buffers of their own; the same
-    is done for every loop."""
-    block = bytearray(1 << 20)
-    del block
 
 
 def unavailable(reason: str) -> int:

@@ -36,6 +36,7 @@ import sys
 import time
 from typing import Callable
 
+from _subproc import warm_malloc
 from loops import LOOP_NAMES, new_loop
 
 PAYLOAD = bytes(range(64))
@@ -209,6 +210,64 @@ def reader_pingpong(loop: asyncio.AbstractEventLoop, n: int) -> float:
 
 
 # name -> (base size at --scale 1.0, workload)
+class _EchoServer(asyncio.Protocol):
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(data)
+
+
+class _EchoClient(asyncio.Protocol):
+    """Sends a 1 KiB message, waits for all of it to come back, ``n`` times."""
+
+    def __init__(self, n: int, done: asyncio.Future) -> None:
+        self.left, self.done = n, done
+        self.message = b"x" * 1024
+        self.pending = 0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self._send()
+
+    def _send(self) -> None:
+        self.pending = len(self.message)
+        self.transport.write(self.message)
+
+    def data_received(self, data: bytes) -> None:
+        self.pending -= len(data)
+        if self.pending:
+            return
+        self.left -= 1
+        if self.left:
+            self._send()
+        else:
+            self.done.set_result(True)
+
+
+async def _echo_protocol_main(n: int) -> bool:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_EchoServer, "127.0.0.1", 0)
+    done = loop.create_future()
+    transport, _ = await loop.create_connection(lambda: _EchoClient(n, done),
+                                                *server.sockets[0].getsockname()[:2])
+    ok = await done
+    transport.close()
+    server.close()
+    await server.wait_closed()
+    return ok
+
+
+def echo_protocol(loop: asyncio.AbstractEventLoop, n: int) -> float:
+    """A TCP echo over transports and ``Protocol`` objects, client and server on the
+    same loop (loopback)."""
+    start = time.perf_counter()
+    ok = loop.run_until_complete(_echo_protocol_main(n))
+    elapsed = time.perf_counter() - start
+    _check(ok is True, "echo_protocol did not finish")
+    return elapsed
+
+
 WORKLOADS: dict[str, tuple[int, Callable[[asyncio.AbstractEventLoop, int], float]]] = {
     "call_soon": (1_000_000, call_soon),
     "call_later": (100_000, call_later),
@@ -216,6 +275,7 @@ WORKLOADS: dict[str, tuple[int, Callable[[asyncio.AbstractEventLoop, int], float
     "futures": (100_000, futures),
     "sock_pingpong": (20_000, sock_pingpong),
     "reader_pingpong": (20_000, reader_pingpong),
+    "echo_protocol": (20_000, echo_protocol),
 }
 
 
@@ -249,6 +309,7 @@ def main() -> int:
     parser.add_argument("workload", choices=list(WORKLOADS))
     parser.add_argument("--scale", type=float, default=1.0)
     args = parser.parse_args()
+    warm_malloc()  # same heap state for every loop (see _subproc.warm_malloc)
     print(json.dumps(measure(args.loop, args.workload, args.scale)))
     return 0
 
