@@ -21,6 +21,7 @@ from ._connections import ConnectionMixin
 from ._datagram import DatagramMixin
 from ._errors import ExceptionHandlerMixin
 from ._executor import ExecutorMixin
+from ._pipes import PipeMixin
 from ._sendfile import SendfileMixin, TransportSendfileMixin
 from ._servers import ServerMixin
 from ._signals import SignalMixin
@@ -79,6 +80,7 @@ class Loop(
     ConnectionMixin,
     ServerMixin,
     DatagramMixin,
+    PipeMixin,
     SignalMixin,
     TransportSendfileMixin,
     SendfileMixin,
