@@ -26,6 +26,7 @@ from ._sendfile import SendfileMixin, TransportSendfileMixin
 from ._servers import ServerMixin
 from ._signals import SignalMixin
 from ._sockets import SocketMixin
+from ._subprocess import SubprocessMixin
 from ._tasks import TaskMixin
 
 # Bound at import: a loop closed from __del__ at shutdown may outlive the sys module.
@@ -81,6 +82,7 @@ class Loop(
     ServerMixin,
     DatagramMixin,
     PipeMixin,
+    SubprocessMixin,
     SignalMixin,
     TransportSendfileMixin,
     SendfileMixin,
@@ -199,6 +201,7 @@ class Loop(
                 self._signal_handlers.clear()
         else:
             self._close_signals()
+        self._close_children()
         self._close_core()
         self._executor_shutdown_called = True
         executor = self._default_executor

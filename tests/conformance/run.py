@@ -47,6 +47,8 @@ MODULES = [
     "test_sendfile",
     "test_buffered_proto",
     "test_unix_events",
+    # Issue #4 (started): subprocesses.
+    "test_subprocess",
 ]
 
 

@@ -1,0 +1,108 @@
+"""Subprocesses through asyncio.create_subprocess_exec/_shell, on aioxide and stdlib
+asyncio: output, exit status, signals, a child that dies under our writes, and many
+children at once with none left unreaped."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import pytest
+
+PIPE = asyncio.subprocess.PIPE
+TIMEOUT = 30
+
+
+def run(loop, coro):
+    return loop.run_until_complete(asyncio.wait_for(coro, TIMEOUT))
+
+
+def test_communicate_and_exit_codes(loop):
+    async def main():
+        proc = await asyncio.create_subprocess_exec("cat", stdin=PIPE, stdout=PIPE)
+        out, err = await proc.communicate(b"through cat")
+        assert (out, err, proc.returncode) == (b"through cat", None, 0)
+        proc = await asyncio.create_subprocess_shell("echo err >&2; exit 7", stderr=PIPE)
+        _, err = await proc.communicate()
+        assert (err, proc.returncode) == (b"err\n", 7)
+
+    run(loop, main())
+
+
+def test_signals_give_negative_returncodes(loop):
+    async def main():
+        proc = await asyncio.create_subprocess_exec("sleep", "30")
+        proc.send_signal(signal.SIGTERM)
+        assert await proc.wait() == -signal.SIGTERM
+        proc = await asyncio.create_subprocess_exec("sleep", "30")
+        proc.kill()
+        assert await proc.wait() == -signal.SIGKILL
+
+    run(loop, main())
+
+
+def test_popen_options_pass_through(loop, tmp_path):
+    async def main():
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "import os; print(os.getcwd(), os.environ['X'])",
+            stdout=PIPE, cwd=tmp_path, env={"X": "from-env"})
+        out, _ = await proc.communicate()
+        assert out.decode().split() == [str(tmp_path), "from-env"]
+
+    run(loop, main())
+
+
+def test_bad_arguments(loop):
+    async def main():
+        with pytest.raises(ValueError, match="bufsize must be 0"):
+            await loop.subprocess_exec(asyncio.SubprocessProtocol, "true", bufsize=1)
+        with pytest.raises(ValueError, match="cmd must be a string"):
+            await loop.subprocess_shell(asyncio.SubprocessProtocol, ["true"])
+        with pytest.raises(FileNotFoundError):
+            await asyncio.create_subprocess_exec("/nonexistent/program")
+
+    run(loop, main())
+
+
+def test_child_dying_while_we_write(loop):
+    async def main():
+        proc = await asyncio.create_subprocess_exec("true", stdin=PIPE)
+        await proc.wait()
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            for _ in range(100):
+                proc.stdin.write(b"x" * 65536)
+                await proc.stdin.drain()
+
+    run(loop, main())
+
+
+def _zombies_of(pid: int) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == "Z" and int(fields[1]) == pid:
+            found.append(entry)
+    return found
+
+
+def test_many_concurrent_children_leave_no_zombie(loop):
+    count = 1000
+
+    async def one(i):
+        proc = await asyncio.create_subprocess_exec("sh", "-c", f"exit {i % 7}")
+        return await proc.wait()
+
+    async def main():
+        codes = await asyncio.gather(*[one(i) for i in range(count)])
+        assert codes == [i % 7 for i in range(count)]
+
+    run(loop, main())
+    assert _zombies_of(os.getpid()) == []
