@@ -235,6 +235,37 @@ async def queue_and_sockets() -> Log:
     return log
 
 
+async def servers_and_subprocesses() -> Log:
+    log: Log = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            writer.write(line.upper())
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        host, port = server.sockets[0].getsockname()[:2]
+        reader, writer = await asyncio.open_connection(host, port)
+        for word in ["transports", "are", "native"]:
+            writer.write(f"{word}\n".encode())
+            reply = await reader.readline()
+            log.append(f"TCP echo {word} -> {reply.decode().strip()}")
+        writer.write_eof()
+        log.append(f"after EOF the server closes: {await reader.read()!r}")
+        writer.close()
+        await writer.wait_closed()
+    log.append(f"server serving after close: {server.is_serving()}")
+
+    proc = await asyncio.create_subprocess_exec(
+        "sh", "-c", "tr a-z A-Z; exit 3",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate(b"through a subprocess")
+    log.append(f"subprocess said {out.decode()!r} and exited {proc.returncode}")
+    return log
+
+
 PROGRAMS = [
     ("coroutines awaited in order", awaited_in_order),
     ("tasks awaited out of order", awaited_out_of_order),
@@ -246,4 +277,5 @@ PROGRAMS = [
     ("asyncio.timeout, wait_for and TaskGroup", timeouts_and_taskgroups),
     ("call_soon/call_later/call_at and contextvars", callbacks_and_context),
     ("asyncio.Queue and sock_* echo", queue_and_sockets),
+    ("start_server/open_connection and a subprocess", servers_and_subprocesses),
 ]
