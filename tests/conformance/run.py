@@ -47,8 +47,10 @@ MODULES = [
     "test_sendfile",
     "test_buffered_proto",
     "test_unix_events",
-    # Issue #4 (started): subprocesses.
+    # Issue #4 (started): subprocesses; TLS (through the stdlib's SSL protocol for now).
     "test_subprocess",
+    "test_ssl",
+    "test_sslproto",
 ]
 
 
