@@ -268,6 +268,24 @@ def echo_protocol(loop: asyncio.AbstractEventLoop, n: int) -> float:
     return elapsed
 
 
+async def _spawn_main(n: int) -> int:
+    ok = 0
+    for _ in range(n):
+        proc = await asyncio.create_subprocess_exec("/bin/true")
+        ok += await proc.wait() == 0
+    return ok
+
+
+def subprocess_spawn(loop: asyncio.AbstractEventLoop, n: int) -> float:
+    """Spawn ``/bin/true`` and wait for it, ``n`` times in a row."""
+    asyncio.set_event_loop(loop)  # asyncio's own child watcher looks for the current loop
+    start = time.perf_counter()
+    ok = loop.run_until_complete(_spawn_main(n))
+    elapsed = time.perf_counter() - start
+    _check(ok == n, f"subprocess_spawn: {ok} of {n} children exited 0")
+    return elapsed
+
+
 WORKLOADS: dict[str, tuple[int, Callable[[asyncio.AbstractEventLoop, int], float]]] = {
     "call_soon": (1_000_000, call_soon),
     "call_later": (100_000, call_later),
@@ -276,6 +294,7 @@ WORKLOADS: dict[str, tuple[int, Callable[[asyncio.AbstractEventLoop, int], float
     "sock_pingpong": (20_000, sock_pingpong),
     "reader_pingpong": (20_000, reader_pingpong),
     "echo_protocol": (20_000, echo_protocol),
+    "subprocess_spawn": (1_000, subprocess_spawn),
 }
 
 
