@@ -30,6 +30,11 @@ def _check_ssl_timeouts(ssl, handshake, shutdown) -> None:
         raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
     if shutdown is not None and not ssl:
         raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
+    # The TLS protocol refuses these too, but only once the socket is connected (asyncio
+    # then leaves that socket open); refusing them first leaks nothing.
+    for name, value in (("handshake", handshake), ("shutdown", shutdown)):
+        if value is not None and value <= 0:
+            raise ValueError(f"ssl_{name}_timeout should be a positive number, got {value}")
 
 
 def _close_result(task) -> None:
@@ -298,10 +303,9 @@ class ConnectionMixin:
         if ssl:
             if server_hostname is None:
                 raise ValueError("you have to pass server_hostname when using ssl")
-        else:
-            if server_hostname is not None:
-                raise ValueError("server_hostname is only meaningful with ssl")
-            _check_ssl_timeouts(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+        elif server_hostname is not None:
+            raise ValueError("server_hostname is only meaningful with ssl")
+        _check_ssl_timeouts(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
         if path is not None:
             if sock is not None:
                 raise ValueError("path and sock can not be specified at the same time")

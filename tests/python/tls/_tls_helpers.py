@@ -1,0 +1,327 @@
+"""Helpers shared by the TLS tests: certificates, contexts, recording protocols, raw peers.
+
+The certificates are CPython's own test certificates (``Lib/test/certdata``), shipped
+with the interpreter, so no external tool is needed. Every wait is on a future set from a
+protocol callback or on a socket operation, bounded by ``asyncio.wait_for``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import socket
+import ssl
+import time
+
+import pytest
+
+# Upper bound of any single wait; a test that hits it has failed.
+TIMEOUT = 5
+# What CPython's test suite uses as the password of its encrypted keys.
+KEY_PASSWORD = "somepass"
+
+
+def _certdata_dir() -> str | None:
+    try:
+        import test
+    except ImportError:
+        return None
+    path = os.path.join(os.path.dirname(test.__file__), "certdata")
+    return path if os.path.isdir(path) else None
+
+
+CERTDATA = _certdata_dir()
+
+
+def certfile(name: str) -> str:
+    """Path of a certificate shipped with the interpreter; skips when it is missing."""
+    if CERTDATA is None:
+        pytest.skip("the interpreter ships no test certificates (Lib/test/certdata)")
+    path = os.path.join(CERTDATA, name)
+    if not os.path.exists(path):
+        pytest.skip(f"the interpreter ships no {name}")
+    return path
+
+
+# keycert3.pem: key + certificate for "localhost", signed by pycacert.pem.
+# keycert4.pem: key + certificate for "fakehostname", signed by pycacert.pem.
+# ssl_cert.pem / ssl_key.pem: a self-signed "localhost" certificate and its key.
+# keycert.passwd.pem: the same self-signed certificate, key encrypted with KEY_PASSWORD.
+SIGNED_CERTFILE = "keycert3.pem"
+SIGNED_CERTFILE2 = "keycert4.pem"
+SIGNING_CA = "pycacert.pem"
+ONLYCERT = "ssl_cert.pem"
+ONLYKEY = "ssl_key.pem"
+CERTFILE_PROTECTED = "keycert.passwd.pem"
+ONLYKEY_PROTECTED = "ssl_key.passwd.pem"
+
+
+def server_context(cert: str = SIGNED_CERTFILE, key: str | None = None,
+                   password=None) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certfile(cert), certfile(key) if key else None, password)
+    return ctx
+
+
+def client_context(cafile: str = SIGNING_CA) -> ssl.SSLContext:
+    """A verifying client context (CERT_REQUIRED, check_hostname) trusting ``cafile``."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(certfile(cafile))
+    return ctx
+
+
+def fd_count() -> int:
+    """Descriptors this process has open, after collecting garbage."""
+    gc.collect()
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def fds_settle(expected: int, timeout: float = 2.0) -> int:
+    """Run the loop until the descriptor count is back to ``expected`` (closes may be
+    scheduled with call_soon), or ``timeout`` passes; returns the final count."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n = fd_count()
+        if n <= expected or time.monotonic() > deadline:
+            return n
+        await asyncio.sleep(0.01)
+
+
+def run(loop: asyncio.AbstractEventLoop, coro, timeout: float = TIMEOUT):
+    """Run ``coro`` on ``loop`` to completion, failing after ``timeout`` seconds."""
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+def pattern(n: int, seed: int = 0) -> bytes:
+    """``n`` bytes whose content depends on the position, so reordering is detected."""
+    block = bytes((i * 7 + seed) % 251 for i in range(251))
+    reps = n // len(block) + 1
+    return (block * reps)[:n]
+
+
+def record_exception_handler(loop) -> list[dict]:
+    """Route the loop's exception handler into a list, which is returned."""
+    calls: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: calls.append(context))
+    return calls
+
+
+class Recorder(asyncio.Protocol):
+    """A protocol that records its callbacks and exposes futures for the milestones.
+
+    ``events`` is the order of the callbacks: ``made``, ``data`` (consecutive calls
+    folded into one), ``eof``, ``lost``. With ``echo=True`` it writes back what it
+    receives.
+    """
+
+    def __init__(self, loop, *, echo: bool = False):
+        self.loop = loop
+        self.echo = echo
+        self.transport = None
+        self.events: list[str] = []
+        self.data = bytearray()
+        self.lost_exc = None
+        self.made = loop.create_future()
+        self.eof = loop.create_future()
+        self.lost = loop.create_future()
+        self._readers: list[tuple[int, asyncio.Future]] = []
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.events.append("made")
+        self.made.set_result(transport)
+
+    def data_received(self, data):
+        if not self.events or self.events[-1] != "data":
+            self.events.append("data")
+        self.data += data
+        if self.echo:
+            self.transport.write(data)
+        self._wake()
+
+    def eof_received(self):
+        self.events.append("eof")
+        if not self.eof.done():
+            self.eof.set_result(None)
+        self._wake(final=True)
+
+    def connection_lost(self, exc):
+        self.events.append("lost")
+        self.lost_exc = exc
+        if not self.lost.done():
+            self.lost.set_result(exc)
+        self._wake(final=True)
+
+    def _wake(self, final: bool = False):
+        keep = []
+        for n, fut in self._readers:
+            if fut.done():
+                continue
+            if len(self.data) >= n:
+                fut.set_result(bytes(self.data[:n]))
+            elif final:
+                fut.set_exception(ConnectionError(
+                    f"stream ended after {len(self.data)} of {n} bytes"))
+            else:
+                keep.append((n, fut))
+        self._readers = keep
+
+    async def received(self, n: int) -> bytes:
+        """Wait until at least ``n`` bytes have arrived; the first ``n`` bytes."""
+        if len(self.data) >= n:
+            return bytes(self.data[:n])
+        if self.eof.done() or self.lost.done():
+            raise ConnectionError(f"stream ended after {len(self.data)} of {n} bytes")
+        fut = self.loop.create_future()
+        self._readers.append((n, fut))
+        return await fut
+
+
+class Accepting:
+    """A protocol factory for servers that keeps every protocol it made.
+
+    ``await accepting.next()`` is the next connection's protocol once its
+    ``connection_made`` has run (for TLS: once the handshake is done).
+    """
+
+    def __init__(self, loop, **kwargs):
+        self.loop = loop
+        self.kwargs = kwargs
+        self.protocols: list[Recorder] = []
+        self._queue: asyncio.Queue = asyncio.Queue()
+
+    def __call__(self):
+        proto = Recorder(self.loop, **self.kwargs)
+        self.protocols.append(proto)
+        proto.made.add_done_callback(lambda _f: self._queue.put_nowait(proto))
+        return proto
+
+    async def next(self) -> Recorder:
+        return await self._queue.get()
+
+    async def all_lost(self):
+        await asyncio.gather(*(p.lost for p in self.protocols if p.made.done()))
+
+
+@contextlib.asynccontextmanager
+async def tls_server(loop, ssl_ctx, factory=None, wait_lost=True, **kwargs):
+    """A TLS echo server on 127.0.0.1 port 0; yields ``(server, address, factory)``.
+    On exit the server is closed and (with ``wait_lost``) every connection it made has
+    to be lost."""
+    if factory is None:
+        factory = Accepting(loop, echo=True)
+    server = await loop.create_server(factory, "127.0.0.1", 0, ssl=ssl_ctx, **kwargs)
+    try:
+        yield server, server.sockets[0].getsockname()[:2], factory
+    finally:
+        server.close()
+        await server.wait_closed()
+        if wait_lost:
+            await asyncio.wait_for(factory.all_lost(), TIMEOUT)
+
+
+@contextlib.contextmanager
+def listening_socket():
+    """A non-blocking listening TCP socket on 127.0.0.1 port 0 (a raw peer's side)."""
+    lsock = socket.socket()
+    try:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(8)
+        lsock.setblocking(False)
+        yield lsock
+    finally:
+        lsock.close()
+
+
+async def raw_connect(loop, addr) -> socket.socket:
+    sock = socket.socket()
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, addr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def recv_exactly(loop, sock, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = await loop.sock_recv(sock, n - len(buf))
+        if not chunk:
+            raise ConnectionError(f"EOF after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)
+
+
+async def recv_until_eof(loop, sock) -> bytes:
+    buf = bytearray()
+    while True:
+        chunk = await loop.sock_recv(sock, 65536)
+        if not chunk:
+            return bytes(buf)
+        buf += chunk
+
+
+async def read_tls_record(loop, sock) -> bytes:
+    """One whole TLS record (a ClientHello, say): 5-byte header, then its body."""
+    header = await recv_exactly(loop, sock, 5)
+    length = int.from_bytes(header[3:5], "big")
+    return header + await recv_exactly(loop, sock, length)
+
+
+def set_linger_zero(sock: socket.socket) -> None:
+    """Make ``close()`` send an RST instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+
+class BioPeer:
+    """A TLS endpoint driven by hand over a raw non-blocking socket (``MemoryBIO``), so
+    a test can stop answering at any point: after the handshake, it reads only when told.
+    """
+
+    def __init__(self, loop, sock, ctx, *, server_side: bool, server_hostname=None):
+        self.loop = loop
+        self.sock = sock
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.sslobj = ctx.wrap_bio(self.incoming, self.outgoing, server_side=server_side,
+                                   server_hostname=server_hostname)
+
+    async def _flush(self):
+        data = self.outgoing.read()
+        if data:
+            await self.loop.sock_sendall(self.sock, data)
+
+    async def _feed(self):
+        data = await self.loop.sock_recv(self.sock, 65536)
+        if not data:
+            self.incoming.write_eof()
+        else:
+            self.incoming.write(data)
+
+    async def handshake(self):
+        while True:
+            try:
+                self.sslobj.do_handshake()
+            except ssl.SSLWantReadError:
+                await self._flush()
+                await self._feed()
+            else:
+                await self._flush()
+                return
+
+    async def send(self, data: bytes):
+        self.sslobj.write(data)
+        await self._flush()
+
+    async def recv(self, n: int) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            try:
+                buf += self.sslobj.read(n - len(buf))
+            except ssl.SSLWantReadError:
+                await self._feed()
+        return bytes(buf)
