@@ -16,12 +16,13 @@ from asyncio import futures, transports, trsock
 from asyncio.log import logger
 
 from . import _resolve
+from ._flow import FlowControl
 
 _MAX_SIZE = 256 * 1024
 _LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
 
 
-class DatagramTransport(transports.Transport, transports.DatagramTransport):
+class DatagramTransport(FlowControl, transports.Transport, transports.DatagramTransport):
     """A UDP or Unix datagram socket (asyncio's ``_SelectorDatagramTransport``, which is
     an ``asyncio.Transport`` too)."""
 
@@ -44,9 +45,6 @@ class DatagramTransport(transports.Transport, transports.DatagramTransport):
         self._conn_lost = 0
         self._closing = False
         self._paused = False
-        self._protocol_paused = False
-        self._high_water = 64 * 1024
-        self._low_water = 16 * 1024
         loop._transports[self._sock_fd] = self
         loop.call_soon(protocol.connection_made, self)
         loop.call_soon(self._start_reading)
@@ -150,42 +148,6 @@ class DatagramTransport(transports.Transport, transports.DatagramTransport):
 
     def get_write_buffer_size(self) -> int:
         return self._buffer_size
-
-    def get_write_buffer_limits(self):
-        return (self._low_water, self._high_water)
-
-    def set_write_buffer_limits(self, high=None, low=None) -> None:
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._high_water, self._low_water = high, low
-        self._maybe_pause_protocol()
-
-    def _flow(self, name: str) -> None:
-        try:
-            getattr(self._protocol, name)()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": f"protocol.{name}() failed", "exception": exc,
-                "transport": self, "protocol": self._protocol,
-            })
-
-    def _maybe_pause_protocol(self) -> None:
-        if self._buffer_size > self._high_water and not self._protocol_paused:
-            self._protocol_paused = True
-            self._flow("pause_writing")
-
-    def _maybe_resume_protocol(self) -> None:
-        if self._protocol_paused and self._buffer_size <= self._low_water:
-            self._protocol_paused = False
-            self._flow("resume_writing")
-
-    # -- datagrams ------------------------------------------------------------------
 
     def _read_ready(self) -> None:
         if self._conn_lost:

@@ -14,6 +14,8 @@ import warnings
 from asyncio import futures, transports
 from asyncio.log import logger
 
+from ._flow import FlowControl
+
 _MAX_READ = 256 * 1024
 _LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
 
@@ -161,7 +163,7 @@ class ReadPipeTransport(_PipeTransportBase, transports.ReadTransport):
         self._loop.call_soon(self._call_connection_lost, exc)
 
 
-class WritePipeTransport(_PipeTransportBase, transports.WriteTransport):
+class WritePipeTransport(_PipeTransportBase, FlowControl, transports.WriteTransport):
     """The write end of a pipe (asyncio's ``_UnixWritePipeTransport``)."""
 
     def __init__(self, loop, pipe, protocol, waiter=None, extra=None):
@@ -169,8 +171,6 @@ class WritePipeTransport(_PipeTransportBase, transports.WriteTransport):
         self._init_pipe(loop, pipe, protocol)
         self._buffer = bytearray()
         self._conn_lost = 0
-        self._protocol_paused = False
-        self._high_water, self._low_water = 64 * 1024, 16 * 1024
         mode = _mode(self._fileno)
         is_char = stat.S_ISCHR(mode)
         is_fifo = stat.S_ISFIFO(mode)
@@ -192,40 +192,6 @@ class WritePipeTransport(_PipeTransportBase, transports.WriteTransport):
 
     def _polling(self) -> bool:
         return self._loop._has_writer(self._fileno)
-
-    def get_write_buffer_limits(self):
-        return (self._low_water, self._high_water)
-
-    def set_write_buffer_limits(self, high=None, low=None) -> None:
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._high_water, self._low_water = high, low
-        self._maybe_pause_protocol()
-
-    def _flow(self, name: str) -> None:
-        try:
-            getattr(self._protocol, name)()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": f"protocol.{name}() failed", "exception": exc,
-                "transport": self, "protocol": self._protocol,
-            })
-
-    def _maybe_pause_protocol(self) -> None:
-        if len(self._buffer) > self._high_water and not self._protocol_paused:
-            self._protocol_paused = True
-            self._flow("pause_writing")
-
-    def _maybe_resume_protocol(self) -> None:
-        if self._protocol_paused and len(self._buffer) <= self._low_water:
-            self._protocol_paused = False
-            self._flow("resume_writing")
 
     def _read_ready(self) -> None:
         if self._loop.get_debug():
