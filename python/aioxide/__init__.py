@@ -7,7 +7,7 @@ or ``asyncio.Runner(loop_factory=aioxide.new_event_loop)``. Importing aioxide ch
 nothing in asyncio; ``aioxide.install()`` sets the event loop policy when asked.
 """
 
-from . import debug, sync
+from . import debug, fs, sync
 from ._aioxide import Handle, TimerHandle
 from ._entry import EventLoopPolicy, install, new_event_loop, run
 from ._loop import Loop
@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "debug",
+    "fs",
     "sync",
     "EventLoopPolicy",
     "Handle",

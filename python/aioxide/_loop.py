@@ -98,6 +98,7 @@ class Loop(
     _thread_id: int | None = None
     _watchdog = None
     _watchdog_threshold: float | None = None
+    _fs_engine = None  # aioxide.fs's engine for this loop, made on first use
     _origin_tracking = False
     _saved_origin_depth: int | None = None
     slow_callback_duration = 0.1
@@ -193,6 +194,11 @@ class Loop(
         if self._watchdog is not None:
             self._watchdog.stop()
             self._watchdog = None
+        if self._fs_engine is not None:
+            from .fs._engine import release
+
+            release(self, self._fs_engine)
+            self._fs_engine = None
         if _is_finalizing():
             if self._signal_handlers:
                 warnings.warn(f"Closing the loop {self!r} on interpreter shutdown stage, "

@@ -22,10 +22,14 @@
 //! * [`stream`] holds the pieces of stream transports: the write buffer with asyncio's
 //!   flow control (high/low water marks), flushed through `writev`.
 //!
+//! * [`fs`] is the file I/O engine behind `aioxide.fs`: io_uring where the kernel allows
+//!   it, a worker pool otherwise, completions signalled through an eventfd.
+//!
 //! All `unsafe` lives in [`sys`], one module per OS facility.
 
 mod clock;
 mod completion;
+pub mod fs;
 mod reactor;
 mod scheduler;
 pub mod stream;

@@ -3,7 +3,9 @@
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyBytes, PyString, PyTuple};
+
+use aioxide_core::fs::RawBuf;
 
 /// `contextvars.copy_context()` without a Python-level call.
 pub fn copy_context(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
@@ -122,4 +124,156 @@ pub fn with_writable_buffer<R>(
     // SAFETY: `view` was filled by a successful GetBuffer and is released exactly once.
     unsafe { ffi::PyBuffer_Release(&mut view) };
     Ok(result)
+}
+
+/// A new `bytes` object of `len` bytes whose content the caller fills before anyone else
+/// sees the object, and the buffer the fs engine fills it through.
+pub fn bytes_for_filling(py: Python<'_>, len: usize) -> PyResult<(Py<PyBytes>, RawBuf)> {
+    let size = ffi::Py_ssize_t::try_from(len)
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("read size too large"))?;
+    // SAFETY: a NULL source asks CPython for an uninitialised bytes object of `size`
+    // bytes; the GIL is held. A NULL result means MemoryError is set.
+    let ptr = unsafe { ffi::PyBytes_FromStringAndSize(std::ptr::null(), size) };
+    if ptr.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: `ptr` is a new (owned) reference to a bytes object, so the unchecked
+    // downcast to PyBytes is exact.
+    let obj: Py<PyBytes> =
+        unsafe { Bound::from_owned_ptr(py, ptr).downcast_into_unchecked() }.unbind();
+    // SAFETY: PyBytes_AS_STRING of a live bytes object is its `len` data bytes. Only the
+    // engine writes them: the object is known only to the caller, which keeps it (and so
+    // the memory) alive inside the request's payload until the engine hands it back, and
+    // which shows it to Python code only after that.
+    let buf = unsafe { RawBuf::new(ffi::PyBytes_AsString(obj.as_ptr()).cast(), len) };
+    Ok((obj, buf))
+}
+
+/// The buffer the fs engine writes a `bytes` object's content from.
+pub fn bytes_to_write(data: &Bound<'_, PyBytes>) -> RawBuf {
+    let bytes = data.as_bytes();
+    // SAFETY: bytes objects are immutable, so the engine only ever reads this memory and
+    // nobody writes it; the caller keeps `data` alive in the request's payload until the
+    // engine hands the request back.
+    unsafe { RawBuf::new(bytes.as_ptr().cast_mut(), bytes.len()) }
+}
+
+/// Cut a `bytes` object made by [`bytes_for_filling`] to its first `len` bytes, after the
+/// engine handed it back having filled only that much.
+pub fn shrink_filled_bytes(py: Python<'_>, obj: Py<PyBytes>, len: usize) -> PyResult<Py<PyBytes>> {
+    if len >= obj.bind(py).as_bytes().len() {
+        return Ok(obj);
+    }
+    if len == 0 {
+        return Ok(PyBytes::new(py, b"").unbind());
+    }
+    let mut ptr = obj.into_ptr();
+    // SAFETY: the object came from bytes_for_filling and was never shown to Python code,
+    // so this is its only reference, which _PyBytes_Resize requires; on failure it frees
+    // the object, sets `ptr` to NULL and sets an exception.
+    let rc = unsafe { ffi::_PyBytes_Resize(&mut ptr, len as ffi::Py_ssize_t) };
+    if rc != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: on success `ptr` is an owned reference to the (possibly moved) bytes object.
+    Ok(unsafe { Bound::from_owned_ptr(py, ptr).downcast_into_unchecked() }.unbind())
+}
+
+/// The code units of a `str`, in the width CPython stores them.
+pub enum Units<'a> {
+    One(&'a [u8]),
+    Two(&'a [u16]),
+    Four(&'a [u32]),
+}
+
+/// Run `look` on the code units of `s` (one per character).
+pub fn with_units<R>(s: &Bound<'_, PyString>, look: impl FnOnce(Units<'_>) -> R) -> R {
+    let ptr = s.as_ptr();
+    // SAFETY: `s` is a live str (the GIL is held; `s` borrows it for this call), and a
+    // str in CPython 3.3+ is "ready": its data is one array of GET_LENGTH units of the
+    // width KIND names. str objects are immutable, so nothing changes the array while
+    // `look` reads it.
+    unsafe {
+        let len = ffi::PyUnicode_GET_LENGTH(ptr) as usize;
+        let data = ffi::PyUnicode_DATA(ptr);
+        match ffi::PyUnicode_KIND(ptr) {
+            ffi::PyUnicode_1BYTE_KIND => {
+                look(Units::One(std::slice::from_raw_parts(data.cast(), len)))
+            }
+            ffi::PyUnicode_2BYTE_KIND => {
+                look(Units::Two(std::slice::from_raw_parts(data.cast(), len)))
+            }
+            _ => look(Units::Four(std::slice::from_raw_parts(data.cast(), len))),
+        }
+    }
+}
+
+/// `s[start:end]` (character indexes, already within bounds).
+pub fn substring<'py>(
+    s: &Bound<'py, PyString>,
+    start: usize,
+    end: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = s.py();
+    // SAFETY: the GIL is held and `s` is a live str; Substring returns a new reference or
+    // NULL with an exception set.
+    let ptr = unsafe {
+        ffi::PyUnicode_Substring(s.as_ptr(), start as ffi::Py_ssize_t, end as ffi::Py_ssize_t)
+    };
+    if ptr.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: `ptr` is a new, owned reference.
+    Ok(unsafe { Bound::from_owned_ptr(py, ptr) })
+}
+
+/// An awaitable that completes at once with a value it already holds (see
+/// [`install_ready_send`]).
+pub trait ReadyAwaitable {
+    /// The value that completes the await (None when there is none).
+    fn take_ready(obj: &Bound<'_, PyAny>) -> PyResult<PyObject>;
+}
+
+unsafe extern "C" fn ready_send<T: ReadyAwaitable>(
+    iter: *mut ffi::PyObject,
+    _arg: *mut ffi::PyObject,
+    result: *mut *mut ffi::PyObject,
+) -> ffi::PySendResult {
+    // SAFETY: CPython calls am_send with the GIL held, a live `iter` of our type and a
+    // valid `result` slot. take_ready returns errors instead of panicking, so no panic
+    // unwinds across this C frame (and pyo3 aborts rather than unwinding if one did).
+    unsafe {
+        let py = Python::assume_gil_acquired();
+        let obj = Bound::from_borrowed_ptr(py, iter);
+        match T::take_ready(&obj) {
+            Ok(value) => {
+                *result = value.into_ptr();
+                ffi::PySendResult::PYGEN_RETURN
+            }
+            Err(err) => {
+                err.restore(py);
+                *result = std::ptr::null_mut();
+                ffi::PySendResult::PYGEN_ERROR
+            }
+        }
+    }
+}
+
+/// Give the type of `T` an `am_send` slot, so `await obj` completes in one C call with
+/// the value `take_ready` returns, without raising StopIteration (CPython's `SEND`
+/// tries am_send first). pyo3 has no way to declare this slot.
+pub fn install_ready_send<T: ReadyAwaitable + pyo3::PyClass>(py: Python<'_>) {
+    let ty = py.get_type::<T>();
+    let ptr = ty.as_type_ptr();
+    // SAFETY: `ptr` is T's heap type object, alive for the interpreter's life (the module
+    // holds it); heap types always point tp_as_async at their own writable
+    // PyAsyncMethods. The slot is set once at import, before any instance exists, and
+    // PyType_Modified drops any cached lookups.
+    unsafe {
+        let slots = (*ptr).tp_as_async;
+        if !slots.is_null() {
+            (*slots).am_send = Some(ready_send::<T>);
+            ffi::PyType_Modified(ptr);
+        }
+    }
 }

@@ -9,7 +9,8 @@
 //!
 //! Files by area: `loop_core.rs` (state and lifecycle), `scheduling.rs` (call_soon and
 //! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends), `sockets.rs` (native `sock_recv`/`sock_sendall`),
-//! `transport/` (the native cores of socket transports),
+//! `transport/` (the native cores of socket transports), `fs/` (the file engine
+//! and read buffer behind `aioxide.fs`),
 //! `tasks.rs` (create_future, create_task), `debug.rs` (watchdog and metrics state), `handle.rs`, `errors.rs` (Rust errors to Python exceptions), `ffi.rs` (the only
 //! `unsafe`: C-API calls pyo3 does not wrap).
 
@@ -18,6 +19,7 @@ use pyo3::prelude::*;
 mod debug;
 mod errors;
 mod ffi;
+mod fs;
 mod handle;
 mod loop_core;
 mod run;
@@ -33,5 +35,6 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::PyHandle>()?;
     m.add_class::<handle::PyTimerHandle>()?;
     transport::init_pymodule(m)?;
+    fs::init_pymodule(m)?;
     Ok(())
 }

@@ -21,8 +21,10 @@
 mod clock;
 mod epoll;
 mod eventfd;
+pub mod file;
 mod fork;
 pub mod socket;
+pub(crate) mod uring;
 
 pub use clock::monotonic_seconds;
 pub use epoll::{Event, Events, Poller};

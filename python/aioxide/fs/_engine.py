@@ -1,0 +1,79 @@
+"""One native ``FsEngine`` per event loop, polled through ``add_reader``.
+
+On the aioxide loop the engine lives on the loop and is released by ``Loop.close``; on
+any other loop it lives in a weak mapping keyed by the loop. The engine's descriptor is
+an eventfd that io_uring and the worker pool signal when requests finish; the reader
+callback (``FsEngine.reap``) resolves their futures on the loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+
+from .._aioxide import FsEngine
+
+_foreign: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_last: tuple = (None, None)
+
+
+def _setting() -> str:
+    value = os.environ.get("AIOXIDE_FS_BACKEND", "auto").strip().lower() or "auto"
+    return value if value in ("auto", "io_uring", "threads") else "auto"
+
+
+def _attach(loop: asyncio.AbstractEventLoop) -> FsEngine:
+    engine = FsEngine(_setting())
+    loop.add_reader(engine.fileno(), engine.reap)
+    if hasattr(loop, "_fs_engine"):
+        loop._fs_engine = engine
+    else:
+        _foreign[loop] = engine
+    return engine
+
+
+def engine_for(loop: asyncio.AbstractEventLoop) -> FsEngine:
+    """The engine serving ``loop``, created (and registered with it) on first use."""
+    global _last
+    if _last[0] is loop and not _last[1].stale:
+        return _last[1]
+    if hasattr(loop, "_fs_engine"):
+        engine = loop._fs_engine
+    else:
+        engine = _foreign.get(loop)
+    if engine is None or engine.stale:
+        if loop.is_closed():
+            raise RuntimeError("Event loop is closed")
+        engine = _attach(loop)
+    _last = (loop, engine)
+    return engine
+
+
+def release(loop: asyncio.AbstractEventLoop, engine: FsEngine) -> None:
+    """Stop polling ``engine`` and release its descriptors (the loop is closing)."""
+    global _last
+    if _last[0] is loop:
+        _last = (None, None)
+    if not engine.stale:
+        try:
+            loop.remove_reader(engine.fileno())
+        except Exception:  # noqa: BLE001 - the loop may already have dropped its poller
+            pass
+    engine.close()
+
+
+def current() -> tuple[asyncio.AbstractEventLoop, FsEngine]:
+    """The running loop and its engine."""
+    loop = asyncio.get_running_loop()
+    return loop, engine_for(loop)
+
+
+def backend() -> str:
+    """``"io_uring"`` or ``"threads"``: what requests on the running loop (or a fresh
+    engine, outside a loop) use."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return FsEngine(_setting()).backend
+    return engine_for(loop).backend
