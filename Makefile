@@ -66,6 +66,7 @@ bench: $(BUILD_STAMP) $(BENCH_STAMP)
 	$(VPY) benches/net_bench.py
 	$(VPY) benches/watchdog_overhead.py
 	$(VPY) benches/sync_bench.py
+	$(VPY) benches/fs_bench.py
 
 clean:
 	rm -rf $(VENV) target

@@ -9,16 +9,27 @@ import subprocess
 def seconds_from(cmd: list[str], timeout: float) -> tuple[float | None, str]:
     """Run ``cmd``, whose last output line is JSON with a ``seconds`` field: the seconds,
     or (None, why it failed)."""
+    result, error = result_from(cmd, timeout)
+    return (None, error) if result is None else (result["seconds"], "")
+
+
+def result_from(
+    cmd: list[str], timeout: float, env: dict[str, str] | None = None
+) -> tuple[dict | None, str]:
+    """Run ``cmd`` (with ``env`` if given), whose last output line is a JSON object with a
+    ``seconds`` field: that object, or (None, why it failed)."""
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return None, f"timed out after {timeout:g} s"
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines() or ["(no output)"]
         return None, f"exit {proc.returncode}: {lines[-1]}"
     try:
-        return float(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]), ""
-    except (ValueError, KeyError, IndexError) as exc:
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        result["seconds"] = float(result["seconds"])
+        return result, ""
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
         return None, f"unreadable output ({exc}): {proc.stdout[-200:]!r}"
 
 

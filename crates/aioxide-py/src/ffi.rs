@@ -232,6 +232,31 @@ pub fn substring<'py>(
 pub trait ReadyAwaitable {
     /// The value that completes the await (None when there is none).
     fn take_ready(obj: &Bound<'_, PyAny>) -> PyResult<PyObject>;
+
+    /// `__anext__`: an awaitable (the object itself, or a coroutine).
+    fn anext(obj: &Bound<'_, PyAny>) -> PyResult<PyObject>;
+}
+
+unsafe extern "C" fn ready_await(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls am_await with the GIL held and a live object; returning it
+    // with a new reference is what `__await__` returning self means.
+    unsafe { ffi::Py_NewRef(obj) }
+}
+
+unsafe extern "C" fn ready_anext<T: ReadyAwaitable>(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls am_anext with the GIL held and a live object of our type;
+    // errors are restored and signalled by NULL, as the slot's contract says, and
+    // `anext` returns errors instead of panicking.
+    unsafe {
+        let py = Python::assume_gil_acquired();
+        match T::anext(&Bound::from_borrowed_ptr(py, obj)) {
+            Ok(value) => value.into_ptr(),
+            Err(err) => {
+                err.restore(py);
+                std::ptr::null_mut()
+            }
+        }
+    }
 }
 
 unsafe extern "C" fn ready_send<T: ReadyAwaitable>(
@@ -261,7 +286,9 @@ unsafe extern "C" fn ready_send<T: ReadyAwaitable>(
 
 /// Give the type of `T` an `am_send` slot, so `await obj` completes in one C call with
 /// the value `take_ready` returns, without raising StopIteration (CPython's `SEND`
-/// tries am_send first). pyo3 has no way to declare this slot.
+/// tries am_send first), and plain C `am_anext`/`am_await` slots (pyo3's generated
+/// ones re-check the type and borrow flags on every call). pyo3 has no way to declare
+/// `am_send`.
 pub fn install_ready_send<T: ReadyAwaitable + pyo3::PyClass>(py: Python<'_>) {
     let ty = py.get_type::<T>();
     let ptr = ty.as_type_ptr();
@@ -273,6 +300,8 @@ pub fn install_ready_send<T: ReadyAwaitable + pyo3::PyClass>(py: Python<'_>) {
         let slots = (*ptr).tp_as_async;
         if !slots.is_null() {
             (*slots).am_send = Some(ready_send::<T>);
+            (*slots).am_await = Some(ready_await);
+            (*slots).am_anext = Some(ready_anext::<T>);
             ffi::PyType_Modified(ptr);
         }
     }

@@ -15,7 +15,15 @@ import weakref
 from .._aioxide import FsEngine
 
 _foreign: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_last: tuple = (None, None)
+
+
+def _dead():
+    return None
+
+
+# The loop and engine of the last lookup, held weakly (a closed loop and its engine
+# must not be kept alive by this cache).
+_last: tuple = (_dead, _dead)
 
 
 def _setting() -> str:
@@ -36,8 +44,10 @@ def _attach(loop: asyncio.AbstractEventLoop) -> FsEngine:
 def engine_for(loop: asyncio.AbstractEventLoop) -> FsEngine:
     """The engine serving ``loop``, created (and registered with it) on first use."""
     global _last
-    if _last[0] is loop and not _last[1].stale:
-        return _last[1]
+    if _last[0]() is loop:
+        engine = _last[1]()
+        if engine is not None and not engine.stale:
+            return engine
     if hasattr(loop, "_fs_engine"):
         engine = loop._fs_engine
     else:
@@ -46,15 +56,15 @@ def engine_for(loop: asyncio.AbstractEventLoop) -> FsEngine:
         if loop.is_closed():
             raise RuntimeError("Event loop is closed")
         engine = _attach(loop)
-    _last = (loop, engine)
+    _last = (weakref.ref(loop), weakref.ref(engine))
     return engine
 
 
 def release(loop: asyncio.AbstractEventLoop, engine: FsEngine) -> None:
     """Stop polling ``engine`` and release its descriptors (the loop is closing)."""
     global _last
-    if _last[0] is loop:
-        _last = (None, None)
+    if _last[0]() is loop:
+        _last = (_dead, _dead)
     if not engine.stale:
         try:
             loop.remove_reader(engine.fileno())

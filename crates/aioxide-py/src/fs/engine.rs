@@ -32,7 +32,7 @@ struct Pending {
     filename2: Option<PyObject>,
 }
 
-#[pyclass(module = "aioxide._aioxide", name = "FsEngine", frozen)]
+#[pyclass(module = "aioxide._aioxide", name = "FsEngine", frozen, weakref)]
 pub struct PyFsEngine {
     /// None once closed (with its loop).
     engine: Mutex<Option<Engine<Pending>>>,

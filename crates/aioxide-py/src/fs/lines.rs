@@ -187,6 +187,10 @@ impl ffi::ReadyAwaitable for LineBuffer {
         let mut buffer = obj.downcast::<LineBuffer>()?.try_borrow_mut()?;
         Ok(buffer.ready.take().unwrap_or_else(|| obj.py().None()))
     }
+
+    fn anext(obj: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        LineBuffer::__anext__(obj.downcast::<LineBuffer>()?.try_borrow_mut()?)
+    }
 }
 
 #[pymethods]
