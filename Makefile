@@ -45,6 +45,8 @@ test-rust:
 
 test-python: $(BUILD_STAMP)
 	$(VPY) -m pytest tests/python -n $(JOBS) -q -p no:cacheprovider
+	# aioxide.fs again on its worker-pool backend (what runs where io_uring is refused)
+	AIOXIDE_FS_BACKEND=threads $(VPY) -m pytest tests/python/fs -n $(JOBS) -q -p no:cacheprovider
 
 conformance: $(BUILD_STAMP)
 	$(VPY) tests/conformance/run.py --jobs $(JOBS)

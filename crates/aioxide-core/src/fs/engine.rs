@@ -11,6 +11,10 @@ use crate::sys::fork_generation;
 use crate::sys::uring::{Ring, RingOp};
 use crate::sys::Waker;
 
+/// The completion ring's size, and the most requests the engine keeps on the ring at
+/// once; more go to the pool, so the kernel never has more completions than room.
+const RING_COMPLETIONS: u32 = 4096;
+
 /// What to do.
 pub enum Request {
     /// Fill `buf` from `offset` (or the file position, [`file::CURRENT_POSITION`]) until
@@ -113,7 +117,7 @@ impl<P: Send + 'static> Engine<P> {
             signal: Waker::new()?,
         });
         let ring = match backend {
-            Backend::Auto => Ring::new(256, shared.signal.as_raw_fd()).ok(),
+            Backend::Auto => Ring::new(256, RING_COMPLETIONS, shared.signal.as_raw_fd()).ok(),
             Backend::Threads => None,
         };
         Ok(Engine {
@@ -159,7 +163,7 @@ impl<P: Send + 'static> Engine<P> {
             request,
             Request::Read { .. } | Request::Write { .. } | Request::Sync { .. }
         );
-        if ring_kind && self.ring.is_some() {
+        if ring_kind && self.ring.is_some() && self.in_ring < RING_COMPLETIONS as usize {
             let slot = self.free.pop().unwrap_or_else(|| {
                 self.slots.push(None);
                 self.slots.len() - 1

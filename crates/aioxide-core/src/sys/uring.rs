@@ -49,8 +49,10 @@ fn position(offset: i64, done: usize) -> u64 {
 impl Ring {
     /// A ring of `entries` slots whose completions signal `eventfd`; fails unless the
     /// kernel allows io_uring and supports read, write and fsync on it.
-    pub(crate) fn new(entries: u32, eventfd: RawFd) -> io::Result<Ring> {
-        let ring = IoUring::new(entries)?;
+    pub(crate) fn new(entries: u32, completions: u32, eventfd: RawFd) -> io::Result<Ring> {
+        let ring = IoUring::builder()
+            .setup_cqsize(completions)
+            .build(entries)?;
         let mut probe = Probe::new();
         ring.submitter().register_probe(&mut probe)?;
         for code in [opcode::Read::CODE, opcode::Write::CODE, opcode::Fsync::CODE] {
@@ -116,8 +118,21 @@ impl Ring {
     /// Call `each(user_data, result)` for every completion the kernel has posted;
     /// `result` is a byte count or `-errno`.
     pub(crate) fn drain(&mut self, mut each: impl FnMut(u64, i32)) {
-        for cqe in self.ring.completion() {
-            each(cqe.user_data(), cqe.result());
+        loop {
+            for cqe in self.ring.completion() {
+                each(cqe.user_data(), cqe.result());
+            }
+            // Completions the kernel could not post (a full completion ring) wait in
+            // its overflow list, and signal nothing when room appears: only an enter
+            // call moves them over. Ask for that until none are left.
+            let more = {
+                let mut sq = self.ring.submission();
+                sq.sync();
+                sq.cq_overflow() || sq.taskrun()
+            };
+            if !more || self.ring.submit().is_err() || self.ring.completion().is_empty() {
+                break;
+            }
         }
     }
 

@@ -173,3 +173,24 @@ fn dropping_an_engine_waits_for_requests_in_flight() {
     }
     drop(engine);
 }
+
+#[test]
+fn many_requests_at_once_all_complete() {
+    // More requests than the completion ring holds: none may be lost.
+    let f = temp_file(&[5u8; 4096]);
+    let mut engine = Engine::<u32>::new(Backend::Auto).unwrap();
+    for round in 0..3u32 {
+        let count = 6000u32;
+        for i in 0..count {
+            let request = Request::Read {
+                fd: f.as_raw_fd(),
+                buf: RawBuf::owned(vec![0; 4096]),
+                offset: 0,
+            };
+            engine.submit(request, round * count + i).unwrap();
+        }
+        let done = collect(&mut engine, count as usize);
+        assert_eq!(done.len(), count as usize);
+        assert!(done.iter().all(|c| bytes(&c.result) == 4096));
+    }
+}
