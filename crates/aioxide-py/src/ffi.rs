@@ -141,10 +141,10 @@ pub fn bytes_for_filling(py: Python<'_>, len: usize) -> PyResult<(Py<PyBytes>, R
     // downcast to PyBytes is exact.
     let obj: Py<PyBytes> =
         unsafe { Bound::from_owned_ptr(py, ptr).downcast_into_unchecked() }.unbind();
-    // SAFETY: PyBytes_AS_STRING of a live bytes object is its `len` data bytes. Only the
-    // engine writes them: the object is known only to the caller, which keeps it (and so
-    // the memory) alive inside the request's payload until the engine hands it back, and
-    // which shows it to Python code only after that.
+    // Only the engine writes these bytes: the object is known only to the caller, which
+    // keeps it alive in the request's payload until the engine hands it back, and shows
+    // it to Python code only after that.
+    // SAFETY: the data of a live bytes object is `len` bytes; see above for exclusivity.
     let buf = unsafe { RawBuf::new(ffi::PyBytes_AsString(obj.as_ptr()).cast(), len) };
     Ok((obj, buf))
 }
@@ -189,10 +189,9 @@ pub enum Units<'a> {
 /// Run `look` on the code units of `s` (one per character).
 pub fn with_units<R>(s: &Bound<'_, PyString>, look: impl FnOnce(Units<'_>) -> R) -> R {
     let ptr = s.as_ptr();
-    // SAFETY: `s` is a live str (the GIL is held; `s` borrows it for this call), and a
-    // str in CPython 3.3+ is "ready": its data is one array of GET_LENGTH units of the
-    // width KIND names. str objects are immutable, so nothing changes the array while
-    // `look` reads it.
+    // A str in CPython 3.3+ is "ready": its data is one array of GET_LENGTH units of the
+    // width KIND names, and str objects are immutable.
+    // SAFETY: `s` is a live str (GIL held, borrowed for this call); see above.
     unsafe {
         let len = ffi::PyUnicode_GET_LENGTH(ptr) as usize;
         let data = ffi::PyUnicode_DATA(ptr);
@@ -292,10 +291,9 @@ unsafe extern "C" fn ready_send<T: ReadyAwaitable>(
 pub fn install_ready_send<T: ReadyAwaitable + pyo3::PyClass>(py: Python<'_>) {
     let ty = py.get_type::<T>();
     let ptr = ty.as_type_ptr();
-    // SAFETY: `ptr` is T's heap type object, alive for the interpreter's life (the module
-    // holds it); heap types always point tp_as_async at their own writable
-    // PyAsyncMethods. The slot is set once at import, before any instance exists, and
-    // PyType_Modified drops any cached lookups.
+    // Heap types always point tp_as_async at their own writable PyAsyncMethods; the slots
+    // are set once at import, before any instance exists; PyType_Modified drops caches.
+    // SAFETY: `ptr` is T's heap type object, alive as long as the interpreter; see above.
     unsafe {
         let slots = (*ptr).tp_as_async;
         if !slots.is_null() {

@@ -216,3 +216,12 @@ def mixed_content(seed: int = 3, n: int = 400) -> bytes:
     rng = random.Random(seed)
     text = random_lines(rng, n, endings=("\n", "\r\n", "\r", "\n\n", "\r\r\n"), max_len=120)
     return (text + "tail without newline").encode()
+
+
+def run(loop, coro, timeout=30):
+    """Run ``coro`` on ``loop``, failing after ``timeout`` seconds instead of hanging."""
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+# 6,000 distinct numbered lines: any offset mistake shows in the data read
+LINES = b"".join(b"%05d line\n" % i for i in range(6000))

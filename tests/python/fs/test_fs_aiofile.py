@@ -13,7 +13,7 @@ import os
 import types
 
 import pytest
-from _fs_helpers import afs, random_bytes
+from _fs_helpers import afs, random_bytes, run
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -26,8 +26,6 @@ XFS = types.SimpleNamespace(
 )
 
 
-def run(loop, coro, timeout=30):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 def files_in(d):

@@ -8,14 +8,16 @@ import random
 
 import pytest
 from _fs_helpers import afs, new_fds, open_fds, random_bytes
+from _fs_helpers import run as _run
 
 pytestmark = pytest.mark.timeout(60)
 
 MiB = 1024 * 1024
 
 
+
 def run(loop, coro, timeout=40):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+    return _run(loop, coro, timeout)
 
 
 # -- concurrency --------------------------------------------------------------------------

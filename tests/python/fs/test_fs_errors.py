@@ -9,13 +9,11 @@ import shutil
 import subprocess
 
 import pytest
-from _fs_helpers import afs, new_fds, open_fds
+from _fs_helpers import afs, new_fds, open_fds, run
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def run(loop, coro, timeout=30):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 async def aopen(*args, **kwargs):

@@ -8,13 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from _fs_helpers import afs, random_bytes
+from _fs_helpers import afs, random_bytes, run
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def run(loop, coro, timeout=30):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 # -- read/write whole files --------------------------------------------------------------

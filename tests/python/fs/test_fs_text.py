@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import random
 
 import pytest
-from _fs_helpers import BOUNDARIES, SPECIALS, afs, boundary_text, compare_ops
+from _fs_helpers import BOUNDARIES, SPECIALS, afs, boundary_text, compare_ops, run
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -32,8 +31,6 @@ def _mixed_text(latin: bool) -> str:
 TEXT = {enc: _mixed_text(latin=enc == "latin-1") for enc in ENCODINGS}
 
 
-def run(loop, coro, timeout=30):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 def write_encoded(path, encoding, text=None):
