@@ -266,6 +266,28 @@ async def servers_and_subprocesses() -> Log:
     return log
 
 
+async def files() -> Log:
+    """aioxide.fs works on any loop: the same transcript on stdlib asyncio and aioxide."""
+    import tempfile
+
+    import aioxide.fs as afs
+
+    log: Log = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/notes.txt"
+        async with afs.open(path, "w", encoding="utf-8", newline="\r\n") as f:
+            await f.write("first line\nsecond, with ünïcode\nthird\n")
+        log.append(f"on disk: {await afs.read_bytes(path)!r}")
+        async with afs.open(path, encoding="utf-8") as f:
+            async for line in f:
+                log.append(f"async for: {line!r}")
+        async with afs.AIOFile(path, "r") as afp:  # aiofile's API
+            async for line in afs.LineReader(afp, line_sep="\r\n"):
+                log.append(f"LineReader: {line!r}")
+        log.append(f"listdir: {await afs.listdir(tmp)}, size {(await afs.stat(path)).st_size}")
+    return log
+
+
 PROGRAMS = [
     ("coroutines awaited in order", awaited_in_order),
     ("tasks awaited out of order", awaited_out_of_order),
@@ -278,4 +300,5 @@ PROGRAMS = [
     ("call_soon/call_later/call_at and contextvars", callbacks_and_context),
     ("asyncio.Queue and sock_* echo", queue_and_sockets),
     ("start_server/open_connection and a subprocess", servers_and_subprocesses),
+    ("aioxide.fs: open, async for, aiofile's LineReader", files),
 ]
