@@ -17,12 +17,14 @@ from asyncio.log import logger
 
 from . import _resolve
 from ._flow import FlowControl
+from ._transport_basics import TransportBasics
 
 _MAX_SIZE = 256 * 1024
 _LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
 
 
-class DatagramTransport(FlowControl, transports.Transport, transports.DatagramTransport):
+class DatagramTransport(TransportBasics, FlowControl, transports.Transport,
+                        transports.DatagramTransport):
     """A UDP or Unix datagram socket (asyncio's ``_SelectorDatagramTransport``, which is
     an ``asyncio.Transport`` too)."""
 
@@ -77,15 +79,6 @@ class DatagramTransport(FlowControl, transports.Transport, transports.DatagramTr
 
     # -- BaseTransport / ReadTransport ---------------------------------------------
 
-    def get_protocol(self):
-        return self._protocol
-
-    def set_protocol(self, protocol) -> None:
-        self._protocol = protocol
-
-    def is_closing(self) -> bool:
-        return self._closing
-
     def is_reading(self) -> bool:
         return not self._closing and not self._paused
 
@@ -125,23 +118,12 @@ class DatagramTransport(FlowControl, transports.Transport, transports.DatagramTr
         self._conn_lost += 1
         self._loop.call_soon(self._call_connection_lost, exc)
 
-    def _call_connection_lost(self, exc) -> None:
-        try:
-            self._protocol.connection_lost(exc)
-        finally:
-            self._sock.close()
-            self._sock = None
-            self._protocol = None
+    def _release(self) -> None:
+        self._sock.close()
+        self._sock = None
 
     def _fatal_error(self, exc, message="Fatal error on transport") -> None:
-        if isinstance(exc, OSError):
-            if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._loop.call_exception_handler({
-                "message": message, "exception": exc,
-                "transport": self, "protocol": self._protocol,
-            })
+        self._report_error(exc, message, isinstance(exc, OSError))
         self._force_close(exc)
 
     # -- flow control ---------------------------------------------------------------

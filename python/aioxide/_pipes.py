@@ -15,6 +15,7 @@ from asyncio import futures, transports
 from asyncio.log import logger
 
 from ._flow import FlowControl
+from ._transport_basics import TransportBasics
 
 _MAX_READ = 256 * 1024
 _LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
@@ -24,7 +25,7 @@ def _mode(fileno: int) -> int:
     return os.fstat(fileno).st_mode
 
 
-class _PipeTransportBase:
+class _PipeTransportBase(TransportBasics):
     """What both directions share: the pipe, closing, errors, repr."""
 
     _pipe = None
@@ -64,35 +65,15 @@ class _PipeTransportBase:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             self._pipe.close()
 
-    def get_protocol(self):
-        return self._protocol
-
-    def set_protocol(self, protocol) -> None:
-        self._protocol = protocol
-
-    def is_closing(self) -> bool:
-        return self._closing
-
     def _fatal_error(self, exc, message) -> None:
         # EIO from a pty whose other side closed is how a pty says end of stream.
-        if isinstance(exc, OSError) and exc.errno == errno.EIO:
-            if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._loop.call_exception_handler({
-                "message": message, "exception": exc,
-                "transport": self, "protocol": self._protocol,
-            })
+        self._report_error(exc, message, isinstance(exc, OSError) and exc.errno == errno.EIO)
         self._close(exc)
 
-    def _call_connection_lost(self, exc) -> None:
-        try:
-            self._protocol.connection_lost(exc)
-        finally:
-            self._pipe.close()
-            self._pipe = None
-            self._protocol = None
-            self._loop = None
+    def _release(self) -> None:
+        self._pipe.close()
+        self._pipe = None
+        self._loop = None
 
 
 class ReadPipeTransport(_PipeTransportBase, transports.ReadTransport):

@@ -12,9 +12,9 @@ from ._modes import check_text_arguments, parse_mode, text_encoding
 from ._text import AsyncTextFile
 
 
-async def _open_file(file, mode, buffering, encoding, errors, newline):
-    info = parse_mode(mode)
-    check_text_arguments(info, buffering, encoding, errors, newline)
+async def _open_file(file, mode, info, buffering, encoding, errors, newline):
+    """Open a file whose arguments ``open()`` has already checked (``info`` is the
+    parsed ``mode``)."""
     if isinstance(file, int):
         raise TypeError("aioxide.fs.open() takes a path, not a file descriptor")
     path = os.fspath(file)
@@ -80,4 +80,4 @@ def open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None)
     """
     info = parse_mode(mode)
     check_text_arguments(info, buffering, encoding, errors, newline)
-    return _Opener((file, mode, buffering, encoding, errors, newline))
+    return _Opener((file, mode, info, buffering, encoding, errors, newline))

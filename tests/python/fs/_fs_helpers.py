@@ -225,3 +225,16 @@ def run(loop, coro, timeout=30):
 
 # 6,000 distinct numbered lines: any offset mistake shows in the data read
 LINES = b"".join(b"%05d line\n" % i for i in range(6000))
+
+
+async def cancel_after(coro, spins: int):
+    """Start ``coro`` as a task, let the loop run ``spins`` iterations, cancel it; its
+    result if it finished first, else None."""
+    task = asyncio.ensure_future(coro)
+    for _ in range(spins):
+        await asyncio.sleep(0)
+    task.cancel()
+    try:
+        return await task
+    except asyncio.CancelledError:
+        return None

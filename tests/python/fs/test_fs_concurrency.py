@@ -7,7 +7,7 @@ import os
 import random
 
 import pytest
-from _fs_helpers import afs, new_fds, open_fds, random_bytes
+from _fs_helpers import afs, cancel_after, new_fds, open_fds, random_bytes
 from _fs_helpers import run as _run
 
 pytestmark = pytest.mark.timeout(60)
@@ -168,14 +168,7 @@ def test_cancelled_big_read_leaves_a_consistent_file(loop, tmp_path, big_data, s
     async def main():
         async with afs.open(path, "rb", buffering=buffering) as f:
             assert await f.read(10) == big_data[:10]
-            task = asyncio.ensure_future(f.read())
-            for _ in range(spins):
-                await asyncio.sleep(0)
-            task.cancel()
-            try:
-                result = await task
-            except asyncio.CancelledError:
-                result = None
+            result = await cancel_after(f.read(), spins)
             if result is not None:
                 assert result == big_data[10:]
             pos = await f.tell()
@@ -203,14 +196,7 @@ def test_cancelled_text_read_leaves_a_consistent_file(loop, tmp_path, spins):
     async def main():
         async with afs.open(path, "r", encoding="utf-8") as f:
             assert await f.readline() == "line 0 é\n"
-            task = asyncio.ensure_future(f.read())
-            for _ in range(spins):
-                await asyncio.sleep(0)
-            task.cancel()
-            try:
-                result = await task
-            except asyncio.CancelledError:
-                result = None
+            result = await cancel_after(f.read(), spins)
             if result is not None:
                 assert result == text[len("line 0 é\n") :]
             cookie = await f.tell()
@@ -234,14 +220,7 @@ def test_cancelled_big_write_completes(loop, tmp_path, big_data, spins, bufferin
 
     async def main():
         async with afs.open(path, "wb", buffering=buffering) as f:
-            task = asyncio.ensure_future(f.write(big_data))
-            for _ in range(spins):
-                await asyncio.sleep(0)
-            task.cancel()
-            try:
-                n = await task
-            except asyncio.CancelledError:
-                n = None
+            n = await cancel_after(f.write(big_data), spins)
             if n is not None:
                 assert n == len(big_data)
             assert await f.tell() == len(big_data)
@@ -259,10 +238,7 @@ def test_cancelled_write_then_close_keeps_the_data(loop, tmp_path, big_data):
 
     async def main():
         f = await afs.open(path, "wb", buffering=0)
-        task = asyncio.ensure_future(f.write(big_data))
-        await asyncio.sleep(0)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await cancel_after(f.write(big_data), 1)
         await f.close()
 
     run(loop, main())
@@ -276,10 +252,7 @@ def test_cancelled_text_write_completes(loop, tmp_path):
 
     async def main():
         async with afs.open(path, "w", encoding="utf-8") as f:
-            task = asyncio.ensure_future(f.write(text))
-            await asyncio.sleep(0)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_after(f.write(text), 1)
             await f.write("end")
 
     run(loop, main())
@@ -292,11 +265,7 @@ def test_cancelling_many_reads_and_writes_loses_nothing(loop, tmp_path):
 
     async def one(i):
         async with afs.open(tmp_path / f"{i}", "wb", buffering=0) as f:
-            task = asyncio.ensure_future(f.write(data[i]))
-            for _ in range(1 + i % 4):
-                await asyncio.sleep(0)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_after(f.write(data[i]), 1 + i % 4)
             assert await f.tell() == len(data[i])
 
     async def main():

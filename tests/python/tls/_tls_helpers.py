@@ -16,6 +16,9 @@ import ssl
 import time
 
 import pytest
+from _protocols import Accepting as Accepting
+from _protocols import Recorder as Recorder
+from _protocols import pattern as pattern
 
 # Upper bound of any single wait; a test that hits it has failed.
 TIMEOUT = 5
@@ -94,115 +97,11 @@ def run(loop: asyncio.AbstractEventLoop, coro, timeout: float = TIMEOUT):
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
-def pattern(n: int, seed: int = 0) -> bytes:
-    """``n`` bytes whose content depends on the position, so reordering is detected."""
-    block = bytes((i * 7 + seed) % 251 for i in range(251))
-    reps = n // len(block) + 1
-    return (block * reps)[:n]
-
-
 def record_exception_handler(loop) -> list[dict]:
     """Route the loop's exception handler into a list, which is returned."""
     calls: list[dict] = []
     loop.set_exception_handler(lambda _loop, context: calls.append(context))
     return calls
-
-
-class Recorder(asyncio.Protocol):
-    """A protocol that records its callbacks and exposes futures for the milestones.
-
-    ``events`` is the order of the callbacks: ``made``, ``data`` (consecutive calls
-    folded into one), ``eof``, ``lost``. With ``echo=True`` it writes back what it
-    receives.
-    """
-
-    def __init__(self, loop, *, echo: bool = False):
-        self.loop = loop
-        self.echo = echo
-        self.transport = None
-        self.events: list[str] = []
-        self.data = bytearray()
-        self.lost_exc = None
-        self.made = loop.create_future()
-        self.eof = loop.create_future()
-        self.lost = loop.create_future()
-        self._readers: list[tuple[int, asyncio.Future]] = []
-
-    def connection_made(self, transport):
-        self.transport = transport
-        self.events.append("made")
-        self.made.set_result(transport)
-
-    def data_received(self, data):
-        if not self.events or self.events[-1] != "data":
-            self.events.append("data")
-        self.data += data
-        if self.echo:
-            self.transport.write(data)
-        self._wake()
-
-    def eof_received(self):
-        self.events.append("eof")
-        if not self.eof.done():
-            self.eof.set_result(None)
-        self._wake(final=True)
-
-    def connection_lost(self, exc):
-        self.events.append("lost")
-        self.lost_exc = exc
-        if not self.lost.done():
-            self.lost.set_result(exc)
-        self._wake(final=True)
-
-    def _wake(self, final: bool = False):
-        keep = []
-        for n, fut in self._readers:
-            if fut.done():
-                continue
-            if len(self.data) >= n:
-                fut.set_result(bytes(self.data[:n]))
-            elif final:
-                fut.set_exception(ConnectionError(
-                    f"stream ended after {len(self.data)} of {n} bytes"))
-            else:
-                keep.append((n, fut))
-        self._readers = keep
-
-    async def received(self, n: int) -> bytes:
-        """Wait until at least ``n`` bytes have arrived; the first ``n`` bytes."""
-        if len(self.data) >= n:
-            return bytes(self.data[:n])
-        if self.eof.done() or self.lost.done():
-            raise ConnectionError(f"stream ended after {len(self.data)} of {n} bytes")
-        fut = self.loop.create_future()
-        self._readers.append((n, fut))
-        return await fut
-
-
-class Accepting:
-    """A protocol factory for servers that keeps every protocol it made.
-
-    ``await accepting.next()`` is the next connection's protocol once its
-    ``connection_made`` has run (for TLS: once the handshake is done).
-    """
-
-    def __init__(self, loop, **kwargs):
-        self.loop = loop
-        self.kwargs = kwargs
-        self.protocols: list[Recorder] = []
-        self._queue: asyncio.Queue = asyncio.Queue()
-
-    def __call__(self):
-        proto = Recorder(self.loop, **self.kwargs)
-        self.protocols.append(proto)
-        proto.made.add_done_callback(lambda _f: self._queue.put_nowait(proto))
-        return proto
-
-    async def next(self) -> Recorder:
-        return await self._queue.get()
-
-    async def all_lost(self):
-        await asyncio.gather(*(p.lost for p in self.protocols if p.made.done()))
 
 
 @contextlib.asynccontextmanager
