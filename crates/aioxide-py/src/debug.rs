@@ -82,11 +82,14 @@ impl WatchState {
         now
     }
 
-    pub fn after_poll(&self, started: f64) {
+    /// After a poller wait; returns how long it took.
+    pub fn after_poll(&self, started: f64) -> f64 {
         let now = Self::now();
-        store_f64(&self.waiting, load_f64(&self.waiting) + (now - started));
+        let waited = now - started;
+        store_f64(&self.waiting, load_f64(&self.waiting) + waited);
         store_f64(&self.last_poll_end, now);
         self.busy.store(true, Ordering::Relaxed);
+        waited
     }
 
     /// The earliest timer queued in this iteration runs `lag` seconds after its deadline.

@@ -82,6 +82,9 @@ pub struct PyLoopCore {
     pub watch: crate::debug::WatchState,
     /// The previous iteration polled (see `run.rs`).
     pub polled_last: AtomicBool,
+    /// Events were waiting at the last poll: try the next one without releasing the GIL
+    /// (see `run.rs`).
+    pub poll_hot: AtomicBool,
     pub callbacks_run: AtomicU64,
 }
 
@@ -153,6 +156,7 @@ impl PyLoopCore {
             iterations: AtomicU64::new(0),
             watch: crate::debug::WatchState::default(),
             polled_last: AtomicBool::new(false),
+            poll_hot: AtomicBool::new(false),
             callbacks_run: AtomicU64::new(0),
         })
     }

@@ -19,6 +19,10 @@ use crate::errors;
 use crate::handle::{HandleRef, PyHandle};
 use crate::loop_core::PyLoopCore;
 
+/// A releasing wait that returned events within this many seconds did not sleep: the
+/// events were already there (a wait that sleeps takes a thread wake-up, tens of µs).
+const HOT_POLL_SECONDS: f64 = 10e-6;
+
 impl PyLoopCore {
     /// Queue the reader and writer callbacks of descriptors the poller reported; drop the
     /// registration of a watcher whose handle was cancelled (asyncio's `_process_events`).
@@ -61,14 +65,32 @@ impl PyLoopCore {
     }
 
     /// Wait for I/O (GIL released) and queue what became ready.
+    ///
+    /// Releasing and retaking the GIL costs two mutex round trips and a condition
+    /// signal, dearer once the process has a second thread. When the last poll found
+    /// events waiting, a busy loop (ping-pong, many connections) probably has more: look
+    /// first without waiting, GIL held, and release it only if nothing is there. A loop
+    /// that had to sleep goes straight to the releasing wait, so an idle-then-woken loop
+    /// pays no extra system call.
     fn poll_io(&self, py: Python<'_>, reactor: &Reactor, timeout: Option<f64>) -> PyResult<()> {
         // The event and readiness buffers belong to the loop thread and are reused.
         let mut bufs = self.events.lock();
         let (events, io_ready) = &mut *bufs;
         io_ready.clear();
         let started = self.watch.before_poll();
-        let res = py.allow_threads(|| reactor.wait(events, timeout, io_ready));
-        self.watch.after_poll(started);
+        let mut res = Ok(false);
+        let mut found = false;
+        if timeout != Some(0.0) && self.poll_hot.load(Ordering::Relaxed) {
+            res = reactor.wait(events, Some(0.0), io_ready);
+            found = !matches!(res, Ok(false)) || !io_ready.is_empty();
+        }
+        if !found {
+            res = py.allow_threads(|| reactor.wait(events, timeout, io_ready));
+        }
+        let waited = self.watch.after_poll(started);
+        // "Found without sleeping": the releasing wait returned within a scheduler tick.
+        let hot = found || (!io_ready.is_empty() && waited < HOT_POLL_SECONDS);
+        self.poll_hot.store(hot, Ordering::Relaxed);
         match res {
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => py.check_signals()?,

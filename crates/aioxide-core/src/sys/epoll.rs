@@ -16,7 +16,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::syscall;
+use super::{direct_syscall, syscall};
 
 /// One readiness report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,12 +105,18 @@ impl Poller {
         events.raw.clear();
         let capacity = events.raw.capacity();
         // epoll_wait writes at most `capacity` entries into the spare capacity of `raw`.
-        let n = syscall!(epoll_wait(
+        // epoll_pwait with no signal mask is epoll_wait (which some architectures lack),
+        // entered directly: the loop waits once per iteration (see `direct_syscall!`).
+        let no_mask = std::ptr::null::<libc::sigset_t>();
+        let n = direct_syscall!(
+            libc::SYS_epoll_pwait,
             self.epfd.as_raw_fd(),
             events.raw.as_mut_ptr(),
             capacity as libc::c_int,
-            timeout_ms
-        ))? as usize;
+            timeout_ms,
+            no_mask,
+            0usize
+        )? as usize;
         // SAFETY: epoll_wait initialised exactly the first `n` entries and n <= capacity.
         unsafe { events.raw.set_len(n) };
         Ok(())

@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::syscall;
+use super::{direct_syscall, syscall};
 
 /// Wakes a poller from another thread. Wakeups between two resets cost one write.
 #[derive(Debug)]
@@ -32,10 +32,9 @@ impl Waker {
             return Ok(());
         }
         let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to a descriptor this struct owns.
-        let res = unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
-        if res == -1 {
-            let err = io::Error::last_os_error();
+        // Writes 8 bytes from a live u64 to a descriptor this struct owns.
+        let res = direct_syscall!(libc::SYS_write, self.fd.as_raw_fd(), &one as *const u64, 8);
+        if let Err(err) = res {
             // A full counter means the reader has plenty to wake for already.
             if err.kind() != io::ErrorKind::WouldBlock {
                 self.pending.store(false, Ordering::Release);
@@ -49,11 +48,9 @@ impl Waker {
     /// that a wakeup racing with the reset is either seen now or leaves the fd readable.
     pub fn reset(&self) {
         let mut buf: u64 = 0;
-        // SAFETY: reads at most 8 bytes into a live u64 from a descriptor this struct owns;
-        // EAGAIN (nothing pending) is the only expected failure and needs no handling.
-        unsafe {
-            libc::read(self.fd.as_raw_fd(), (&mut buf as *mut u64).cast(), 8);
-        }
+        // Reads at most 8 bytes into a live u64 from a descriptor this struct owns; EAGAIN
+        // (nothing pending) is the only expected failure and needs no handling.
+        let _ = direct_syscall!(libc::SYS_read, self.fd.as_raw_fd(), &mut buf as *mut u64, 8);
         self.pending.store(false, Ordering::Release);
     }
 

@@ -45,3 +45,26 @@ macro_rules! syscall {
     }};
 }
 pub(crate) use syscall;
+
+/// Like [`syscall!`], but enters the kernel through `libc::syscall` with a system-call
+/// number (`libc::SYS_...`) instead of through glibc's wrapper of that call.
+///
+/// glibc's wrappers for calls that are POSIX cancellation points (`recv`, `send`,
+/// `writev`, `read`, `write`, `epoll_wait`, ...) switch asynchronous cancellation on and
+/// off around the call once the process has a second thread (a watchdog, an executor,
+/// the fs pool): two atomic read-modify-writes per call, about 3 % of a loopback echo
+/// round trip. aioxide never cancels threads, so the hot calls skip that.
+macro_rules! direct_syscall {
+    ($nr:expr, $($arg:expr),* $(,)?) => {{
+        // SAFETY: each call site passes arguments that satisfy the kernel's contract for
+        // the system call named here (the same as glibc's wrapper's); see the call site.
+        // Every argument goes in one full register (`c_long`), as the kernel reads it.
+        let res = unsafe { libc::syscall($nr, $(($arg) as libc::c_long),*) };
+        if res == -1 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(res as isize)
+        }
+    }};
+}
+pub(crate) use direct_syscall;

@@ -1,3 +1,6 @@
+//! These calls enter the kernel directly (see `direct_syscall!`): they run on the loop
+//! thread for every message.
+//!
 //! Facts about non-blocking socket I/O (`writev` below takes the same rules): `recv`/`send` on a non-blocking socket return
 //! `EAGAIN`/`EWOULDBLOCK` instead of waiting; `EINTR` means a signal arrived before any
 //! byte moved and the call can simply be repeated (PEP 475 does the same); `send` is
@@ -7,13 +10,16 @@
 use std::io;
 use std::os::fd::RawFd;
 
-use super::syscall;
+use super::{direct_syscall, syscall};
 
 /// One `recv(2)` into `buf`; `Ok(0)` is end of stream.
 pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     loop {
-        // recv writes at most buf.len() bytes into the writable region `buf`.
-        match syscall!(recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0)) {
+        // recvfrom (recv's system call) writes at most buf.len() bytes into the writable
+        // region `buf`; no source address is asked for.
+        let null = std::ptr::null_mut::<libc::sockaddr>();
+        let len = buf.len();
+        match direct_syscall!(libc::SYS_recvfrom, fd, buf.as_mut_ptr(), len, 0, null, null) {
             Ok(n) => return Ok(n as usize),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -24,8 +30,10 @@ pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 /// One `send(2)` of `buf`; returns how many bytes the kernel took.
 pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     loop {
-        // send reads at most buf.len() bytes from the readable region `buf`.
-        match syscall!(send(fd, buf.as_ptr().cast(), buf.len(), 0)) {
+        // sendto (send's system call) reads at most buf.len() bytes from the readable
+        // region `buf`; no destination address is given.
+        let null = std::ptr::null::<libc::sockaddr>();
+        match direct_syscall!(libc::SYS_sendto, fd, buf.as_ptr(), buf.len(), 0, null, 0) {
             Ok(n) => return Ok(n as usize),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -39,7 +47,7 @@ pub fn writev(fd: RawFd, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
     loop {
         // writev reads `count` iovecs from `bufs`; std guarantees IoSlice has the layout
         // of `struct iovec` on Unix, and each points into a live borrowed buffer.
-        match syscall!(writev(fd, bufs.as_ptr().cast(), count)) {
+        match direct_syscall!(libc::SYS_writev, fd, bufs.as_ptr(), count) {
             Ok(n) => return Ok(n as usize),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
