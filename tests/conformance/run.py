@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-# The modules of issue #2 (the loop core), then those of issue #3.
+# Every module of test.test_asyncio: those of issue #2 (the loop core), then #3, #4.
 MODULES = [
     "test_tasks",
     "test_futures",
@@ -51,6 +51,17 @@ MODULES = [
     "test_subprocess",
     "test_ssl",
     "test_sslproto",
+    # The rest of test_asyncio: the base loop, protocol and transport ABCs, the stdlib's
+    # selector and proactor transports (unit tests of stdlib-private classes with mock
+    # sockets; those that need the stdlib TestLoop's fake-fd registry are excluded) and
+    # the Windows-only modules, which skip themselves on other platforms.
+    "test_base_events",
+    "test_protocols",
+    "test_transports",
+    "test_selector_events",
+    "test_proactor_events",
+    "test_windows_events",
+    "test_windows_utils",
 ]
 
 
