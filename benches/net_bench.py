@@ -6,10 +6,12 @@
 
 Every measurement starts a fresh server process (benches/net_servers.py, one loop and one
 style), drives it with one native load client for --duration seconds after a warm-up, and
-stops it. The client is benches/netload (Rust, std only, built here with cargo into
+stops it. The client is benches/netload (Rust, built here with cargo into
 target/netload): the same for every loop, one request in flight per connection. Echo
 cells send SIZE bytes and wait for the whole echo; HTTP cells use `wrk` when it is on
-PATH, else `netload http`. Next to the loops, netload's own single-thread epoll servers
+PATH, else `netload http`. The TLS cells (issue #4: echo at --tls-sizes over --tls-conns,
+HTTPS at --http-conns) use netload's rustls client (`tls-echo`, one thread per
+connection) and wrk or `netload https`. Next to the loops, netload's own single-thread epoll servers
 give the native ceiling for each echo and HTTP cell.
 
 Each repeat measures every cell once per loop, loops interleaved (rotated each repeat) so
@@ -51,18 +53,23 @@ NETLOAD = NETLOAD_TARGET / "release" / "netload"
 SERVERS = HERE / "net_servers.py"
 RESULTS = HERE / "results" / "net_latest.json"
 
-ECHO_STYLES = ("sock", "streams", "protocol")
-HTTP_STYLES = ("http", "aiohttp")
+ECHO_STYLES = ("sock", "streams", "protocol", "tls")
+HTTP_STYLES = ("http", "aiohttp", "https")
+TLS_STYLES = ("tls", "https")
 STYLE_NAMES = {
     "sock": "raw sock_recv/sock_sendall",
     "streams": "streams",
     "protocol": "Protocol",
     "http": "HTTP on Protocol",
     "aiohttp": "aiohttp.web",
+    "tls": "Protocol over TLS",
+    "https": "HTTPS on Protocol",
 }
 NATIVE = "native"
 # style -> minimum aioxide/uvloop req/s (issue #3); the plain-Protocol HTTP server has none.
-TARGETS = {"sock": 1.8, "streams": 1.3, "protocol": 1.2, "aiohttp": 1.15}
+TARGETS = {"sock": 1.8, "streams": 1.3, "protocol": 1.2, "aiohttp": 1.15,
+           # issue #4
+           "tls": 1.2, "https": 1.2}
 # ... or this share of the native server's req/s where the client or the cores are the limit
 NATIVE_SHARE = 0.95
 CLIENT_BOUND_CPU = 90.0  # % of one core
@@ -163,12 +170,15 @@ def cpu_split(mode: str) -> tuple[set[int] | None, set[int] | None]:
     return {usable[-1]}, set(usable[:-1])
 
 
-def build_netload() -> Path:
-    """Build (or find up to date) the load client; cargo decides whether it is stale."""
+def build_netload(tls: bool) -> Path:
+    """Build (or find up to date) the load client, with its TLS modes when ``tls`` (they
+    need rustls from crates.io); cargo decides whether it is stale."""
     if shutil.which("cargo"):
         env = {**os.environ, "CARGO_TARGET_DIR": str(NETLOAD_TARGET)}
         cmd = ["cargo", "build", "--release", "-j", "1", "--quiet",
                "--manifest-path", str(NETLOAD_MANIFEST)]
+        if tls:
+            cmd += ["--features", "tls"]
         print(f"building netload: {shlex.join(cmd)}", file=sys.stderr, flush=True)
         subprocess.run(cmd, env=env, check=True)
     if not NETLOAD.exists():
@@ -289,10 +299,11 @@ _UNIT_US = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6}
 
 
 def run_wrk(wrk: str, port: int, conns: int, threads: int, duration: int, pid: int,
-            timeout: float, cpus: set[int] | None) -> dict:
+            timeout: float, cpus: set[int] | None, tls: bool = False) -> dict:
     """wrk against the server; CPU of the server from /proc, of wrk from rusage."""
+    scheme = "https" if tls else "http"
     cmd = [wrk, f"-t{min(threads, conns)}", f"-c{conns}", f"-d{duration}s", "--latency",
-           f"http://{HOST}:{port}/"]
+           f"{scheme}://{HOST}:{port}/"]
     server_cpu0, system_cpu0 = proc_cpu_seconds(pid), system_cpu_seconds()
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
@@ -351,28 +362,31 @@ def measure(cell: Cell, loop: str, opts: argparse.Namespace) -> dict:
         common = ["--addr", addr, "--conns", str(cell.conns), "--threads", str(opts.threads),
                   "--pid", str(server.proc.pid)]
         timeout = opts.warmup + opts.duration + 60
+        tls = cell.style in TLS_STYLES
         if cell.kind == "echo":
             result = run_netload(
                 opts.netload,
-                ["echo", *common, "--size", str(cell.size), "--duration", str(opts.duration),
-                 "--warmup", str(opts.warmup)],
+                ["tls-echo" if tls else "echo", *common, "--size", str(cell.size),
+                 "--duration", str(opts.duration), "--warmup", str(opts.warmup)],
                 timeout,
                 client_cpus,
             )
             result["client"] = "netload"
         elif opts.wrk:
             if opts.warmup > 0:  # same warm-up as netload gives itself
-                run_netload(opts.netload, ["http", *common, "--duration", str(opts.warmup),
-                                           "--warmup", "0"], timeout, client_cpus)
+                run_netload(opts.netload, ["https" if tls else "http", *common,
+                                           "--duration", str(opts.warmup), "--warmup", "0"],
+                            timeout, client_cpus)
             server.check_alive()
             duration = max(1, round(opts.duration))  # wrk takes whole seconds
             result = run_wrk(opts.wrk, server.port, cell.conns, opts.threads, duration,
-                             server.proc.pid, timeout, client_cpus)
+                             server.proc.pid, timeout, client_cpus, tls)
             result["client"] = "wrk"
         else:
             result = run_netload(
                 opts.netload,
-                ["http", *common, "--duration", str(opts.duration), "--warmup", str(opts.warmup)],
+                ["https" if tls else "http", *common, "--duration", str(opts.duration),
+                 "--warmup", str(opts.warmup)],
                 timeout,
                 client_cpus,
             )
@@ -410,17 +424,25 @@ def build_cells(opts: argparse.Namespace) -> list[Cell]:
     cells = []
     echo_styles = [s for s in opts.styles if s in ECHO_STYLES]
     http_styles = [s for s in opts.styles if s in HTTP_STYLES]
-    if echo_styles:
+    plain_echo = [s for s in echo_styles if s not in TLS_STYLES]
+    plain_http = [s for s in http_styles if s not in TLS_STYLES]
+    if plain_echo:
         for size in opts.sizes:
             for conns in opts.conns:
                 if opts.native:
                     cells.append(Cell("echo", NATIVE, conns, size))
-                cells += [Cell("echo", style, conns, size) for style in echo_styles]
-    if http_styles:
+                cells += [Cell("echo", style, conns, size) for style in plain_echo]
+    if plain_http:
         for conns in opts.http_conns:
             if opts.native:
                 cells.append(Cell("http", NATIVE, conns))
-            cells += [Cell("http", style, conns) for style in http_styles]
+            cells += [Cell("http", style, conns) for style in plain_http]
+    # TLS (issue #4): echo at 1 and 10 KiB over 10 connections, HTTPS; no native ceiling.
+    if "tls" in echo_styles:
+        cells += [Cell("echo", "tls", conns, size)
+                  for size in opts.tls_sizes for conns in opts.tls_conns]
+    if "https" in http_styles:
+        cells += [Cell("http", "https", conns) for conns in opts.http_conns]
     return cells
 
 
@@ -672,7 +694,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--conns", type=_int_list, default=[1, 10],
                         help="concurrent echo connections")
     parser.add_argument("--http-conns", type=_int_list, default=[10, 100],
-                        help="concurrent HTTP connections")
+                        help="concurrent HTTP(S) connections")
+    parser.add_argument("--tls-sizes", type=_int_list, default=[1024, 10240],
+                        help="TLS echo payload bytes")
+    parser.add_argument("--tls-conns", type=_int_list, default=[10],
+                        help="concurrent TLS echo connections (one client thread each)")
     parser.add_argument("--duration", type=float, default=3.0, help="measured seconds per run")
     parser.add_argument("--warmup", type=float, default=None,
                         help="unmeasured seconds before each run (default min(0.5, duration/4))")
@@ -692,6 +718,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.repeat, args.sizes, args.http_conns = 0.5, 1, [1024], [10]
+        args.tls_sizes = [1024]
     if args.warmup is None:
         args.warmup = min(0.5, args.duration / 4)
     if args.repeat < 1 or args.duration <= 0 or args.warmup < 0 or args.threads < 1:
@@ -719,7 +746,7 @@ def main(argv: list[str]) -> int:
     if not loops:
         print("no loop is importable; nothing to measure", file=sys.stderr)
         return 2
-    opts.netload = build_netload()
+    opts.netload = build_netload(any(style in TLS_STYLES for style in opts.styles))
 
     cells = build_cells(opts)
     collect(cells, loops, opts)

@@ -24,6 +24,12 @@ http      HTTP/1.1 keep-alive on ``asyncio.Protocol``: every complete request he
           Content-Length (pipelined requests are answered in one write)
 aiohttp   ``aiohttp.web`` hello-world: ``GET /`` returns ``web.Response(text="Hello,
           World!")``, access log off
+tls       ``protocol`` over TLS (``create_server(..., ssl=context)``)
+https     ``http`` over TLS
+
+The TLS styles serve CPython's own test certificate for "localhost" (``keycert3.pem``
+from ``Lib/test/certdata``) or, where the interpreter ships no tests, a self-signed one
+made with the ``openssl`` command; TLS 1.3 with the default ciphers, as a client picks.
 """
 
 from __future__ import annotations
@@ -31,15 +37,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
+import ssl
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _subproc import warm_malloc  # noqa: E402
 from loops import LOOP_NAMES, new_loop, unavailable_reason  # noqa: E402
 
-STYLES = ("sock", "streams", "protocol", "http", "aiohttp")
+STYLES = ("sock", "streams", "protocol", "http", "aiohttp", "tls", "https")
 BACKLOG = 1024
 READ_SIZE = 65536
 HTTP_RESPONSE = (
@@ -148,9 +158,31 @@ class HttpProtocol(asyncio.Protocol):
         self.transport.write(HTTP_RESPONSE * count if count > 1 else HTTP_RESPONSE)
 
 
-async def serve_protocol(host: str, factory: type[asyncio.Protocol]) -> None:
+def tls_context() -> ssl.SSLContext:
+    """The server side of the TLS styles (see the module docstring)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        import test
+
+        certfile = Path(test.__file__).parent / "certdata" / "keycert3.pem"
+    except ImportError:
+        certfile = None
+    if certfile is not None and certfile.exists():
+        context.load_cert_chain(certfile)
+        return context
+    with tempfile.TemporaryDirectory() as tmp:
+        key, cert = os.path.join(tmp, "key.pem"), os.path.join(tmp, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost"],
+                       check=True, capture_output=True)
+        context.load_cert_chain(cert, key)
+    return context
+
+
+async def serve_protocol(host: str, factory: type[asyncio.Protocol],
+                         tls: ssl.SSLContext | None = None) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(factory, host, 0, backlog=BACKLOG)
+    server = await loop.create_server(factory, host, 0, backlog=BACKLOG, ssl=tls)
     announce(server.sockets[0].getsockname()[1])
     await asyncio.Event().wait()
 
@@ -204,6 +236,8 @@ def main(argv: list[str]) -> int:
         "protocol": lambda: serve_protocol(args.host, EchoProtocol),
         "http": lambda: serve_protocol(args.host, HttpProtocol),
         "aiohttp": lambda: serve_aiohttp(args.host),
+        "tls": lambda: serve_protocol(args.host, EchoProtocol, tls_context()),
+        "https": lambda: serve_protocol(args.host, HttpProtocol, tls_context()),
     }
     loop = new_loop(args.loop)
     asyncio.set_event_loop(loop)

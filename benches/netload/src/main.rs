@@ -5,6 +5,7 @@
 //!              [--threads T] [--pid SERVER_PID]
 //! netload http --addr HOST:PORT --conns N --duration S [--warmup S] [--threads T]
 //!              [--pid SERVER_PID] [--path /]
+//! netload tls-echo|https ...         (the same over TLS; built with `--features tls`)
 //! netload echo-server [--host 127.0.0.1] [--port 0]
 //! netload http-server [--host 127.0.0.1] [--port 0]
 //! ```
@@ -26,8 +27,11 @@
 //! fixed `Hello, World!` response the Python HTTP server sends. Both print `{"port": N}`
 //! once listening and serve until killed.
 //!
-//! std only: epoll is reached through three `extern "C"` declarations of the libc
-//! functions std already links against.
+//! `tls-echo` and `https` are `echo` and `http` over TLS (rustls, any server certificate
+//! accepted), one blocking connection per thread; see `tls.rs`.
+//!
+//! std only by default: epoll is reached through three `extern "C"` declarations of the
+//! libc functions std already links against. The TLS modes need the `tls` feature.
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
@@ -141,6 +145,8 @@ mod epoll {
 
 use epoll::{Epoll, Event};
 
+mod tls;
+
 const HTTP_RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
 const READ_CHUNK: usize = 65536;
@@ -160,8 +166,10 @@ fn main() -> ExitCode {
         }
     };
     let result = match mode.as_str() {
-        "echo" => run_client(Proto::Echo, &opts),
-        "http" => run_client(Proto::Http, &opts),
+        "echo" => run_client(Proto::Echo, false, &opts),
+        "http" => run_client(Proto::Http, false, &opts),
+        "tls-echo" => run_client(Proto::Echo, true, &opts),
+        "https" => run_client(Proto::Http, true, &opts),
         "echo-server" => serve(Proto::Echo, &opts),
         "http-server" => serve(Proto::Http, &opts),
         other => Err(format!("unknown mode {other:?}")),
@@ -266,12 +274,18 @@ struct Conn {
     stream: TcpStream,
     /// Bytes of the current request written so far.
     sent: usize,
+    reply: Reply,
+    out_armed: bool,
+    started: Instant,
+}
+
+/// The reply to the request in flight, as far as it has arrived.
+#[derive(Default)]
+struct Reply {
     /// Echo: bytes of the echo received so far.
     got: usize,
     /// HTTP: bytes of the current response received so far.
     buf: Vec<u8>,
-    out_armed: bool,
-    started: Instant,
 }
 
 #[derive(Default)]
@@ -281,6 +295,19 @@ struct Tally {
     latencies_us: Vec<u32>,
 }
 
+impl Tally {
+    /// A request started at `started` completed at `now` with `bytes` of reply; it counts
+    /// if it completed inside the measurement window.
+    fn record(&mut self, plan: &Plan, started: Instant, now: Instant, bytes: usize) {
+        if now >= plan.measure_from && now < plan.end {
+            self.requests += 1;
+            self.bytes += bytes as u64;
+            let us = now.duration_since(started).as_micros();
+            self.latencies_us.push(us.min(u32::MAX as u128) as u32);
+        }
+    }
+}
+
 struct Plan<'a> {
     proto: Proto,
     request: &'a [u8],
@@ -288,7 +315,18 @@ struct Plan<'a> {
     end: Instant,
 }
 
-impl Conn {
+impl Reply {
+    /// Take received bytes; Some(bytes) once the reply to `request` is complete.
+    fn take(&mut self, proto: Proto, data: &[u8], request: &[u8]) -> io::Result<Option<usize>> {
+        match proto {
+            Proto::Echo => Ok(self.take_echo(data, request)?.then(|| {
+                self.got = 0;
+                request.len()
+            })),
+            Proto::Http => self.take_http(data),
+        }
+    }
+
     /// Echo: take received bytes; Ok(true) once the whole request came back.
     fn take_echo(&mut self, data: &[u8], request: &[u8]) -> io::Result<bool> {
         let end = self.got + data.len();
@@ -360,6 +398,9 @@ impl Conn {
         Ok(Some(total))
     }
 
+}
+
+impl Conn {
     /// Write what can be written, read what has arrived, start the next request when one
     /// completes. `fresh`: a request was just started, so do not expect a reply yet.
     fn pump(
@@ -398,22 +439,11 @@ impl Conn {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            let done = match plan.proto {
-                Proto::Echo => self
-                    .take_echo(&scratch[..n], request)?
-                    .then_some(request.len()),
-                Proto::Http => self.take_http(&scratch[..n])?,
-            };
+            let done = self.reply.take(plan.proto, &scratch[..n], request)?;
             if let Some(bytes) = done {
                 let now = Instant::now();
-                if now >= plan.measure_from && now < plan.end {
-                    tally.requests += 1;
-                    tally.bytes += bytes as u64;
-                    let us = now.duration_since(self.started).as_micros();
-                    tally.latencies_us.push(us.min(u32::MAX as u128) as u32);
-                }
+                tally.record(plan, self.started, now, bytes);
                 self.sent = 0;
-                self.got = 0;
                 self.started = now;
                 fresh = true;
             } else if n < scratch.len() && self.sent == request.len() {
@@ -458,8 +488,7 @@ fn client_thread(
         list.push(Conn {
             stream,
             sent: 0,
-            got: 0,
-            buf: Vec::new(),
+            reply: Reply::default(),
             out_armed: false,
             started: Instant::now(),
         });
@@ -499,7 +528,7 @@ fn client_thread(
     Ok(tally)
 }
 
-fn run_client(proto: Proto, opts: &Opts) -> Result<(), String> {
+fn run_client(proto: Proto, tls: bool, opts: &Opts) -> Result<(), String> {
     let addr_text = opts.str_or("addr", "");
     let addr = addr_text
         .to_socket_addrs()
@@ -509,9 +538,13 @@ fn run_client(proto: Proto, opts: &Opts) -> Result<(), String> {
     let conns: usize = opts.num("conns", Some(1))?;
     let duration: f64 = opts.num("duration", Some(3.0))?;
     let warmup: f64 = opts.num("warmup", Some(0.5))?;
-    let threads: usize = opts
-        .num::<usize>("threads", Some(1))?
-        .clamp(1, conns.max(1));
+    // TLS connections are blocking, one thread each.
+    let threads: usize = if tls {
+        conns
+    } else {
+        opts.num::<usize>("threads", Some(1))?.clamp(1, conns.max(1))
+    };
+    let tls_config = if tls { Some(tls::client_config()?) } else { None };
     let size: usize = if proto == Proto::Echo {
         opts.num("size", None)?
     } else {
@@ -546,7 +579,11 @@ fn run_client(proto: Proto, opts: &Opts) -> Result<(), String> {
             .map(|t| {
                 let mine = (conns - t).div_ceil(threads);
                 let (plan, failed) = (&plan, &failed);
-                scope.spawn(move || client_thread(addr, t, threads, mine, plan, failed))
+                let tls_config = tls_config.clone();
+                scope.spawn(move || match tls_config {
+                    Some(config) => tls::client_thread(addr, t, config, plan, failed),
+                    None => client_thread(addr, t, threads, mine, plan, failed),
+                })
             })
             .collect();
         // CPU snapshots at the edges of the measurement window.
@@ -592,7 +629,12 @@ fn run_client(proto: Proto, opts: &Opts) -> Result<(), String> {
         let lat = &total.latencies_us;
         lat[((lat.len() - 1) as f64 * p).round() as usize]
     };
-    let mode = if proto == Proto::Echo { "echo" } else { "http" };
+    let mode = match (proto, tls) {
+        (Proto::Echo, false) => "echo",
+        (Proto::Http, false) => "http",
+        (Proto::Echo, true) => "tls-echo",
+        (Proto::Http, true) => "https",
+    };
     println!(
         "{{\"mode\": \"{mode}\", \"conns\": {conns}, \"size\": {size}, \"threads\": {threads}, \
          \"seconds\": {duration:.3}, \"requests\": {}, \"rps\": {:.1}, \"mib_s\": {:.2}, \
