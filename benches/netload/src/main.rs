@@ -397,7 +397,6 @@ impl Reply {
         self.buf.clear();
         Ok(Some(total))
     }
-
 }
 
 impl Conn {
@@ -542,9 +541,14 @@ fn run_client(proto: Proto, tls: bool, opts: &Opts) -> Result<(), String> {
     let threads: usize = if tls {
         conns
     } else {
-        opts.num::<usize>("threads", Some(1))?.clamp(1, conns.max(1))
+        opts.num::<usize>("threads", Some(1))?
+            .clamp(1, conns.max(1))
     };
-    let tls_config = if tls { Some(tls::client_config()?) } else { None };
+    let tls_config = if tls {
+        Some(tls::client_config()?)
+    } else {
+        None
+    };
     let size: usize = if proto == Proto::Echo {
         opts.num("size", None)?
     } else {

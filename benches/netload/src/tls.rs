@@ -122,14 +122,21 @@ mod with_tls {
         failed: &AtomicBool,
         tally: &mut Tally,
     ) -> Result<(), String> {
-        let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        let mut tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
             .map_err(|e| format!("connect to {addr}: {e}"))?;
         tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-        // Wake up now and then to notice the end of the run.
+        let name = ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+        let mut conn = ClientConnection::new(config, name).map_err(|e| format!("TLS: {e}"))?;
+        // The handshake first, with a generous limit (many connections handshake at once
+        // against a busy server), then short waits that notice the end of the run.
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp)
+                .map_err(|e| format!("TLS handshake: {e}"))?;
+        }
         tcp.set_read_timeout(Some(Duration::from_millis(100)))
             .map_err(|e| e.to_string())?;
-        let name = ServerName::try_from("localhost").map_err(|e| e.to_string())?;
-        let conn = ClientConnection::new(config, name).map_err(|e| format!("TLS: {e}"))?;
         let mut stream = rustls::StreamOwned::new(conn, tcp);
         let mut scratch = vec![0u8; READ_CHUNK];
         let mut reply = Reply::default();
