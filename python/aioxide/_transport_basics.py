@@ -9,7 +9,8 @@ from asyncio.log import logger
 
 class TransportBasics:
     """Mixed in ahead of ``asyncio.BaseTransport``; the transport has ``_loop``,
-    ``_protocol`` and ``_closing``, and says in ``_release()`` what it closes last."""
+    ``_protocol`` and ``_closing``, and defines ``_release()``: what it closes last,
+    after ``connection_lost`` (the datagram socket, the pipe)."""
 
     _closing = False
 
@@ -33,9 +34,6 @@ class TransportBasics:
                 "message": message, "exception": exc,
                 "transport": self, "protocol": self._protocol,
             })
-
-    def _release(self) -> None:
-        raise NotImplementedError
 
     def _call_connection_lost(self, exc) -> None:
         try:
