@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import aioxide
 import aioxide.fs as afs
@@ -116,3 +118,31 @@ def test_using_fs_outside_a_running_loop_raises():
     coro = afs.read_bytes("x")
     with pytest.raises(RuntimeError, match="no running event loop"):
         coro.send(None)
+
+
+@pytest.mark.timeout(60)
+def test_an_open_finishing_after_its_loop_closed_leaks_no_descriptor(tmp_path):
+    # Opening a FIFO for reading blocks (on a pool thread) until a writer comes: cancel
+    # the open, close the loop, then let the open finish. Nobody is left to receive the
+    # descriptor, so the engine must close it.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    before = open_fd_count()
+    loop = aioxide.new_event_loop()
+
+    async def start_open():
+        task = loop.create_task(afs.open(fifo, "rb").__aenter__())
+        for _ in range(5):
+            await asyncio.sleep(0.01)  # the pool thread is now blocked in open(2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    loop.run_until_complete(start_open())
+    loop.close()
+    writer = os.open(fifo, os.O_WRONLY)  # the blocked open completes now
+    os.close(writer)
+    deadline = time.monotonic() + 5
+    while open_fd_count() != before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert open_fd_count() == before

@@ -10,10 +10,28 @@ use std::path::PathBuf;
 use aioxide_core::fs::Outcome;
 
 /// What `open` hands back: the descriptor, the preferred block size, the position.
+/// It owns the descriptor until `into_parts` hands it to Python: an `Opened` that is
+/// never delivered (its loop closed while the pool was still opening) closes it.
 pub struct Opened {
-    pub fd: i32,
-    pub blksize: u64,
-    pub position: u64,
+    fd: i32,
+    blksize: u64,
+    position: u64,
+}
+
+impl Opened {
+    pub fn into_parts(mut self) -> (i32, u64, u64) {
+        let fd = std::mem::replace(&mut self.fd, -1);
+        (fd, self.blksize, self.position)
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        if self.fd >= 0 {
+            // Nobody will ever see this descriptor; an error closing it has no one to go to.
+            let _ = aioxide_core::sys::file::close(self.fd);
+        }
+    }
 }
 
 /// The numbers of a `stat` call, in `os.stat_result` order plus the extra fields.

@@ -107,12 +107,7 @@ impl PyFsEngine {
             Outcome::Done => py.None(),
             Outcome::Value(any) => {
                 let any = match any.downcast::<Opened>() {
-                    Ok(o) => {
-                        return Ok((o.fd, o.blksize, o.position)
-                            .into_pyobject(py)?
-                            .into_any()
-                            .unbind())
-                    }
+                    Ok(o) => return Ok(o.into_parts().into_pyobject(py)?.into_any().unbind()),
                     Err(any) => any,
                 };
                 let any = match any.downcast::<Stat>() {
@@ -142,16 +137,17 @@ impl PyFsEngine {
             payload, result, ..
         } = done;
         let future = payload.future.bind(py).clone();
-        let outcome = match result {
-            Ok(outcome) => Self::value(py, outcome, payload.keep),
-            Err(err) => Err(os_error(py, err, &payload)),
-        };
         if future
             .call_method0(pyo3::intern!(py, "done"))?
             .is_truthy()?
         {
+            // Nobody waits: the outcome is dropped here (an opened descriptor closed).
             return Ok(());
         }
+        let outcome = match result {
+            Ok(outcome) => Self::value(py, outcome, payload.keep),
+            Err(err) => Err(os_error(py, err, &payload)),
+        };
         match outcome {
             Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,))?,
             Err(err) => {
