@@ -224,3 +224,27 @@ class BioPeer:
             except ssl.SSLWantReadError:
                 await self._feed()
         return bytes(buf)
+
+
+def subject_cn(peercert) -> str:
+    return dict(rdn[0] for rdn in peercert["subject"])["commonName"]
+
+
+async def tls_connect(loop, addr, ctx, hostname="localhost", **kwargs):
+    """A TLS client connection to ``addr``; returns (transport, its Recorder)."""
+    client = Recorder(loop)
+    transport, _ = await loop.create_connection(
+        lambda: client, *addr, ssl=ctx, server_hostname=hostname, **kwargs)
+    return transport, client
+
+
+async def echo_roundtrip(transport, client, payload: bytes):
+    transport.write(payload)
+    got = await client.received(len(payload))
+    assert got == payload
+
+
+async def close_both(transport, client, server_proto):
+    transport.close()
+    assert await asyncio.wait_for(client.lost, TIMEOUT) is None
+    assert await asyncio.wait_for(server_proto.lost, TIMEOUT) is None

@@ -19,39 +19,20 @@ from _tls_helpers import (
     Accepting,
     Recorder,
     client_context,
+    close_both,
+    echo_roundtrip,
     fd_count,
     listening_socket,
     pattern,
     record_exception_handler,
     run,
     server_context,
+    subject_cn,
+    tls_connect,
     tls_server,
 )
 
 HOST = "127.0.0.1"
-
-
-def subject_cn(peercert) -> str:
-    return dict(rdn[0] for rdn in peercert["subject"])["commonName"]
-
-
-async def tls_connect(loop, addr, ctx, hostname="localhost", **kwargs):
-    client = Recorder(loop)
-    transport, _ = await loop.create_connection(
-        lambda: client, *addr, ssl=ctx, server_hostname=hostname, **kwargs)
-    return transport, client
-
-
-async def echo_roundtrip(transport, client, payload: bytes):
-    transport.write(payload)
-    got = await client.received(len(payload))
-    assert got == payload
-
-
-async def close_both(transport, client, server_proto):
-    transport.close()
-    assert await asyncio.wait_for(client.lost, TIMEOUT) is None
-    assert await asyncio.wait_for(server_proto.lost, TIMEOUT) is None
 
 
 # -- echo ---------------------------------------------------------------------------------
