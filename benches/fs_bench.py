@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _subproc import result_from  # noqa: E402
 from fs_data import MIB, SIZES, generate  # noqa: E402
 from fs_workloads import PREFIX_CONTENDERS, WORKLOADS  # noqa: E402
+from loops import names_arg  # noqa: E402
 from report import machine_info  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -79,14 +80,6 @@ TARGETS = {
 }
 
 
-def _names(text: str, known) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown: {', '.join(unknown)}")
-    return names
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -99,9 +92,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "current value, else auto); both = io_uring and threads")
     parser.add_argument("--others-loop", choices=("asyncio", "uvloop", "aioxide"),
                         default="asyncio", help="loop for aiofile, aiofiles and to_thread")
-    parser.add_argument("--workloads", type=lambda s: _names(s, WORKLOADS),
+    parser.add_argument("--workloads", type=lambda s: names_arg(s, WORKLOADS),
                         default=list(WORKLOADS))
-    parser.add_argument("--contenders", type=lambda s: _names(s, CONTENDERS),
+    parser.add_argument("--contenders", type=lambda s: names_arg(s, CONTENDERS),
                         default=list(CONTENDERS))
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
     args = parser.parse_args(argv)

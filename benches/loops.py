@@ -6,8 +6,10 @@ costs one skipped column, not a crash.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
+import sys
 
 LOOP_NAMES = ("aioxide", "uvloop", "asyncio")
 
@@ -34,3 +36,26 @@ def version_of(name: str) -> str:
         return "stdlib"
     module = importlib.import_module(_MODULES[name])
     return str(getattr(module, "__version__", "?"))
+
+
+def names_arg(text: str, known) -> list[str]:
+    """An argparse type: a comma-separated list of names, each one of ``known``."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown: {', '.join(unknown)}")
+    return names
+
+
+def usable_loops(requested: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The requested loops that import here, and why each other one was skipped (also
+    said on stderr)."""
+    loops, skipped = [], {}
+    for loop in requested:
+        reason = unavailable_reason(loop)
+        if reason is None:
+            loops.append(loop)
+        else:
+            skipped[loop] = reason
+            print(f"skipping {loop}: {reason}", file=sys.stderr)
+    return loops, skipped

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loops import LOOP_NAMES, unavailable_reason, version_of  # noqa: E402
+from loops import LOOP_NAMES, names_arg, usable_loops, version_of  # noqa: E402
 from report import machine_info  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -121,14 +121,6 @@ def _int_list(text: str) -> list[int]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError("expected positive integers, comma-separated")
     return values
-
-
-def _names(text: str, known) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown: {', '.join(unknown)}")
-    return names
 
 
 def proc_cpu_seconds(pid: int) -> float | None:
@@ -686,8 +678,9 @@ def cell_json(cell: Cell) -> dict:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     styles = ECHO_STYLES + HTTP_STYLES
-    parser.add_argument("--loops", type=lambda s: _names(s, LOOP_NAMES), default=list(LOOP_NAMES))
-    parser.add_argument("--styles", type=lambda s: _names(s, styles), default=list(styles),
+    parser.add_argument("--loops", type=lambda s: names_arg(s, LOOP_NAMES),
+                        default=list(LOOP_NAMES))
+    parser.add_argument("--styles", type=lambda s: names_arg(s, styles), default=list(styles),
                         help=f"of {','.join(styles)}")
     parser.add_argument("--sizes", type=_int_list, default=[1024, 10240, 102400],
                         help="echo payload bytes")
@@ -735,14 +728,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     opts = parse_args(argv)
     command = shlex.join(["python", "benches/net_bench.py", *argv])
-    loops, skipped = [], {}
-    for loop in opts.loops:
-        reason = unavailable_reason(loop)
-        if reason is None:
-            loops.append(loop)
-        else:
-            skipped[loop] = reason
-            print(f"skipping {loop}: {reason}", file=sys.stderr)
+    loops, skipped = usable_loops(opts.loops)
     if not loops:
         print("no loop is importable; nothing to measure", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from _subproc import seconds_from
-from loops import LOOP_NAMES, unavailable_reason, version_of
+from loops import LOOP_NAMES, names_arg, usable_loops, version_of
 from report import machine_info, markdown_report
 from workloads import WORKLOADS, size_for
 
@@ -29,21 +29,15 @@ WORKER = HERE / "workloads.py"
 RESULTS = HERE / "results" / "latest.json"
 
 
-def _names(text: str, known) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown: {', '.join(unknown)}")
-    return names
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per (loop, workload)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies workload sizes")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per subprocess")
-    parser.add_argument("--loops", type=lambda s: _names(s, LOOP_NAMES), default=list(LOOP_NAMES))
-    parser.add_argument("--workloads", type=lambda s: _names(s, WORKLOADS), default=list(WORKLOADS))
+    parser.add_argument("--loops", type=lambda s: names_arg(s, LOOP_NAMES),
+                        default=list(LOOP_NAMES))
+    parser.add_argument("--workloads", type=lambda s: names_arg(s, WORKLOADS),
+                        default=list(WORKLOADS))
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.scale <= 0:
@@ -85,14 +79,7 @@ def collect(args: argparse.Namespace, loops: list[str]) -> dict:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     command = shlex.join([sys.executable, *sys.argv])
-    loops, skipped = [], {}
-    for loop in args.loops:
-        reason = unavailable_reason(loop)
-        if reason is None:
-            loops.append(loop)
-        else:
-            skipped[loop] = reason
-            print(f"skipping {loop}: {reason}", file=sys.stderr)
+    loops, skipped = usable_loops(args.loops)
     if not loops:
         print("no loop is importable; nothing to measure", file=sys.stderr)
         return 2
