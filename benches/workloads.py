@@ -22,6 +22,11 @@ sock_pingpong    non-blocking socketpair; a client coroutine sends 64 bytes with
                  other end answers with sock_recv/sock_sendall; n round trips.
 reader_pingpong  the same ping-pong driven by add_reader callbacks on both ends, with
                  plain sock.recv/sock.send inside the callbacks; n round trips.
+echo_protocol    a TCP echo over transports and Protocol objects, client and server on
+                 one loop; n round trips of 64 bytes.
+pipe_pingpong    the same over two os.pipe()s and four pipe transports
+                 (connect_read_pipe/connect_write_pipe); n round trips of 64 bytes.
+subprocess_spawn n times: spawn /bin/true and wait for it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import random
 import socket
 import sys
@@ -268,6 +274,71 @@ def echo_protocol(loop: asyncio.AbstractEventLoop, n: int) -> float:
     return elapsed
 
 
+class _PipeEcho(asyncio.Protocol):
+    """Read end of the first pipe: writes what arrives to the second pipe."""
+
+    def __init__(self) -> None:
+        self.out: asyncio.WriteTransport | None = None
+
+    def data_received(self, data: bytes) -> None:
+        self.out.write(data)
+
+
+class _PipeClient(asyncio.Protocol):
+    """Read end of the second pipe: counts echoes and sends the next message."""
+
+    def __init__(self, n: int, done: asyncio.Future) -> None:
+        self.remaining = n
+        self.pending = len(PAYLOAD)
+        self.done = done
+        self.out: asyncio.WriteTransport | None = None
+
+    def data_received(self, data: bytes) -> None:
+        self.pending -= len(data)
+        if self.pending > 0:
+            return
+        self.remaining -= 1
+        if self.remaining:
+            self.pending = len(PAYLOAD)
+            self.out.write(PAYLOAD)
+        else:
+            self.done.set_result(True)
+
+
+async def _pipe_pingpong_main(n: int) -> bool:
+    loop = asyncio.get_running_loop()
+    r1, w1 = os.pipe()
+    r2, w2 = os.pipe()
+    files = [open(fd, mode, 0) for fd, mode in ((r1, "rb"), (w1, "wb"), (r2, "rb"), (w2, "wb"))]
+    done = loop.create_future()
+    echo, client = _PipeEcho(), _PipeClient(n, done)
+    transports = [
+        (await loop.connect_read_pipe(lambda: echo, files[0]))[0],
+        (await loop.connect_write_pipe(asyncio.Protocol, files[1]))[0],
+        (await loop.connect_read_pipe(lambda: client, files[2]))[0],
+        (await loop.connect_write_pipe(asyncio.Protocol, files[3]))[0],
+    ]
+    client.out, echo.out = transports[1], transports[3]
+    client.out.write(PAYLOAD)
+    ok = await done
+    for transport in transports:
+        transport.close()
+    await asyncio.sleep(0)
+    for f in files:
+        f.close()
+    return ok
+
+
+def pipe_pingpong(loop: asyncio.AbstractEventLoop, n: int) -> float:
+    """64-byte messages through two pipes and four pipe transports, echoed by a
+    ``Protocol`` on the same loop; ``n`` round trips."""
+    start = time.perf_counter()
+    ok = loop.run_until_complete(_pipe_pingpong_main(n))
+    elapsed = time.perf_counter() - start
+    _check(ok is True, "pipe_pingpong did not finish")
+    return elapsed
+
+
 async def _spawn_main(n: int) -> int:
     ok = 0
     for _ in range(n):
@@ -294,6 +365,7 @@ WORKLOADS: dict[str, tuple[int, Callable[[asyncio.AbstractEventLoop, int], float
     "sock_pingpong": (20_000, sock_pingpong),
     "reader_pingpong": (20_000, reader_pingpong),
     "echo_protocol": (20_000, echo_protocol),
+    "pipe_pingpong": (20_000, pipe_pingpong),
     "subprocess_spawn": (1_000, subprocess_spawn),
 }
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import warnings
 from asyncio import base_events, constants, futures, transports, trsock
-from asyncio.log import logger
 
 from ._aioxide import StreamCore
+from ._core_transport import CoreFace, CoreReading, CoreWriting
 
 
-class SocketTransport(transports.Transport):
+class SocketTransport(CoreFace, CoreReading, CoreWriting, transports.Transport):
     """A connected TCP or Unix stream socket (asyncio's ``_SelectorSocketTransport``)."""
 
     _start_tls_compatible = True
@@ -40,11 +40,7 @@ class SocketTransport(transports.Transport):
         self._server = server
         core = StreamCore(loop, sock, self, protocol)
         self._core = core
-        # Hot methods: the core's own bound methods, no Python frame per call.
-        self.write = core.write
-        self.writelines = core.writelines
-        self.is_closing = core.is_closing
-        self.get_write_buffer_size = core.get_write_buffer_size
+        self._bind_hot_methods()
         if server is not None:
             server._attach(self)
         loop._transports[self._sock_fd] = self
@@ -59,14 +55,6 @@ class SocketTransport(transports.Transport):
     @property
     def _sock(self):
         return self._core.sock()
-
-    @property
-    def _protocol(self):
-        return self._core.get_protocol()
-
-    @property
-    def _closing(self):
-        return self._core.is_closing()
 
     @property
     def _protocol_paused(self):
@@ -93,81 +81,6 @@ class SocketTransport(transports.Transport):
         if sock is not None:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             sock.close()
-
-    # -- the asyncio.Transport API ---------------------------------------------------
-
-    def write(self, data) -> None:
-        self._core.write(data)
-
-    def writelines(self, list_of_data) -> None:
-        self._core.writelines(list_of_data)
-
-    def write_eof(self) -> None:
-        self._core.write_eof()
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._core.close()
-
-    def abort(self) -> None:
-        self._core.abort()
-
-    def is_closing(self) -> bool:
-        return self._core.is_closing()
-
-    def is_reading(self) -> bool:
-        return self._core.is_reading()
-
-    def pause_reading(self) -> None:
-        if self._core.pause_reading() and self._loop.get_debug():
-            logger.debug("%r pauses reading", self)
-
-    def resume_reading(self) -> None:
-        if self._core.resume_reading() and self._loop.get_debug():
-            logger.debug("%r resumes reading", self)
-
-    def set_protocol(self, protocol) -> None:
-        self._core.set_protocol(protocol)
-
-    def get_protocol(self):
-        return self._core.get_protocol()
-
-    def get_write_buffer_size(self) -> int:
-        return self._core.get_write_buffer_size()
-
-    def get_write_buffer_limits(self):
-        return self._core.get_write_buffer_limits()
-
-    def set_write_buffer_limits(self, high=None, low=None) -> None:
-        self._core.set_write_buffer_limits(high, low)
-
-    # -- called by the core on rare paths ------------------------------------------
-
-    def _fatal_error(self, exc, message="Fatal error on transport") -> None:
-        if isinstance(exc, OSError):
-            if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._loop.call_exception_handler({
-                "message": message,
-                "exception": exc,
-                "transport": self,
-                "protocol": self._core.get_protocol(),
-            })
-        self._core._force_close(exc)
-
-    def _force_close(self, exc) -> None:
-        self._core._force_close(exc)
-
-    def _flow_failed(self, name: str, exc: BaseException) -> None:
-        self._loop.call_exception_handler({
-            "message": f"protocol.{name}() failed",
-            "exception": exc,
-            "transport": self,
-            "protocol": self._core.get_protocol(),
-        })
 
     def _detach_server(self) -> None:
         server, self._server = self._server, None

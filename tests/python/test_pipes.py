@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
+import aioxide
 import pytest
 
 TIMEOUT = 5
@@ -103,5 +104,139 @@ def test_pipe_transport_refuses_a_regular_file(loop, tmp_path):
         with open(path, "rb") as f:
             with pytest.raises(ValueError, match="Pipe transport is for pipes/sockets only."):
                 await loop.connect_read_pipe(lambda: Reader(loop), f)
+
+    loop.run_until_complete(main())
+
+
+def test_read_pipe_pause_and_resume(loop):
+    rfd, wfd = os.pipe()
+
+    async def main():
+        proto = Reader(loop)
+        with open(rfd, "rb", 0) as pipe:
+            transport, _ = await loop.connect_read_pipe(lambda: proto, pipe)
+            transport.pause_reading()
+            assert not transport.is_reading()
+            os.write(wfd, b"held")
+            for _ in range(5):
+                await asyncio.sleep(0.01)
+            assert proto.data == b""  # nothing read while paused
+            transport.resume_reading()
+            assert transport.is_reading()
+            os.close(wfd)
+            assert await asyncio.wait_for(proto.lost, TIMEOUT) is None
+            assert not transport.is_reading()
+        assert bytes(proto.data) == b"held"
+
+    loop.run_until_complete(main())
+
+
+class FlowWriter(Writer):
+    def __init__(self, loop):
+        super().__init__(loop)
+        self.events = []
+        self.resumed = loop.create_future()
+
+    def pause_writing(self):
+        self.events.append("pause")
+
+    def resume_writing(self):
+        self.events.append("resume")
+        if not self.resumed.done():
+            self.resumed.set_result(None)
+
+
+def test_write_pipe_flow_control_pauses_and_resumes(loop):
+    rfd, wfd = os.pipe()
+    chunk = os.urandom(64 * 1024)
+
+    async def main():
+        proto = FlowWriter(loop)
+        with open(wfd, "wb", 0) as pipe, open(rfd, "rb", 0) as rpipe:
+            transport, _ = await loop.connect_write_pipe(lambda: proto, pipe)
+            transport.set_write_buffer_limits(high=32 * 1024, low=8 * 1024)
+            assert transport.get_write_buffer_limits() == (8 * 1024, 32 * 1024)
+            sent = bytearray()
+            while not proto.events:  # nobody reads: the pipe fills, then the backlog
+                transport.write(chunk)
+                sent += chunk
+            assert proto.events == ["pause"]
+            assert transport.get_write_buffer_size() > 32 * 1024
+            reader = Reader(loop)
+            await loop.connect_read_pipe(lambda: reader, rpipe)
+            await asyncio.wait_for(proto.resumed, TIMEOUT)
+            assert proto.events == ["pause", "resume"]
+            transport.close()
+            assert await asyncio.wait_for(proto.lost, TIMEOUT) is None
+            await asyncio.wait_for(reader.lost, TIMEOUT)
+            assert bytes(reader.data) == bytes(sent)
+
+    loop.run_until_complete(main())
+
+
+def test_read_pipe_protocol_error_is_reported_and_reading_goes_on(loop):
+    rfd, wfd = os.pipe()
+    errors = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+
+    class Failing(Reader):
+        def data_received(self, data):
+            super().data_received(data)
+            if data == b"boom":
+                raise ZeroDivisionError("from data_received")
+
+    async def main():
+        proto = Failing(loop)
+        with open(rfd, "rb", 0) as pipe:
+            await loop.connect_read_pipe(lambda: proto, pipe)
+            os.write(wfd, b"boom")
+            while not errors:
+                await asyncio.sleep(0.01)
+            os.write(wfd, b" more")  # asyncio's pipes stay open after a protocol error
+            os.close(wfd)
+            assert await asyncio.wait_for(proto.lost, TIMEOUT) is None
+        assert bytes(proto.data) == b"boom more"
+
+    loop.run_until_complete(main())
+    assert len(errors) == 1
+    assert isinstance(errors[0]["exception"], ZeroDivisionError)
+
+
+def test_write_pipe_rejects_bad_data_and_ignores_writes_once_closed(loop):
+    rfd, wfd = os.pipe()
+
+    async def main():
+        proto = Writer(loop)
+        with open(wfd, "wb", 0) as pipe, open(rfd, "rb", 0) as rpipe:
+            transport, _ = await loop.connect_write_pipe(lambda: proto, pipe)
+            # asyncio's own pipe transport only asserts the type; aioxide raises TypeError
+            # with the message asyncio's socket transports use.
+            native = isinstance(loop, aioxide.Loop)
+            with pytest.raises(TypeError if native else AssertionError):
+                transport.write("text")
+            transport.write(b"kept")
+            transport.close()
+            assert transport.is_closing()
+            transport.write(b"dropped")  # ignored, as asyncio does
+            assert await asyncio.wait_for(proto.lost, TIMEOUT) is None
+            assert rpipe.read() == b"kept"
+
+    loop.run_until_complete(main())
+
+
+def test_write_pipe_abort_drops_the_backlog(loop):
+    rfd, wfd = os.pipe()
+    payload = os.urandom(1 << 20)
+
+    async def main():
+        proto = Writer(loop)
+        with open(wfd, "wb", 0) as pipe, open(rfd, "rb", 0) as rpipe:
+            transport, _ = await loop.connect_write_pipe(lambda: proto, pipe)
+            transport.write(payload)
+            assert transport.get_write_buffer_size() > 0
+            transport.abort()
+            assert transport.get_write_buffer_size() == 0
+            assert await asyncio.wait_for(proto.lost, TIMEOUT) is None
+            assert len(rpipe.read()) < len(payload)  # the pipe buffer's worth, no more
 
     loop.run_until_complete(main())

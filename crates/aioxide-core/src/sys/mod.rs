@@ -12,7 +12,8 @@
 //! * [`Waker`]: a descriptor registered in a poller that another thread can make
 //!   readable to end a wait early; wakeups coalesce until [`Waker::reset`].
 //! * [`monotonic_seconds`]: `CLOCK_MONOTONIC` as seconds.
-//! * [`socket`]: one non-blocking `recv`/`send`, retried on `EINTR`.
+//! * [`socket`]: one non-blocking `recv`/`send` (`read`/`write` for pipes), retried on
+//!   `EINTR`.
 //! * [`fork_generation`]: tells an object created before a `fork()` that it is now in the
 //!   child, where it must not touch kernel state it shares with the parent.
 //!

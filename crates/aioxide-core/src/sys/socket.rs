@@ -1,11 +1,13 @@
-//! These calls enter the kernel directly (see `direct_syscall!`): they run on the loop
-//! thread for every message.
+//! Non-blocking stream I/O on sockets (`recv`/`send`) and on any other descriptor
+//! (`read`/`write`; `writev` serves both). These calls enter the kernel directly (see
+//! `direct_syscall!`): they run on the loop thread for every message.
 //!
-//! Facts about non-blocking socket I/O (`writev` below takes the same rules): `recv`/`send` on a non-blocking socket return
-//! `EAGAIN`/`EWOULDBLOCK` instead of waiting; `EINTR` means a signal arrived before any
-//! byte moved and the call can simply be repeated (PEP 475 does the same); `send` is
-//! called without `MSG_NOSIGNAL` because CPython ignores `SIGPIPE`, so a closed peer gives
-//! `EPIPE` exactly as `socket.send` does.
+//! Facts about non-blocking I/O (`read`/`write`/`writev` take the same rules):
+//! `recv`/`send` on a non-blocking socket return `EAGAIN`/`EWOULDBLOCK` instead of
+//! waiting; `EINTR` means a signal arrived before any byte moved and the call can simply
+//! be repeated (PEP 475 does the same); `send` is called without `MSG_NOSIGNAL` because
+//! CPython ignores `SIGPIPE`, so a closed peer gives `EPIPE` exactly as `socket.send`
+//! does.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -34,6 +36,32 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
         // region `buf`; no destination address is given.
         let null = std::ptr::null::<libc::sockaddr>();
         match direct_syscall!(libc::SYS_sendto, fd, buf.as_ptr(), buf.len(), 0, null, 0) {
+            Ok(n) => return Ok(n as usize),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One `read(2)` into `buf`, for descriptors that are not sockets (pipes, FIFOs, ptys);
+/// `Ok(0)` is end of stream.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // read writes at most buf.len() bytes into the writable region `buf`.
+        match direct_syscall!(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) {
+            Ok(n) => return Ok(n as usize),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One `write(2)` of `buf`, for descriptors that are not sockets; returns how many bytes
+/// the kernel took.
+pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // write reads at most buf.len() bytes from the readable region `buf`.
+        match direct_syscall!(libc::SYS_write, fd, buf.as_ptr(), buf.len()) {
             Ok(n) => return Ok(n as usize),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),

@@ -1,5 +1,7 @@
 //! `StreamCore`: the state and the public operations of a stream (TCP or Unix) socket
-//! transport. The I/O callbacks are in `stream_io.rs`.
+//! transport, and of a pipe transport (either end of a pipe, FIFO, pty or character
+//! device: `pipe=True`, which reads with `read(2)` and follows asyncio's pipe rules where
+//! they differ, noted at each place). The I/O callbacks are in `stream_io.rs`.
 //!
 //! Locking rule: `state` is only held for plain Rust work. Python objects are cloned out
 //! (a reference-count increment, no allocation) and the lock is released before any call
@@ -49,6 +51,8 @@ pub(crate) struct StreamState {
 pub struct PyStreamCore {
     pub(crate) event_loop: Py<PyLoopCore>,
     pub(crate) fd: RawFd,
+    /// A pipe transport's core (`read`/`write` instead of `recv`/`send`).
+    pub(crate) pipe: bool,
     pub(crate) state: Mutex<StreamState>,
 }
 
@@ -89,6 +93,44 @@ fn data_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
 }
 
 impl PyStreamCore {
+    /// One read of the descriptor.
+    pub(crate) fn read_fd(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pipe {
+            socket::read(self.fd, buf)
+        } else {
+            socket::recv(self.fd, buf)
+        }
+    }
+
+    fn write_fd(&self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.pipe {
+            socket::write(self.fd, buf)
+        } else {
+            socket::send(self.fd, buf)
+        }
+    }
+
+    /// "socket" or "pipe", as asyncio's messages name the transport.
+    pub(crate) fn kind(&self) -> &'static str {
+        if self.pipe {
+            "pipe"
+        } else {
+            "socket"
+        }
+    }
+
+    /// The Python transport, while the core has one.
+    pub(crate) fn transport(&self, py: Python<'_>) -> Option<PyObject> {
+        let st = self.state.lock();
+        st.transport.as_ref().map(|t| t.clone_ref(py))
+    }
+
+    /// The protocol, while the core has one.
+    pub(crate) fn protocol(&self, py: Python<'_>) -> Option<PyObject> {
+        let st = self.state.lock();
+        st.protocol.as_ref().map(|p| p.clone_ref(py))
+    }
+
     pub(crate) fn loop_<'py>(&self, py: Python<'py>) -> &Bound<'py, PyLoopCore> {
         self.event_loop.bind(py)
     }
@@ -97,39 +139,31 @@ impl PyStreamCore {
         PyLoopCore::remove_watcher_fd(self.loop_(py), side, self.fd).map(drop)
     }
 
-    pub(crate) fn watch_write(slf: &Bound<'_, Self>) -> PyResult<()> {
+    /// Register `callback` (called with no arguments) for `side` of the descriptor.
+    pub(crate) fn watch(
+        slf: &Bound<'_, Self>,
+        side: Side,
+        callback: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let py = slf.py();
-        let callback = slf.getattr(pyo3::intern!(py, "_write_ready"))?;
-        PyLoopCore::add_watcher_fd(
-            slf.get().loop_(py),
-            Side::Write,
-            slf.get().fd,
-            &callback,
-            &PyTuple::empty(py),
-        )
-        .map(drop)
+        let this = slf.get();
+        PyLoopCore::add_watcher_fd(this.loop_(py), side, this.fd, callback, &PyTuple::empty(py))
+            .map(drop)
     }
 
+    pub(crate) fn watch_write(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let callback = slf.getattr(pyo3::intern!(slf.py(), "_write_ready"))?;
+        Self::watch(slf, Side::Write, &callback)
+    }
+
+    /// The core object itself is the reader callback (its `__call__`).
     pub(crate) fn watch_read(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        PyLoopCore::add_watcher_fd(
-            slf.get().loop_(py),
-            Side::Read,
-            slf.get().fd,
-            slf.as_any(),
-            &PyTuple::empty(py),
-        )
-        .map(drop)
+        Self::watch(slf, Side::Read, slf.as_any())
     }
 
     /// `transport._fatal_error(exc, message)`: log or report, then force-close.
     pub(crate) fn fatal_error(&self, py: Python<'_>, err: PyErr, message: &str) -> PyResult<()> {
-        let transport = self
-            .state
-            .lock()
-            .transport
-            .as_ref()
-            .map(|t| t.clone_ref(py));
+        let transport = self.transport(py);
         match transport {
             Some(t) => t
                 .bind(py)
@@ -181,7 +215,8 @@ impl PyStreamCore {
             let drop_writer = st.writing;
             st.buf.clear();
             st.writing = false;
-            let drop_reader = !st.closing;
+            // A closing write pipe still watches its descriptor for the reader going away.
+            let drop_reader = !st.closing || this.pipe;
             st.closing = true;
             st.conn_lost += 1;
             (drop_writer, drop_reader)
@@ -229,14 +264,17 @@ impl PyStreamCore {
 
 #[pymethods]
 impl PyStreamCore {
-    /// `StreamCore(loop, sock, transport, protocol)`: the core of `transport`, which owns
-    /// `sock` (closed by `_call_connection_lost`).
+    /// `StreamCore(loop, sock, transport, protocol, pipe=False)`: the core of `transport`,
+    /// which owns `sock` (closed by `_call_connection_lost`): a socket, or with `pipe=True`
+    /// a non-blocking pipe-like file object.
     #[new]
+    #[pyo3(signature = (event_loop, sock, transport, protocol, pipe = false))]
     fn new(
         event_loop: Bound<'_, PyLoopCore>,
         sock: &Bound<'_, PyAny>,
         transport: &Bound<'_, PyAny>,
         protocol: &Bound<'_, PyAny>,
+        pipe: bool,
     ) -> PyResult<Self> {
         let fd: i64 = sock.call_method0("fileno")?.extract()?;
         let fd = RawFd::try_from(fd)
@@ -246,6 +284,7 @@ impl PyStreamCore {
         let core = PyStreamCore {
             event_loop: event_loop.unbind(),
             fd,
+            pipe,
             state: Mutex::new(StreamState {
                 sock: Some(sock.clone().unbind()),
                 transport: Some(transport.clone().unbind()),
@@ -313,24 +352,28 @@ impl PyStreamCore {
             st.conn_lost += 1;
             drop(st);
             if warn {
-                asyncio_logger(py)?
-                    .call_method1("warning", ("socket.send() raised exception.",))?;
+                let message = if this.pipe {
+                    "pipe closed by peer or os.write(pipe, data) raised exception."
+                } else {
+                    "socket.send() raised exception."
+                };
+                asyncio_logger(py)?.call_method1("warning", (message,))?;
             }
             return Ok(());
         }
+        if this.pipe && st.closing {
+            return Ok(()); // asyncio's pipes drop data written once they are closing
+        }
         let mut rest = bytes;
         if st.buf.is_empty() {
-            match socket::send(this.fd, bytes) {
+            match this.write_fd(bytes) {
                 Ok(n) if n >= bytes.len() => return Ok(()),
                 Ok(n) => rest = &bytes[n..],
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => {
                     drop(st);
-                    return this.fatal_error(
-                        py,
-                        errors::os_error(e),
-                        "Fatal write error on socket transport",
-                    );
+                    let message = format!("Fatal write error on {} transport", this.kind());
+                    return this.fatal_error(py, errors::os_error(e), &message);
                 }
             }
         }
@@ -350,15 +393,20 @@ impl PyStreamCore {
         Self::write(slf, &joined)
     }
 
-    fn write_eof(&self) -> PyResult<()> {
-        let mut st = self.state.lock();
+    fn write_eof(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.get();
+        if this.pipe {
+            // A pipe has no half-close: its end of stream is closing the descriptor.
+            return Self::close(slf);
+        }
+        let mut st = this.state.lock();
         if st.closing || st.eof {
             return Ok(());
         }
         st.eof = true;
         if st.buf.is_empty() {
             drop(st);
-            socket::shutdown_write(self.fd).map_err(errors::os_error)?;
+            socket::shutdown_write(this.fd).map_err(errors::os_error)?;
         }
         Ok(())
     }
@@ -387,7 +435,10 @@ impl PyStreamCore {
             }
             lost_now
         };
-        this.unwatch(py, Side::Read)?;
+        // A write pipe with data still to flush keeps watching for its reader going away.
+        if lost_now || !this.pipe {
+            this.unwatch(py, Side::Read)?;
+        }
         if lost_now {
             this.unwatch(py, Side::Write)?;
             Self::schedule_connection_lost(slf, py.None())?;
@@ -488,6 +539,13 @@ impl PyStreamCore {
         st.sock
             .as_ref()
             .map_or_else(|| py.None(), |s| s.clone_ref(py))
+    }
+
+    /// Let go of the socket without closing it (what `transport._pipe = None` means to
+    /// code written for asyncio's pipe transports: the caller closed it already).
+    fn _forget_sock(&self) {
+        let old = self.state.lock().sock.take();
+        drop(old);
     }
 
     /// `sendfile` support: a future resolved once the write buffer is empty; `write()`

@@ -1,11 +1,12 @@
 //! The I/O callbacks of `StreamCore`: the reader callback (the core object itself is
 //! registered, so a readable socket costs one native call), the writer callback that
-//! flushes the backlog, end of stream, and `connection_lost`.
+//! flushes the backlog, end of stream, a write pipe's watch for its reader going away,
+//! and `connection_lost`.
 
 use std::io::ErrorKind;
 
 use aioxide_core::sys::socket;
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyBrokenPipeError, PyRuntimeError};
 use pyo3::prelude::*;
 
 use super::must_propagate;
@@ -36,23 +37,28 @@ fn classify(result: std::io::Result<usize>) -> PyResult<Read> {
 
 impl PyStreamCore {
     /// A protocol callback failed: propagate `SystemExit`/`KeyboardInterrupt`, make
-    /// anything else a fatal transport error.
+    /// anything else a fatal transport error. (asyncio's pipe transports let it reach the
+    /// loop's exception handler as an error of the callback, and stay open.)
     fn protocol_failed(&self, py: Python<'_>, err: PyErr, message: &str) -> PyResult<()> {
-        if must_propagate(py, &err) {
+        if self.pipe || must_propagate(py, &err) {
             return Err(err);
         }
         self.fatal_error(py, err, message)
     }
 
     fn read_error(&self, py: Python<'_>, err: PyErr) -> PyResult<()> {
-        self.protocol_failed(py, err, "Fatal read error on socket transport")
+        if must_propagate(py, &err) {
+            return Err(err);
+        }
+        let message = format!("Fatal read error on {} transport", self.kind());
+        self.fatal_error(py, err, &message)
     }
 
     fn read_data(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         let (read, data) = match with_scratch(MAX_READ, |buf| {
-            classify(socket::recv(this.fd, buf)).map(|r| match r {
+            classify(this.read_fd(buf)).map(|r| match r {
                 Read::Data(n) => (
                     Read::Data(n),
                     Some(pyo3::types::PyBytes::new(py, &buf[..n])),
@@ -94,7 +100,7 @@ impl PyStreamCore {
     fn read_into_buffer(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let Some(protocol) = this.state.lock().protocol.as_ref().map(|p| p.clone_ref(py)) else {
+        let Some(protocol) = this.protocol(py) else {
             return Ok(());
         };
         let protocol = protocol.bind(py);
@@ -116,8 +122,7 @@ impl PyStreamCore {
                 )
             }
         };
-        let read = ffi::with_writable_buffer(&buf, |bytes| socket::recv(this.fd, bytes))
-            .and_then(classify);
+        let read = ffi::with_writable_buffer(&buf, |bytes| this.read_fd(bytes)).and_then(classify);
         match read {
             Err(err) => this.read_error(py, err),
             Ok(Read::WouldBlock) => Ok(()),
@@ -140,16 +145,12 @@ impl PyStreamCore {
     fn on_eof(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        if this.loop_(py).call_method0("get_debug")?.is_truthy()? {
-            let transport = this
-                .state
-                .lock()
-                .transport
-                .as_ref()
-                .map(|t| t.clone_ref(py));
-            asyncio_logger(py)?.call_method1("debug", ("%r received EOF", transport))?;
+        if this.pipe {
+            this.debug_log(py, "info", "%r was closed by peer")?;
+            return Self::pipe_eof(slf);
         }
-        let Some(protocol) = this.state.lock().protocol.as_ref().map(|p| p.clone_ref(py)) else {
+        this.debug_log(py, "debug", "%r received EOF")?;
+        let Some(protocol) = this.protocol(py) else {
             return Ok(());
         };
         let keep_open = match protocol
@@ -176,6 +177,38 @@ impl PyStreamCore {
     fn close_from_eof(slf: &Bound<'_, Self>) -> PyResult<()> {
         slf.call_method0(pyo3::intern!(slf.py(), "close")).map(drop)
     }
+
+    /// A read pipe's end of stream, asyncio's way: stop reading, then on the next
+    /// iterations `eof_received()` (its result ignored) and `connection_lost(None)`.
+    fn pipe_eof(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let protocol = {
+            let mut st = this.state.lock();
+            st.closing = true;
+            st.protocol.as_ref().map(|p| p.clone_ref(py))
+        };
+        this.unwatch(py, Side::Read)?;
+        if let Some(protocol) = protocol {
+            let eof_received = protocol
+                .bind(py)
+                .getattr(pyo3::intern!(py, "eof_received"))?;
+            this.loop_(py)
+                .call_method1(pyo3::intern!(py, "call_soon"), (eof_received,))?;
+        }
+        Self::schedule_connection_lost(slf, py.None())
+    }
+
+    /// In debug mode, log `message` (with the transport as `%r`) at `level`.
+    fn debug_log(&self, py: Python<'_>, level: &str, message: &str) -> PyResult<()> {
+        if !self.loop_(py).call_method0("get_debug")?.is_truthy()? {
+            return Ok(());
+        }
+        let transport = self.transport(py);
+        asyncio_logger(py)?
+            .call_method1(level, (message, transport))
+            .map(drop)
+    }
 }
 
 #[pymethods]
@@ -194,6 +227,34 @@ impl PyStreamCore {
         } else {
             Self::read_data(slf)
         }
+    }
+
+    /// A write pipe watches its own descriptor for reading: it becomes readable (an error
+    /// or hang-up) once the reader has gone, which is noticed without writing. Scheduled
+    /// after `connection_made`; nothing if the transport closed meanwhile.
+    fn _watch_peer_close(slf: &Bound<'_, Self>) -> PyResult<()> {
+        if slf.get().state.lock().closing {
+            return Ok(());
+        }
+        let callback = slf.getattr(pyo3::intern!(slf.py(), "_peer_closed"))?;
+        Self::watch(slf, Side::Read, &callback)
+    }
+
+    /// The reader went away: close at once, with `BrokenPipeError` if data was lost.
+    fn _peer_closed(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        this.debug_log(py, "info", "%r was closed by peer")?;
+        let exc = if this.state.lock().buf.is_empty() {
+            py.None()
+        } else {
+            PyBrokenPipeError::new_err(())
+                .value(py)
+                .clone()
+                .into_any()
+                .unbind()
+        };
+        Self::force_close(slf, exc)
     }
 
     /// The writer callback: flush the backlog; when it is gone, stop watching, wake a
@@ -221,7 +282,8 @@ impl PyStreamCore {
                 this.unwatch(py, Side::Write)?;
                 let err = errors::os_error(e);
                 let exc = err.value(py).clone();
-                this.fatal_error(py, err, "Fatal write error on socket transport")?;
+                let message = format!("Fatal write error on {} transport", this.kind());
+                this.fatal_error(py, err, &message)?;
                 if let Some(waiter) = waiter {
                     waiter.bind(py).call_method1("set_exception", (exc,))?;
                 }
@@ -247,6 +309,9 @@ impl PyStreamCore {
             waiter.bind(py).call_method1("set_result", (py.None(),))?;
         }
         if closing {
+            if this.pipe {
+                this.unwatch(py, Side::Read)?; // the watch for the reader going away
+            }
             Self::_call_connection_lost(slf, py.None())?;
         } else if eof {
             socket::shutdown_write(fd).map_err(errors::os_error)?;
@@ -302,8 +367,8 @@ impl PyStreamCore {
             }
         }
         let detached = match &transport {
-            Some(t) => t.bind(py).call_method0("_detach_server").map(drop),
-            None => Ok(()),
+            Some(t) if !this.pipe => t.bind(py).call_method0("_detach_server").map(drop),
+            _ => Ok(()),
         };
         drop((old.0, old.1, old.3, waiter));
         lost.and(closed).and(detached)

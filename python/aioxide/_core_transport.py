@@ -1,0 +1,119 @@
+"""What the Python faces of a native ``StreamCore`` share (socket and pipe transports).
+
+``asyncio.BaseTransport`` declares ``__slots__ = ('_extra',)``, whose layout cannot be
+combined with a native base class, so each transport is a thin ``asyncio`` transport
+subclass holding its core in ``_core``. These mixins go ahead of the ``asyncio`` base
+class so their methods replace its abstract ones.
+"""
+
+from __future__ import annotations
+
+from asyncio.log import logger
+
+
+class CoreFace:
+    """The ``BaseTransport`` API, state names asyncio's code reads, and fatal errors."""
+
+    _core = None
+
+    @property
+    def _protocol(self):
+        return self._core.get_protocol()
+
+    @property
+    def _closing(self):
+        return self._core.is_closing()
+
+    def is_closing(self) -> bool:
+        return self._core.is_closing()
+
+    def close(self) -> None:
+        self._core.close()
+
+    def get_protocol(self):
+        return self._core.get_protocol()
+
+    def set_protocol(self, protocol) -> None:
+        self._core.set_protocol(protocol)
+
+    # -- called by the core on rare paths ------------------------------------------
+
+    def _expected_error(self, exc) -> bool:
+        """An error that only means the peer went away: logged in debug mode only."""
+        return isinstance(exc, OSError)
+
+    def _fatal_error(self, exc, message="Fatal error on transport") -> None:
+        if self._expected_error(exc):
+            if self._loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=True)
+        else:
+            self._loop.call_exception_handler({
+                "message": message,
+                "exception": exc,
+                "transport": self,
+                "protocol": self._core.get_protocol(),
+            })
+        self._core._force_close(exc)
+
+    def _force_close(self, exc) -> None:
+        self._core._force_close(exc)
+
+    def _flow_failed(self, name: str, exc: BaseException) -> None:
+        self._loop.call_exception_handler({
+            "message": f"protocol.{name}() failed",
+            "exception": exc,
+            "transport": self,
+            "protocol": self._core.get_protocol(),
+        })
+
+
+class CoreReading:
+    """The ``ReadTransport`` API."""
+
+    def is_reading(self) -> bool:
+        return self._core.is_reading()
+
+    def pause_reading(self) -> None:
+        if self._core.pause_reading() and self._loop.get_debug():
+            logger.debug("%r pauses reading", self)
+
+    def resume_reading(self) -> None:
+        if self._core.resume_reading() and self._loop.get_debug():
+            logger.debug("%r resumes reading", self)
+
+
+class CoreWriting:
+    """The ``WriteTransport`` API. ``__init__`` also sets the core's ``write``,
+    ``writelines`` and ``get_write_buffer_size`` on the instance (no Python frame per
+    call); these methods serve code that calls them through the class."""
+
+    def _bind_hot_methods(self) -> None:
+        core = self._core
+        self.write = core.write
+        self.writelines = core.writelines
+        self.get_write_buffer_size = core.get_write_buffer_size
+        self.is_closing = core.is_closing
+
+    def write(self, data) -> None:
+        self._core.write(data)
+
+    def writelines(self, list_of_data) -> None:
+        self._core.writelines(list_of_data)
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self._core.write_eof()
+
+    def abort(self) -> None:
+        self._core.abort()
+
+    def get_write_buffer_size(self) -> int:
+        return self._core.get_write_buffer_size()
+
+    def get_write_buffer_limits(self):
+        return self._core.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high=None, low=None) -> None:
+        self._core.set_write_buffer_limits(high, low)
