@@ -1,4 +1,5 @@
-"""What the Python faces of a native ``StreamCore`` share (socket and pipe transports).
+"""What the Python faces of the native transport cores share (``StreamCore`` for
+socket and pipe transports, ``DatagramCore`` for datagram transports).
 
 ``asyncio.BaseTransport`` declares ``__slots__ = ('_extra',)``, whose layout cannot be
 combined with a native base class, so each transport is a thin ``asyncio`` transport
@@ -82,10 +83,26 @@ class CoreReading:
             logger.debug("%r resumes reading", self)
 
 
-class CoreWriting:
-    """The ``WriteTransport`` API. ``__init__`` also sets the core's ``write``,
-    ``writelines`` and ``get_write_buffer_size`` on the instance (no Python frame per
-    call); these methods serve code that calls them through the class."""
+class CoreBuffer:
+    """What every transport that queues output has: its size, its water marks, abort."""
+
+    def abort(self) -> None:
+        self._core.abort()
+
+    def get_write_buffer_size(self) -> int:
+        return self._core.get_write_buffer_size()
+
+    def get_write_buffer_limits(self):
+        return self._core.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high=None, low=None) -> None:
+        self._core.set_write_buffer_limits(high, low)
+
+
+class CoreWriting(CoreBuffer):
+    """The ``WriteTransport`` API of a byte stream. ``__init__`` also sets the core's
+    ``write``, ``writelines`` and ``get_write_buffer_size`` on the instance (no Python
+    frame per call); these methods serve code that calls them through the class."""
 
     def _bind_hot_methods(self) -> None:
         core = self._core
@@ -105,15 +122,3 @@ class CoreWriting:
 
     def write_eof(self) -> None:
         self._core.write_eof()
-
-    def abort(self) -> None:
-        self._core.abort()
-
-    def get_write_buffer_size(self) -> int:
-        return self._core.get_write_buffer_size()
-
-    def get_write_buffer_limits(self):
-        return self._core.get_write_buffer_limits()
-
-    def set_write_buffer_limits(self, high=None, low=None) -> None:
-        self._core.set_write_buffer_limits(high, low)

@@ -512,3 +512,102 @@ def test_unix_datagram_with_sock(loop):
             assert a.fileno() == -1
 
     run(loop, main())
+
+
+def test_each_sender_gets_its_own_address(loop):
+    # The transport reuses the last sender's address object while the sender stays the
+    # same; alternating senders must still each be named right.
+    async def main():
+        tr, proto = await loop.create_datagram_endpoint(
+            lambda: Datagrams(loop), local_addr=("127.0.0.1", 0))
+        target = tr.get_extra_info("sockname")
+        senders = [udp_socket(), udp_socket()]
+        try:
+            for i in range(6):
+                sender = senders[i % 2]
+                sender.sendto(b"n%d" % i, target)
+                assert await proto.next() == (b"n%d" % i, sender.getsockname())
+        finally:
+            for sender in senders:
+                sender.close()
+        await close(tr, proto)
+
+    run(loop, main())
+
+
+def test_abstract_unix_sender_address_is_bytes(loop):
+    name = b"\0aioxide-test-%d" % os.getpid()
+
+    async def main():
+        tr, proto = await loop.create_datagram_endpoint(
+            lambda: Datagrams(loop), local_addr=("127.0.0.1", 0))
+        tr.close()
+        receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        receiver.bind(name + b"-rx")
+        sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sender.bind(name)
+        with receiver, sender:
+            receiver.setblocking(False)
+            tr2, proto2 = await loop.create_datagram_endpoint(
+                lambda: Datagrams(loop), sock=receiver.dup())
+            sender.sendto(b"abstract", name + b"-rx")
+            assert await proto2.next() == (b"abstract", name)
+            await close(tr2, proto2)
+        await asyncio.wait_for(proto.lost, TIMEOUT)
+
+    run(loop, main())
+
+
+class Flow(Datagrams):
+    def __init__(self, loop):
+        super().__init__(loop)
+        self.resumed = loop.create_future()
+
+    def pause_writing(self):
+        self.events.append("pause")
+
+    def resume_writing(self):
+        self.events.append("resume")
+        self.resumed.set_result(None)
+
+
+def test_queued_datagrams_pause_then_resume_the_protocol_and_arrive_in_order(loop, short_tmp):
+    # A Unix datagram receiver that does not read: sends start to block, the transport
+    # queues, and the protocol is paused above the high-water mark.
+    path = os.path.join(short_tmp, "rx.sock")
+    b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    b.bind(path)
+    b.setblocking(False)
+
+    async def main():
+        tr, proto = await loop.create_datagram_endpoint(
+            lambda: Flow(loop), remote_addr=path, family=socket.AF_UNIX)
+        tr.set_write_buffer_limits(high=4096, low=1024)
+        sent = 0
+        while "pause" not in proto.events and sent < 100_000:
+            tr.sendto(b"%08d" % sent + bytes(1016))
+            sent += 1
+        assert proto.events == ["made", "pause"]
+        assert tr.get_write_buffer_size() > 4096
+        received = []
+
+        def drain():
+            while True:
+                try:
+                    received.append(b.recv(2048))
+                except BlockingIOError:
+                    return
+
+        loop.add_reader(b.fileno(), drain)
+        await asyncio.wait_for(proto.resumed, TIMEOUT)
+        for _ in range(500):
+            if len(received) == sent:
+                break
+            await asyncio.sleep(0.01)
+        loop.remove_reader(b.fileno())
+        assert [int(d[:8]) for d in received] == list(range(sent))
+        assert proto.events == ["made", "pause", "resume"]
+        await close(tr, proto)
+
+    with b:
+        run(loop, main())

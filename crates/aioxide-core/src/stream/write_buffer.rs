@@ -68,14 +68,63 @@ pub struct WriteBuffer {
     /// Bytes of the front chunk already written.
     offset: usize,
     size: usize,
+    flow: Flow,
+}
+
+/// A producer's pause state against water marks, for any buffer that counts its bytes
+/// (the stream buffer here; a datagram transport's queue of messages).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Flow {
     marks: WaterMarks,
     paused: bool,
+}
+
+impl Flow {
+    pub fn new(marks: WaterMarks) -> Flow {
+        Flow {
+            marks,
+            paused: false,
+        }
+    }
+
+    pub fn marks(&self) -> WaterMarks {
+        self.marks
+    }
+
+    /// Whether the producer was told to pause and not yet to resume.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// New marks; may ask for a pause at once, as asyncio re-checks after setting them.
+    pub fn set_marks(&mut self, marks: WaterMarks, size: usize) -> FlowEvent {
+        self.marks = marks;
+        self.grew(size)
+    }
+
+    /// The buffer grew to `size`: pause once it is above the high-water mark.
+    pub fn grew(&mut self, size: usize) -> FlowEvent {
+        if !self.paused && size > self.marks.high {
+            self.paused = true;
+            return FlowEvent::Pause;
+        }
+        FlowEvent::None
+    }
+
+    /// The buffer shrank to `size`: resume once it is at the low-water mark or below.
+    pub fn shrank(&mut self, size: usize) -> FlowEvent {
+        if self.paused && size <= self.marks.low {
+            self.paused = false;
+            return FlowEvent::Resume;
+        }
+        FlowEvent::None
+    }
 }
 
 impl WriteBuffer {
     pub fn new(marks: WaterMarks) -> WriteBuffer {
         WriteBuffer {
-            marks,
+            flow: Flow::new(marks),
             ..WriteBuffer::default()
         }
     }
@@ -90,19 +139,17 @@ impl WriteBuffer {
     }
 
     pub fn marks(&self) -> WaterMarks {
-        self.marks
+        self.flow.marks()
     }
 
     /// Whether the producer was told to pause and not yet to resume.
     pub fn is_paused(&self) -> bool {
-        self.paused
+        self.flow.is_paused()
     }
 
-    /// Change the marks (`set_write_buffer_limits`); may ask for a pause at once, as
-    /// asyncio re-checks after setting them.
+    /// Change the marks (`set_write_buffer_limits`).
     pub fn set_marks(&mut self, marks: WaterMarks) -> FlowEvent {
-        self.marks = marks;
-        self.check_pause()
+        self.flow.set_marks(marks, self.size)
     }
 
     /// Queue `data` (the part the kernel did not take) behind what is buffered.
@@ -116,19 +163,11 @@ impl WriteBuffer {
     }
 
     fn check_pause(&mut self) -> FlowEvent {
-        if !self.paused && self.size > self.marks.high {
-            self.paused = true;
-            return FlowEvent::Pause;
-        }
-        FlowEvent::None
+        self.flow.grew(self.size)
     }
 
     fn check_resume(&mut self) -> FlowEvent {
-        if self.paused && self.size <= self.marks.low {
-            self.paused = false;
-            return FlowEvent::Resume;
-        }
-        FlowEvent::None
+        self.flow.shrank(self.size)
     }
 
     /// Hand buffered bytes to `write` (a `writev`) until it takes less than offered,

@@ -14,6 +14,7 @@
 //! * [`monotonic_seconds`]: `CLOCK_MONOTONIC` as seconds.
 //! * [`socket`]: one non-blocking `recv`/`send` (`read`/`write` for pipes), retried on
 //!   `EINTR`.
+//! * [`sockaddr`]: `recvfrom` with the sender's address, taken apart per family.
 //! * [`fork_generation`]: tells an object created before a `fork()` that it is now in the
 //!   child, where it must not touch kernel state it shares with the parent.
 //!
@@ -24,6 +25,7 @@ mod epoll;
 mod eventfd;
 pub mod file;
 mod fork;
+pub mod sockaddr;
 pub mod socket;
 pub(crate) mod uring;
 

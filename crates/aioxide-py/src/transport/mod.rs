@@ -10,10 +10,12 @@
 //! Rare paths (fatal errors, which log and call the exception handler) go back to the
 //! Python transport.
 
+pub mod datagram;
 pub mod stream;
 mod stream_io;
 
-use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use aioxide_core::stream::{FlowEvent, WaterMarks};
+use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit, PyValueError};
 use pyo3::prelude::*;
 
 /// `SystemExit` and `KeyboardInterrupt` propagate out of transport callbacks; every other
@@ -22,7 +24,79 @@ pub(crate) fn must_propagate(py: Python<'_>, err: &PyErr) -> bool {
     err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py)
 }
 
+/// The reading and closing state every transport core keeps, with asyncio's rules.
+#[derive(Debug, Default)]
+pub(crate) struct ReadFlags {
+    /// `close()`/`abort()` began (or the connection was lost).
+    pub closing: bool,
+    /// `pause_reading()` is in force.
+    pub paused: bool,
+}
+
+impl ReadFlags {
+    pub fn is_reading(&self) -> bool {
+        !self.paused && !self.closing
+    }
+
+    /// `pause_reading()`: true when reading stops now.
+    pub fn pause(&mut self) -> bool {
+        let changed = self.is_reading();
+        self.paused |= changed;
+        changed
+    }
+
+    /// `resume_reading()`: true when reading starts again now.
+    pub fn resume(&mut self) -> bool {
+        let changed = self.paused && !self.closing;
+        self.paused &= !changed;
+        changed
+    }
+}
+
+/// Tell `protocol` about a flow event (`pause_writing()`/`resume_writing()`); if that
+/// raises, the Python transport's `_flow_failed` sends it to the exception handler, as
+/// asyncio does.
+pub(crate) fn notify_flow(
+    py: Python<'_>,
+    protocol: Option<PyObject>,
+    transport: Option<PyObject>,
+    event: FlowEvent,
+) -> PyResult<()> {
+    let name = match event {
+        FlowEvent::None => return Ok(()),
+        FlowEvent::Pause => "pause_writing",
+        FlowEvent::Resume => "resume_writing",
+    };
+    let (Some(protocol), Some(transport)) = (protocol, transport) else {
+        return Ok(());
+    };
+    if let Err(err) = protocol.bind(py).call_method0(name) {
+        if must_propagate(py, &err) {
+            return Err(err);
+        }
+        transport
+            .bind(py)
+            .call_method1("_flow_failed", (name, err.value(py)))?;
+    }
+    Ok(())
+}
+
+/// `set_write_buffer_limits(high, low)`'s marks, with asyncio's checks and messages.
+pub(crate) fn water_marks(high: Option<i64>, low: Option<i64>) -> PyResult<WaterMarks> {
+    if high.is_some_and(|h| h < 0) || low.is_some_and(|l| l < 0) {
+        // asyncio derives the missing mark first, then names both in the message.
+        let h = high.unwrap_or_else(|| low.map_or(64 * 1024, |l| 4 * l));
+        let l = low.unwrap_or(h.div_euclid(4));
+        return Err(PyValueError::new_err(format!(
+            "high ({h}) must be >= low ({l}) must be >= 0"
+        )));
+    }
+    WaterMarks::from_limits(high.map(|h| h as usize), low.map(|l| l as usize))
+        .map_err(PyValueError::new_err)
+}
+
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::PyStreamCore>()?;
+    m.add_class::<datagram::PyDatagramCore>()?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use std::os::fd::RawFd;
 use aioxide_core::stream::{FlowEvent, WaterMarks, WriteBuffer};
 use aioxide_core::sys::socket;
 use parking_lot::Mutex;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyTuple, PyType};
@@ -35,11 +35,9 @@ pub(crate) struct StreamState {
     /// The protocol is an `asyncio.BufferedProtocol`.
     pub buffered: bool,
     pub buf: WriteBuffer,
-    pub closing: bool,
+    pub flags: super::ReadFlags,
     /// `write_eof()` was called.
     pub eof: bool,
-    /// `pause_reading()` is in force.
-    pub paused: bool,
     pub conn_lost: u32,
     /// A writer callback is registered (the buffer is not empty).
     pub writing: bool,
@@ -71,7 +69,7 @@ pub(crate) fn asyncio_logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 }
 
 /// The bytes of a `write()` argument, with asyncio's type check and message.
-fn data_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn data_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     if let Ok(b) = data.downcast_exact::<PyBytes>() {
         return Ok(b.clone());
     }
@@ -173,33 +171,9 @@ impl PyStreamCore {
         }
     }
 
-    /// Tell the protocol about a flow event; its failure goes to the exception handler
-    /// (through the Python transport), as asyncio does.
+    /// Tell the protocol about a flow event (see `super::notify_flow`).
     pub(crate) fn flow(&self, py: Python<'_>, event: FlowEvent) -> PyResult<()> {
-        let name = match event {
-            FlowEvent::None => return Ok(()),
-            FlowEvent::Pause => "pause_writing",
-            FlowEvent::Resume => "resume_writing",
-        };
-        let (protocol, transport) = {
-            let st = self.state.lock();
-            (
-                st.protocol.as_ref().map(|p| p.clone_ref(py)),
-                st.transport.as_ref().map(|t| t.clone_ref(py)),
-            )
-        };
-        let (Some(protocol), Some(transport)) = (protocol, transport) else {
-            return Ok(());
-        };
-        if let Err(err) = protocol.bind(py).call_method0(name) {
-            if super::must_propagate(py, &err) {
-                return Err(err);
-            }
-            transport
-                .bind(py)
-                .call_method1("_flow_failed", (name, err.value(py)))?;
-        }
-        Ok(())
+        super::notify_flow(py, self.protocol(py), self.transport(py), event)
     }
 
     /// asyncio's `_force_close`: drop the buffer, stop reading and writing, and call
@@ -216,8 +190,8 @@ impl PyStreamCore {
             st.buf.clear();
             st.writing = false;
             // A closing write pipe still watches its descriptor for the reader going away.
-            let drop_reader = !st.closing || this.pipe;
-            st.closing = true;
+            let drop_reader = !st.flags.closing || this.pipe;
+            st.flags.closing = true;
             st.conn_lost += 1;
             (drop_writer, drop_reader)
         };
@@ -292,9 +266,8 @@ impl PyStreamCore {
                 data_received: None,
                 buffered: false,
                 buf: WriteBuffer::new(WaterMarks::default()),
-                closing: false,
+                flags: super::ReadFlags::default(),
                 eof: false,
-                paused: false,
                 conn_lost: 0,
                 writing: false,
                 empty_waiter: None,
@@ -318,10 +291,7 @@ impl PyStreamCore {
     /// Start reading (scheduled right after `connection_made`); nothing if the transport
     /// was paused or closed meanwhile (asyncio's `_add_reader`).
     fn _start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let reading = {
-            let st = slf.get().state.lock();
-            !st.paused && !st.closing
-        };
+        let reading = slf.get().state.lock().flags.is_reading();
         if reading {
             Self::watch_read(slf)?;
         }
@@ -361,7 +331,7 @@ impl PyStreamCore {
             }
             return Ok(());
         }
-        if this.pipe && st.closing {
+        if this.pipe && st.flags.closing {
             return Ok(()); // asyncio's pipes drop data written once they are closing
         }
         let mut rest = bytes;
@@ -400,7 +370,7 @@ impl PyStreamCore {
             return Self::close(slf);
         }
         let mut st = this.state.lock();
-        if st.closing || st.eof {
+        if st.flags.closing || st.eof {
             return Ok(());
         }
         st.eof = true;
@@ -416,7 +386,7 @@ impl PyStreamCore {
     }
 
     fn is_closing(&self) -> bool {
-        self.state.lock().closing
+        self.state.lock().flags.closing
     }
 
     fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -424,10 +394,10 @@ impl PyStreamCore {
         let this = slf.get();
         let lost_now = {
             let mut st = this.state.lock();
-            if st.closing {
+            if st.flags.closing {
                 return Ok(());
             }
-            st.closing = true;
+            st.flags.closing = true;
             let lost_now = st.buf.is_empty();
             if lost_now {
                 st.conn_lost += 1;
@@ -457,30 +427,21 @@ impl PyStreamCore {
     }
 
     fn is_reading(&self) -> bool {
-        let st = self.state.lock();
-        !st.paused && !st.closing
+        self.state.lock().flags.is_reading()
     }
 
     /// True when the reading state changed (the caller logs it in debug mode).
     fn pause_reading(&self, py: Python<'_>) -> PyResult<bool> {
-        {
-            let mut st = self.state.lock();
-            if st.paused || st.closing {
-                return Ok(false);
-            }
-            st.paused = true;
+        if !self.state.lock().flags.pause() {
+            return Ok(false);
         }
         self.unwatch(py, Side::Read)?;
         Ok(true)
     }
 
     fn resume_reading(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        {
-            let mut st = slf.get().state.lock();
-            if st.closing || !st.paused {
-                return Ok(false);
-            }
-            st.paused = false;
+        if !slf.get().state.lock().flags.resume() {
+            return Ok(false);
         }
         Self::watch_read(slf)?;
         Ok(true)
@@ -503,16 +464,7 @@ impl PyStreamCore {
         high: Option<i64>,
         low: Option<i64>,
     ) -> PyResult<()> {
-        if high.is_some_and(|h| h < 0) || low.is_some_and(|l| l < 0) {
-            // asyncio derives the missing mark first, then names both in the message.
-            let h = high.unwrap_or_else(|| low.map_or(64 * 1024, |l| 4 * l));
-            let l = low.unwrap_or(h.div_euclid(4));
-            return Err(PyValueError::new_err(format!(
-                "high ({h}) must be >= low ({l}) must be >= 0"
-            )));
-        }
-        let marks = WaterMarks::from_limits(high.map(|h| h as usize), low.map(|l| l as usize))
-            .map_err(PyValueError::new_err)?;
+        let marks = super::water_marks(high, low)?;
         let event = self.state.lock().buf.set_marks(marks);
         self.flow(py, event)
     }

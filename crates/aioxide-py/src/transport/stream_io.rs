@@ -185,7 +185,7 @@ impl PyStreamCore {
         let this = slf.get();
         let protocol = {
             let mut st = this.state.lock();
-            st.closing = true;
+            st.flags.closing = true;
             st.protocol.as_ref().map(|p| p.clone_ref(py))
         };
         this.unwatch(py, Side::Read)?;
@@ -233,7 +233,7 @@ impl PyStreamCore {
     /// or hang-up) once the reader has gone, which is noticed without writing. Scheduled
     /// after `connection_made`; nothing if the transport closed meanwhile.
     fn _watch_peer_close(slf: &Bound<'_, Self>) -> PyResult<()> {
-        if slf.get().state.lock().closing {
+        if slf.get().state.lock().flags.closing {
             return Ok(());
         }
         let callback = slf.getattr(pyo3::intern!(slf.py(), "_peer_closed"))?;
@@ -300,7 +300,7 @@ impl PyStreamCore {
             st.writing = false;
             (
                 st.empty_waiter.as_ref().map(|w| w.clone_ref(py)),
-                st.closing,
+                st.flags.closing,
                 st.eof,
             )
         };
