@@ -26,6 +26,8 @@ echo_protocol    a TCP echo over transports and Protocol objects, client and ser
                  one loop; n round trips of 64 bytes.
 pipe_pingpong    the same over two os.pipe()s and four pipe transports
                  (connect_read_pipe/connect_write_pipe); n round trips of 64 bytes.
+udp_pingpong     the same with UDP datagram endpoints on loopback (a connected client,
+                 an echo server answering with sendto(data, addr)); n round trips.
 subprocess_spawn n times: spawn /bin/true and wait for it.
 """
 
@@ -339,6 +341,54 @@ def pipe_pingpong(loop: asyncio.AbstractEventLoop, n: int) -> float:
     return elapsed
 
 
+class _UdpEcho(asyncio.DatagramProtocol):
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        self.transport.sendto(data, addr)
+
+
+class _UdpClient(asyncio.DatagramProtocol):
+    def __init__(self, n: int, done: asyncio.Future) -> None:
+        self.remaining = n
+        self.done = done
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        self.remaining -= 1
+        if self.remaining:
+            self.transport.sendto(data)
+        elif not self.done.done():
+            self.done.set_result(data == PAYLOAD)
+
+
+async def _udp_pingpong_main(n: int) -> bool:
+    loop = asyncio.get_running_loop()
+    server, _ = await loop.create_datagram_endpoint(_UdpEcho, local_addr=("127.0.0.1", 0))
+    done = loop.create_future()
+    client, _ = await loop.create_datagram_endpoint(
+        lambda: _UdpClient(n, done), remote_addr=server.get_extra_info("sockname"))
+    client.sendto(PAYLOAD)
+    ok = await done
+    client.close()
+    server.close()
+    await asyncio.sleep(0)
+    return ok
+
+
+def udp_pingpong(loop: asyncio.AbstractEventLoop, n: int) -> float:
+    """64-byte UDP datagrams on loopback between two datagram endpoints on one loop:
+    a connected client and an echo server answering with ``sendto(data, addr)``."""
+    start = time.perf_counter()
+    ok = loop.run_until_complete(_udp_pingpong_main(n))
+    elapsed = time.perf_counter() - start
+    _check(ok is True, "udp_pingpong did not finish")
+    return elapsed
+
+
 async def _spawn_main(n: int) -> int:
     ok = 0
     for _ in range(n):
@@ -366,6 +416,7 @@ WORKLOADS: dict[str, tuple[int, Callable[[asyncio.AbstractEventLoop, int], float
     "reader_pingpong": (20_000, reader_pingpong),
     "echo_protocol": (20_000, echo_protocol),
     "pipe_pingpong": (20_000, pipe_pingpong),
+    "udp_pingpong": (20_000, udp_pingpong),
     "subprocess_spawn": (1_000, subprocess_spawn),
 }
 
