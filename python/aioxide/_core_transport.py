@@ -9,6 +9,7 @@ class so their methods replace its abstract ones.
 
 from __future__ import annotations
 
+import warnings
 from asyncio.log import logger
 
 
@@ -66,6 +67,40 @@ class CoreFace:
             "transport": self,
             "protocol": self._core.get_protocol(),
         })
+
+
+class SocketFace(CoreFace):
+    """What a transport over a socket (stream or datagram) adds: the socket, its fd in
+    ``_sock_fd``, asyncio's repr and the unclosed-transport warning."""
+
+    @property
+    def _sock(self):
+        return self._core.sock() if self._core is not None else None
+
+    @property
+    def _protocol_paused(self):
+        return self._core.protocol_paused
+
+    def __repr__(self) -> str:
+        info = [type(self).__name__]
+        core = self._core
+        if core.sock() is None:
+            info.append("closed")
+        elif core.is_closing():
+            info.append("closing")
+        info.append(f"fd={self._sock_fd}")
+        if not self._loop.is_closed() and core.sock() is not None:
+            reading = self._loop._has_reader(self._sock_fd)
+            info.append("read=polling" if reading else "read=idle")
+            state = "polling" if core.is_writing() else "idle"
+            info.append(f"write=<{state}, bufsize={core.get_write_buffer_size()}>")
+        return "<{}>".format(" ".join(info))
+
+    def __del__(self, _warn=warnings.warn) -> None:
+        sock = self._sock
+        if sock is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            sock.close()
 
 
 class CoreReading:

@@ -9,16 +9,15 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import warnings
 from asyncio import futures, transports, trsock
 from asyncio.log import logger
 
 from . import _resolve
 from ._aioxide import DatagramCore
-from ._core_transport import CoreBuffer, CoreFace, CoreReading
+from ._core_transport import CoreBuffer, CoreReading, SocketFace
 
 
-class DatagramTransport(CoreFace, CoreReading, CoreBuffer, transports.Transport,
+class DatagramTransport(SocketFace, CoreReading, CoreBuffer, transports.Transport,
                         transports.DatagramTransport):
     """A UDP or Unix datagram socket (asyncio's ``_SelectorDatagramTransport``, which is
     an ``asyncio.Transport`` too)."""
@@ -46,35 +45,6 @@ class DatagramTransport(CoreFace, CoreReading, CoreBuffer, transports.Transport,
         loop.call_soon(core._start_reading)
         if waiter is not None:
             loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
-
-    @property
-    def _sock(self):
-        return self._core.sock() if self._core is not None else None
-
-    @property
-    def _protocol_paused(self):
-        return self._core.protocol_paused
-
-    def __repr__(self) -> str:
-        info = [type(self).__name__]
-        core = self._core
-        if core.sock() is None:
-            info.append("closed")
-        elif core.is_closing():
-            info.append("closing")
-        info.append(f"fd={self._sock_fd}")
-        if core.sock() is not None and not self._loop.is_closed():
-            reading = self._loop._has_reader(self._sock_fd)
-            info.append("read=polling" if reading else "read=idle")
-            state = "polling" if core.is_writing() else "idle"
-            info.append(f"write=<{state}, bufsize={core.get_write_buffer_size()}>")
-        return "<{}>".format(" ".join(info))
-
-    def __del__(self, _warn=warnings.warn) -> None:
-        sock = self._sock
-        if sock is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            sock.close()
 
     def sendto(self, data, addr=None) -> None:
         self._core.sendto(data, addr)

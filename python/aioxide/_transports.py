@@ -4,20 +4,19 @@
 combined with a native base class, so a transport is this thin ``asyncio.Transport``
 subclass around a native core that owns the state and does the I/O. The hot methods
 (``write``, ``writelines``) are the core's own bound methods, set on the instance, so a
-write costs no Python frame. What stays here is rare: construction, error reporting,
-``repr`` and the server bookkeeping.
+write costs no Python frame. What stays here is construction, sendfile support and the
+server bookkeeping (the shared parts are in ``_core_transport``).
 """
 
 from __future__ import annotations
 
-import warnings
 from asyncio import base_events, constants, futures, transports, trsock
 
 from ._aioxide import StreamCore
-from ._core_transport import CoreFace, CoreReading, CoreWriting
+from ._core_transport import CoreReading, CoreWriting, SocketFace
 
 
-class SocketTransport(CoreFace, CoreReading, CoreWriting, transports.Transport):
+class SocketTransport(SocketFace, CoreReading, CoreWriting, transports.Transport):
     """A connected TCP or Unix stream socket (asyncio's ``_SelectorSocketTransport``)."""
 
     _start_tls_compatible = True
@@ -49,38 +48,6 @@ class SocketTransport(CoreFace, CoreReading, CoreWriting, transports.Transport):
         loop.call_soon(core._start_reading)
         if waiter is not None:
             loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
-
-    # -- state, for repr and for code that reads asyncio's attribute names ----------
-
-    @property
-    def _sock(self):
-        return self._core.sock()
-
-    @property
-    def _protocol_paused(self):
-        return self._core.protocol_paused
-
-    def __repr__(self) -> str:
-        info = [type(self).__name__]
-        core = self._core
-        if core.sock() is None:
-            info.append("closed")
-        elif core.is_closing():
-            info.append("closing")
-        info.append(f"fd={self._sock_fd}")
-        if not self._loop.is_closed() and core.sock() is not None:
-            reading = self._loop._has_reader(self._sock_fd)
-            info.append("read=polling" if reading else "read=idle")
-            state = "polling" if core.is_writing() else "idle"
-            info.append(f"write=<{state}, bufsize={core.get_write_buffer_size()}>")
-        return "<{}>".format(" ".join(info))
-
-    def __del__(self, _warn=warnings.warn) -> None:
-        core = self.__dict__.get("_core")
-        sock = core.sock() if core is not None else None
-        if sock is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            sock.close()
 
     def _detach_server(self) -> None:
         server, self._server = self._server, None
