@@ -266,14 +266,19 @@ async def _echo_protocol_main(n: int) -> bool:
     return ok
 
 
+def _timed_round_trips(loop: asyncio.AbstractEventLoop, main, name: str) -> float:
+    """Run a ping-pong coroutine that returns True when every round trip came back."""
+    start = time.perf_counter()
+    ok = loop.run_until_complete(main)
+    elapsed = time.perf_counter() - start
+    _check(ok is True, f"{name} did not finish")
+    return elapsed
+
+
 def echo_protocol(loop: asyncio.AbstractEventLoop, n: int) -> float:
     """A TCP echo over transports and ``Protocol`` objects, client and server on the
     same loop (loopback)."""
-    start = time.perf_counter()
-    ok = loop.run_until_complete(_echo_protocol_main(n))
-    elapsed = time.perf_counter() - start
-    _check(ok is True, "echo_protocol did not finish")
-    return elapsed
+    return _timed_round_trips(loop, _echo_protocol_main(n), "echo_protocol")
 
 
 class _PipeEcho(asyncio.Protocol):
@@ -334,11 +339,7 @@ async def _pipe_pingpong_main(n: int) -> bool:
 def pipe_pingpong(loop: asyncio.AbstractEventLoop, n: int) -> float:
     """64-byte messages through two pipes and four pipe transports, echoed by a
     ``Protocol`` on the same loop; ``n`` round trips."""
-    start = time.perf_counter()
-    ok = loop.run_until_complete(_pipe_pingpong_main(n))
-    elapsed = time.perf_counter() - start
-    _check(ok is True, "pipe_pingpong did not finish")
-    return elapsed
+    return _timed_round_trips(loop, _pipe_pingpong_main(n), "pipe_pingpong")
 
 
 class _UdpEcho(asyncio.DatagramProtocol):
@@ -382,11 +383,7 @@ async def _udp_pingpong_main(n: int) -> bool:
 def udp_pingpong(loop: asyncio.AbstractEventLoop, n: int) -> float:
     """64-byte UDP datagrams on loopback between two datagram endpoints on one loop:
     a connected client and an echo server answering with ``sendto(data, addr)``."""
-    start = time.perf_counter()
-    ok = loop.run_until_complete(_udp_pingpong_main(n))
-    elapsed = time.perf_counter() - start
-    _check(ok is True, "udp_pingpong did not finish")
-    return elapsed
+    return _timed_round_trips(loop, _udp_pingpong_main(n), "udp_pingpong")
 
 
 async def _spawn_main(n: int) -> int:

@@ -22,7 +22,7 @@ use aioxide_core::sys::socket;
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyBlockingIOError, PyInterruptedError, PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyString};
 
 use super::must_propagate;
 use super::stream::{asyncio_logger, data_bytes};
@@ -135,14 +135,11 @@ impl PyDatagramCore {
     }
 
     fn unwatch(&self, py: Python<'_>, side: Side) -> PyResult<()> {
-        PyLoopCore::remove_watcher_fd(self.loop_(py), side, self.fd).map(drop)
+        super::unwatch_fd(self.loop_(py), side, self.fd)
     }
 
     fn watch(slf: &Bound<'_, Self>, side: Side, callback: &Bound<'_, PyAny>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        PyLoopCore::add_watcher_fd(this.loop_(py), side, this.fd, callback, &PyTuple::empty(py))
-            .map(drop)
+        super::watch_fd(slf.get().loop_(slf.py()), side, slf.get().fd, callback)
     }
 
     fn flow(&self, py: Python<'_>, event: FlowEvent) -> PyResult<()> {
@@ -164,13 +161,7 @@ impl PyDatagramCore {
         if must_propagate(py, &err) {
             return Err(err);
         }
-        match self.transport(py) {
-            Some(t) => t
-                .bind(py)
-                .call_method1(pyo3::intern!(py, "_fatal_error"), (err.value(py), message))
-                .map(drop),
-            None => Ok(()),
-        }
+        super::report_fatal(py, self.transport(py), err, message)
     }
 
     /// One datagram to the kernel.
@@ -234,12 +225,7 @@ impl PyDatagramCore {
     }
 
     fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
-        let py = slf.py();
-        let callback = slf.getattr(pyo3::intern!(py, "_call_connection_lost"))?;
-        slf.get()
-            .loop_(py)
-            .call_method1(pyo3::intern!(py, "call_soon"), (callback, exc))
-            .map(drop)
+        super::schedule_connection_lost(slf.get().loop_(slf.py()), slf.as_any(), exc)
     }
 
     /// The sender's address as a Python object, reused while the sender stays the same.

@@ -14,14 +14,69 @@ pub mod datagram;
 pub mod stream;
 mod stream_io;
 
+use std::os::fd::RawFd;
+
 use aioxide_core::stream::{FlowEvent, WaterMarks};
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::loop_core::PyLoopCore;
+use crate::watchers::Side;
 
 /// `SystemExit` and `KeyboardInterrupt` propagate out of transport callbacks; every other
 /// exception a protocol raises becomes a fatal transport error (asyncio's rule).
 pub(crate) fn must_propagate(py: Python<'_>, err: &PyErr) -> bool {
     err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py)
+}
+
+/// Register `callback` (called with no arguments) for `side` of `fd`.
+pub(crate) fn watch_fd(
+    event_loop: &Bound<'_, PyLoopCore>,
+    side: Side,
+    fd: RawFd,
+    callback: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let empty = PyTuple::empty(event_loop.py());
+    PyLoopCore::add_watcher_fd(event_loop, side, fd, callback, &empty).map(drop)
+}
+
+pub(crate) fn unwatch_fd(
+    event_loop: &Bound<'_, PyLoopCore>,
+    side: Side,
+    fd: RawFd,
+) -> PyResult<()> {
+    PyLoopCore::remove_watcher_fd(event_loop, side, fd).map(drop)
+}
+
+/// `core._call_connection_lost(exc)` on the loop's next iteration.
+pub(crate) fn schedule_connection_lost(
+    event_loop: &Bound<'_, PyLoopCore>,
+    core: &Bound<'_, PyAny>,
+    exc: PyObject,
+) -> PyResult<()> {
+    let py = core.py();
+    let callback = core.getattr(pyo3::intern!(py, "_call_connection_lost"))?;
+    event_loop
+        .call_method1(pyo3::intern!(py, "call_soon"), (callback, exc))
+        .map(drop)
+}
+
+/// `transport._fatal_error(exc, message)`: the Python transport logs or reports, then
+/// force-closes.
+pub(crate) fn report_fatal(
+    py: Python<'_>,
+    transport: Option<PyObject>,
+    err: PyErr,
+    message: &str,
+) -> PyResult<()> {
+    match transport {
+        Some(t) => t
+            .bind(py)
+            .call_method1(pyo3::intern!(py, "_fatal_error"), (err.value(py), message))
+            .map(drop),
+        None => Ok(()),
+    }
 }
 
 /// The reading and closing state every transport core keeps, with asyncio's rules.

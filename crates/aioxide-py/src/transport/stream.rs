@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyTuple, PyType};
+use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyType};
 
 use crate::errors;
 use crate::loop_core::PyLoopCore;
@@ -134,7 +134,7 @@ impl PyStreamCore {
     }
 
     pub(crate) fn unwatch(&self, py: Python<'_>, side: Side) -> PyResult<()> {
-        PyLoopCore::remove_watcher_fd(self.loop_(py), side, self.fd).map(drop)
+        super::unwatch_fd(self.loop_(py), side, self.fd)
     }
 
     /// Register `callback` (called with no arguments) for `side` of the descriptor.
@@ -143,10 +143,7 @@ impl PyStreamCore {
         side: Side,
         callback: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        PyLoopCore::add_watcher_fd(this.loop_(py), side, this.fd, callback, &PyTuple::empty(py))
-            .map(drop)
+        super::watch_fd(slf.get().loop_(slf.py()), side, slf.get().fd, callback)
     }
 
     pub(crate) fn watch_write(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -161,14 +158,7 @@ impl PyStreamCore {
 
     /// `transport._fatal_error(exc, message)`: log or report, then force-close.
     pub(crate) fn fatal_error(&self, py: Python<'_>, err: PyErr, message: &str) -> PyResult<()> {
-        let transport = self.transport(py);
-        match transport {
-            Some(t) => t
-                .bind(py)
-                .call_method1(pyo3::intern!(py, "_fatal_error"), (err.value(py), message))
-                .map(drop),
-            None => Ok(()),
-        }
+        super::report_fatal(py, self.transport(py), err, message)
     }
 
     /// Tell the protocol about a flow event (see `super::notify_flow`).
@@ -205,12 +195,7 @@ impl PyStreamCore {
     }
 
     pub(crate) fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
-        let py = slf.py();
-        let callback = slf.getattr(pyo3::intern!(py, "_call_connection_lost"))?;
-        slf.get()
-            .loop_(py)
-            .call_method1(pyo3::intern!(py, "call_soon"), (callback, exc))
-            .map(drop)
+        super::schedule_connection_lost(slf.get().loop_(slf.py()), slf.as_any(), exc)
     }
 
     fn set_protocol_inner(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
