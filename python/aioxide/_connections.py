@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import socket
 import weakref
-from asyncio import sslproto, tasks
+from asyncio import tasks
 from asyncio.log import logger
 
-from . import _resolve
+from . import _resolve, _tls
 from ._transports import SocketTransport
 
 
@@ -86,9 +86,7 @@ class ConnectionMixin:
                             server_side=False, server_hostname=None, extra=None,
                             server=None, ssl_handshake_timeout=None,
                             ssl_shutdown_timeout=None, call_connection_made=True):
-        # The stdlib's TLS protocol over the native transport; a native record layer
-        # is the TLS issue's work.
-        ssl_protocol = sslproto.SSLProtocol(
+        ssl_protocol = _tls.ssl_protocol(
             self, protocol, sslcontext, waiter, server_side, server_hostname,
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout,
@@ -131,7 +129,7 @@ class ConnectionMixin:
         if not getattr(transport, "_start_tls_compatible", False):
             raise TypeError(f"transport {transport!r} is not supported by start_tls()")
         waiter = self.create_future()
-        ssl_protocol = sslproto.SSLProtocol(
+        ssl_protocol = _tls.ssl_protocol(
             self, protocol, sslcontext, waiter, server_side, server_hostname,
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout, call_connection_made=False)

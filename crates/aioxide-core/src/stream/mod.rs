@@ -5,4 +5,4 @@
 
 mod write_buffer;
 
-pub use write_buffer::{Flow, FlowEvent, WaterMarks, WriteBuffer};
+pub use write_buffer::{Flow, FlowEvent, WaterMarks, WriteBuffer, DEFAULT_HIGH};

@@ -48,10 +48,20 @@ impl WaterMarks {
     /// four times the low (or 64 KiB when both are missing), a missing low is a quarter of
     /// the high; `high >= low` is required (the error message is asyncio's).
     pub fn from_limits(high: Option<usize>, low: Option<usize>) -> Result<WaterMarks, String> {
+        Self::from_limits_or(high, low, DEFAULT_HIGH)
+    }
+
+    /// The same rules with another default high-water mark (asyncio's TLS transport uses
+    /// 512 KiB for writes and 256 KiB for reads).
+    pub fn from_limits_or(
+        high: Option<usize>,
+        low: Option<usize>,
+        default_high: usize,
+    ) -> Result<WaterMarks, String> {
         let high = match (high, low) {
             (Some(h), _) => h,
             (None, Some(l)) => l.saturating_mul(4),
-            (None, None) => DEFAULT_HIGH,
+            (None, None) => default_high,
         };
         let low = low.unwrap_or(high / 4);
         if high < low {

@@ -13,6 +13,8 @@
 pub mod datagram;
 pub mod stream;
 mod stream_io;
+pub mod tls;
+mod tls_flow;
 
 use std::os::fd::RawFd;
 
@@ -138,20 +140,34 @@ pub(crate) fn notify_flow(
 
 /// `set_write_buffer_limits(high, low)`'s marks, with asyncio's checks and messages.
 pub(crate) fn water_marks(high: Option<i64>, low: Option<i64>) -> PyResult<WaterMarks> {
+    water_marks_or(high, low, aioxide_core::stream::DEFAULT_HIGH)
+}
+
+/// `water_marks` with another default high-water mark.
+pub(crate) fn water_marks_or(
+    high: Option<i64>,
+    low: Option<i64>,
+    default_high: usize,
+) -> PyResult<WaterMarks> {
     if high.is_some_and(|h| h < 0) || low.is_some_and(|l| l < 0) {
         // asyncio derives the missing mark first, then names both in the message.
-        let h = high.unwrap_or_else(|| low.map_or(64 * 1024, |l| 4 * l));
+        let h = high.unwrap_or_else(|| low.map_or(default_high as i64, |l| 4 * l));
         let l = low.unwrap_or(h.div_euclid(4));
         return Err(PyValueError::new_err(format!(
             "high ({h}) must be >= low ({l}) must be >= 0"
         )));
     }
-    WaterMarks::from_limits(high.map(|h| h as usize), low.map(|l| l as usize))
-        .map_err(PyValueError::new_err)
+    WaterMarks::from_limits_or(
+        high.map(|h| h as usize),
+        low.map(|l| l as usize),
+        default_high,
+    )
+    .map_err(PyValueError::new_err)
 }
 
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::PyStreamCore>()?;
     m.add_class::<datagram::PyDatagramCore>()?;
+    m.add_class::<tls::PyTlsCore>()?;
     Ok(())
 }

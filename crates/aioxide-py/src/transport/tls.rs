@@ -1,0 +1,712 @@
+//! `TLSCore`: the TLS record layer. It is the protocol of the transport underneath (a
+//! native socket transport, or any transport `start_tls` is given) and the core of the
+//! TLS transport the application sees (the Python face in `_tls.py`).
+//!
+//! Ciphertext goes through the stdlib's `ssl.MemoryBIO` pair and `SSLObject`, so any
+//! `ssl.SSLContext` works; the state machine that drives them (handshake, reads, writes,
+//! flushing, shutdown, both directions of flow control) is here, with the semantics of
+//! asyncio's `sslproto.SSLProtocol`. A read from the socket costs one native call, one
+//! `MemoryBIO.write`, the `SSLObject.read` calls that drain it and the application's
+//! `data_received`; no Python frame of ours runs.
+//!
+//! This file holds the state and the methods Python calls; the flows are in
+//! `tls_flow.rs`. Locking follows `StreamCore`'s rule: `state` is never held while
+//! Python code runs.
+
+use std::collections::VecDeque;
+
+use aioxide_core::stream::WaterMarks;
+use parking_lot::{Mutex, MutexGuard};
+use pyo3::exceptions::{PyNotImplementedError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView, PyType};
+
+use super::stream::asyncio_logger;
+
+/// asyncio's `FLOW_CONTROL_HIGH_WATER_SSL_READ` and `_WRITE`.
+const READ_HIGH_WATER: usize = 256 * 1024;
+const WRITE_HIGH_WATER: usize = 512 * 1024;
+
+/// The record layer's state (asyncio's `SSLProtocolState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Unwrapped,
+    Handshake,
+    Wrapped,
+    Flushing,
+    Shutdown,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Unwrapped => "UNWRAPPED",
+            Phase::Handshake => "DO_HANDSHAKE",
+            Phase::Wrapped => "WRAPPED",
+            Phase::Flushing => "FLUSHING",
+            Phase::Shutdown => "SHUTDOWN",
+        }
+    }
+
+    /// Shutting down or done: application data is no longer accepted.
+    pub(crate) fn is_closing(self) -> bool {
+        matches!(self, Phase::Flushing | Phase::Shutdown | Phase::Unwrapped)
+    }
+}
+
+/// Where the application protocol is in its life: `connection_made`, then data, maybe
+/// `eof_received`, then `connection_lost`, each called once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AppState {
+    Init,
+    Made,
+    Eof,
+    Lost,
+}
+
+pub(crate) struct TlsState {
+    pub phase: Phase,
+    pub app_state: AppState,
+    pub app_protocol: Option<PyObject>,
+    /// `app_protocol.data_received`, or None for a `BufferedProtocol`.
+    pub app_data_received: Option<PyObject>,
+    /// The application protocol is a `BufferedProtocol`.
+    pub app_buffered: bool,
+    /// The transport underneath, and its `write`, from `connection_made` until
+    /// `connection_lost`.
+    pub transport: Option<PyObject>,
+    pub transport_write: Option<PyObject>,
+    /// The application's transport (the Python face) until `connection_lost`.
+    pub face: Option<PyObject>,
+    pub face_created: bool,
+    /// The face was closed (its `is_closing()`).
+    pub face_closed: bool,
+    /// `close()` was called on a closed face: it no longer acts on the connection.
+    pub face_detached: bool,
+    pub waiter: Option<PyObject>,
+    /// Application data not yet taken by `SSLObject.write`, and its size in bytes.
+    pub backlog: VecDeque<PyObject>,
+    pub backlog_size: usize,
+    pub conn_lost: u32,
+    pub eof_received: bool,
+    /// The transport underneath asked us to pause writing.
+    pub ssl_writing_paused: bool,
+    /// The application paused reading.
+    pub app_reading_paused: bool,
+    /// We paused the transport underneath because the incoming BIO is full.
+    pub ssl_reading_paused: bool,
+    /// We asked the application to pause writing.
+    pub app_writing_paused: bool,
+    pub read_marks: WaterMarks,
+    pub write_marks: WaterMarks,
+    pub handshake_timer: Option<PyObject>,
+    pub shutdown_timer: Option<PyObject>,
+    pub handshake_start: Option<f64>,
+}
+
+#[pyclass(module = "aioxide._aioxide", name = "TLSCore", frozen)]
+pub struct PyTlsCore {
+    pub(crate) event_loop: PyObject,
+    pub(crate) sslobj: PyObject,
+    pub(crate) incoming: PyObject,
+    pub(crate) outgoing: PyObject,
+    /// Bound methods of the hot path, looked up once.
+    pub(crate) incoming_write: PyObject,
+    pub(crate) outgoing_read: PyObject,
+    pub(crate) ssl_read: PyObject,
+    pub(crate) ssl_write: PyObject,
+    pub(crate) extra: Py<PyDict>,
+    /// The timeouts as given (a number of seconds), for `call_later` and messages.
+    pub(crate) handshake_timeout: PyObject,
+    pub(crate) shutdown_timeout: PyObject,
+    pub(crate) state: Mutex<TlsState>,
+}
+
+/// The `ssl` module's exception types the state machine tells apart.
+pub(crate) struct SslErrors {
+    /// `SSLWantReadError` and `SSLSyscallError`: try again when more data arrives.
+    pub want_read: Py<PyType>,
+    pub syscall: Py<PyType>,
+    pub ssl_error: Py<PyType>,
+    pub cert_error: Py<PyType>,
+}
+
+pub(crate) fn ssl_errors(py: Python<'_>) -> PyResult<&SslErrors> {
+    static TYPES: GILOnceCell<SslErrors> = GILOnceCell::new();
+    TYPES.get_or_try_init(py, || {
+        let ssl = py.import("ssl")?;
+        let get = |name: &str| -> PyResult<Py<PyType>> {
+            Ok(ssl.getattr(name)?.downcast_into::<PyType>()?.unbind())
+        };
+        Ok(SslErrors {
+            want_read: get("SSLWantReadError")?,
+            syscall: get("SSLSyscallError")?,
+            ssl_error: get("SSLError")?,
+            cert_error: get("CertificateError")?,
+        })
+    })
+}
+
+impl SslErrors {
+    /// asyncio's `SSLAgainErrors`: the operation needs more data from the peer.
+    pub fn is_again(&self, py: Python<'_>, err: &PyErr) -> bool {
+        err.is_instance(py, self.want_read.bind(py)) || err.is_instance(py, self.syscall.bind(py))
+    }
+}
+
+pub(crate) fn buffered_protocol(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    static TYPE: GILOnceCell<Py<PyType>> = GILOnceCell::new();
+    TYPE.import(py, "asyncio", "BufferedProtocol")
+}
+
+/// `(hi, lo)` flow control: pause at the high-water mark or above, resume at the low one
+/// or below (the TLS layer's rule, inclusive at both ends). Returns Some(pause?) when the
+/// state changes.
+pub(crate) fn flow_change(paused: &mut bool, size: usize, marks: WaterMarks) -> Option<bool> {
+    if size >= marks.high && !*paused {
+        *paused = true;
+        Some(true)
+    } else if size <= marks.low && *paused {
+        *paused = false;
+        Some(false)
+    } else {
+        None
+    }
+}
+
+impl PyTlsCore {
+    pub(crate) fn st(&self) -> MutexGuard<'_, TlsState> {
+        self.state.lock()
+    }
+
+    pub(crate) fn loop_<'py>(&self, py: Python<'py>) -> &Bound<'py, PyAny> {
+        self.event_loop.bind(py)
+    }
+
+    pub(crate) fn debug(&self, py: Python<'_>) -> PyResult<bool> {
+        self.loop_(py).call_method0("get_debug")?.is_truthy()
+    }
+
+    pub(crate) fn debug_log(
+        slf: &Bound<'_, Self>,
+        message: &str,
+        extra: Option<PyObject>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let logger = asyncio_logger(py)?;
+        match extra {
+            Some(arg) => logger.call_method1("debug", (message, slf, arg))?,
+            None => logger.call_method1("debug", (message, slf))?,
+        };
+        Ok(())
+    }
+
+    pub(crate) fn transport(&self, py: Python<'_>) -> Option<PyObject> {
+        self.st().transport.as_ref().map(|t| t.clone_ref(py))
+    }
+
+    pub(crate) fn app_protocol(&self, py: Python<'_>) -> Option<PyObject> {
+        self.st().app_protocol.as_ref().map(|p| p.clone_ref(py))
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.st().phase
+    }
+
+    /// A change of state, refused as asyncio refuses it.
+    pub(crate) fn set_phase(&self, new: Phase) -> PyResult<()> {
+        let mut st = self.st();
+        let allowed = matches!(
+            (st.phase, new),
+            (_, Phase::Unwrapped)
+                | (Phase::Unwrapped, Phase::Handshake)
+                | (Phase::Handshake, Phase::Wrapped)
+                | (Phase::Wrapped, Phase::Flushing)
+                | (Phase::Flushing, Phase::Shutdown)
+        );
+        if !allowed {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "cannot switch state from SSLProtocolState.{} to SSLProtocolState.{}",
+                st.phase.name(),
+                new.name()
+            )));
+        }
+        st.phase = new;
+        Ok(())
+    }
+
+    fn set_app_protocol_inner(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = protocol.py();
+        let buffered = protocol.hasattr(pyo3::intern!(py, "get_buffer"))?
+            && protocol.is_instance(buffered_protocol(py)?)?;
+        let data_received = if buffered {
+            None
+        } else {
+            protocol
+                .getattr(pyo3::intern!(py, "data_received"))
+                .ok()
+                .map(Bound::unbind)
+        };
+        let old = {
+            let mut st = self.st();
+            st.app_buffered = buffered;
+            (
+                st.app_protocol.replace(protocol.clone().unbind()),
+                std::mem::replace(&mut st.app_data_received, data_received),
+            )
+        };
+        drop(old);
+        Ok(())
+    }
+
+    /// Application data and backlog not yet handed to the transport underneath.
+    pub(crate) fn write_buffer_size(&self, py: Python<'_>) -> PyResult<usize> {
+        let pending: usize = self.outgoing.bind(py).getattr("pending")?.extract()?;
+        Ok(pending + self.st().backlog_size)
+    }
+
+    pub(crate) fn read_buffer_size(&self, py: Python<'_>) -> PyResult<usize> {
+        self.incoming
+            .bind(py)
+            .getattr(pyo3::intern!(py, "pending"))?
+            .extract()
+    }
+}
+
+/// The bytes-like check of the TLS transport's `write()`, with asyncio's message.
+fn check_bytes_like(data: &Bound<'_, PyAny>) -> PyResult<()> {
+    if data.is_instance_of::<PyBytes>()
+        || data.is_instance_of::<PyByteArray>()
+        || data.is_instance_of::<PyMemoryView>()
+    {
+        return Ok(());
+    }
+    let name = data.get_type().name()?;
+    Err(PyTypeError::new_err(format!(
+        "data: expecting a bytes-like instance, got {name}"
+    )))
+}
+
+#[pymethods]
+impl PyTlsCore {
+    /// Built by `aioxide._tls.ssl_protocol`, which checks the arguments and makes the
+    /// `SSLObject` over its two `MemoryBIO`s.
+    #[new]
+    #[pyo3(signature = (event_loop, app_protocol, sslobj, incoming, outgoing, extra, waiter,
+                        handshake_timeout, shutdown_timeout, call_connection_made))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        event_loop: &Bound<'_, PyAny>,
+        app_protocol: &Bound<'_, PyAny>,
+        sslobj: &Bound<'_, PyAny>,
+        incoming: &Bound<'_, PyAny>,
+        outgoing: &Bound<'_, PyAny>,
+        extra: Bound<'_, PyDict>,
+        waiter: Option<PyObject>,
+        handshake_timeout: PyObject,
+        shutdown_timeout: PyObject,
+        call_connection_made: bool,
+    ) -> PyResult<Self> {
+        let core = PyTlsCore {
+            event_loop: event_loop.clone().unbind(),
+            sslobj: sslobj.clone().unbind(),
+            incoming: incoming.clone().unbind(),
+            outgoing: outgoing.clone().unbind(),
+            incoming_write: incoming.getattr("write")?.unbind(),
+            outgoing_read: outgoing.getattr("read")?.unbind(),
+            ssl_read: sslobj.getattr("read")?.unbind(),
+            ssl_write: sslobj.getattr("write")?.unbind(),
+            extra: extra.unbind(),
+            handshake_timeout,
+            shutdown_timeout,
+            state: Mutex::new(TlsState {
+                phase: Phase::Unwrapped,
+                app_state: if call_connection_made {
+                    AppState::Init
+                } else {
+                    AppState::Made
+                },
+                app_protocol: None,
+                app_data_received: None,
+                app_buffered: false,
+                transport: None,
+                transport_write: None,
+                face: None,
+                face_created: false,
+                face_closed: false,
+                face_detached: false,
+                waiter,
+                backlog: VecDeque::new(),
+                backlog_size: 0,
+                conn_lost: 0,
+                eof_received: false,
+                ssl_writing_paused: false,
+                app_reading_paused: false,
+                ssl_reading_paused: false,
+                app_writing_paused: false,
+                read_marks: WaterMarks::from_limits_or(None, None, READ_HIGH_WATER)
+                    .map_err(pyo3::exceptions::PyValueError::new_err)?,
+                write_marks: WaterMarks::from_limits_or(None, None, WRITE_HIGH_WATER)
+                    .map_err(pyo3::exceptions::PyValueError::new_err)?,
+                handshake_timer: None,
+                shutdown_timer: None,
+                handshake_start: None,
+            }),
+        };
+        core.set_app_protocol_inner(app_protocol)?;
+        Ok(core)
+    }
+
+    /// The application's transport is made once, right after the core.
+    fn _set_app_transport(&self, face: PyObject) -> PyResult<()> {
+        let mut st = self.st();
+        if st.face_created {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "Creating _SSLProtocolTransport twice",
+            ));
+        }
+        st.face_created = true;
+        st.face = Some(face);
+        Ok(())
+    }
+
+    /// The application's transport until the connection is lost (asyncio's name).
+    #[getter]
+    fn _app_transport(&self, py: Python<'_>) -> PyObject {
+        let st = self.st();
+        st.face
+            .as_ref()
+            .map_or_else(|| py.None(), |f| f.clone_ref(py))
+    }
+
+    #[getter]
+    fn _transport(&self, py: Python<'_>) -> PyObject {
+        self.transport(py).unwrap_or_else(|| py.None())
+    }
+
+    #[getter]
+    fn _sslobj(&self, py: Python<'_>) -> PyObject {
+        self.sslobj.clone_ref(py)
+    }
+
+    #[getter]
+    fn _state(&self) -> &'static str {
+        self.phase().name()
+    }
+
+    // -- the protocol of the transport underneath -----------------------------------
+
+    fn connection_made(slf: &Bound<'_, Self>, transport: &Bound<'_, PyAny>) -> PyResult<()> {
+        let write = transport
+            .getattr(pyo3::intern!(slf.py(), "write"))?
+            .unbind();
+        let old = {
+            let mut st = slf.get().st();
+            (
+                st.transport.replace(transport.clone().unbind()),
+                st.transport_write.replace(write),
+            )
+        };
+        drop(old);
+        Self::start_handshake(slf)
+    }
+
+    fn data_received(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        slf.get().incoming_write.bind(slf.py()).call1((data,))?;
+        match slf.get().phase() {
+            Phase::Handshake => Self::do_handshake(slf),
+            Phase::Wrapped => Self::do_read(slf),
+            Phase::Flushing => Self::do_flush(slf),
+            Phase::Shutdown => Self::do_shutdown(slf),
+            Phase::Unwrapped => Ok(()),
+        }
+    }
+
+    fn eof_received(slf: &Bound<'_, Self>) -> PyResult<Option<bool>> {
+        Self::on_eof(slf)
+    }
+
+    #[pyo3(signature = (exc = None))]
+    fn connection_lost(slf: &Bound<'_, Self>, exc: Option<PyObject>) -> PyResult<()> {
+        Self::on_connection_lost(slf, exc.unwrap_or_else(|| slf.py().None()))
+    }
+
+    /// The transport underneath is over its high-water mark.
+    fn pause_writing(&self) {
+        self.st().ssl_writing_paused = true;
+    }
+
+    fn resume_writing(slf: &Bound<'_, Self>) -> PyResult<()> {
+        slf.get().st().ssl_writing_paused = false;
+        Self::process_outgoing(slf)
+    }
+
+    fn _check_handshake_timeout(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.get();
+        if this.phase() != Phase::Handshake {
+            return Ok(());
+        }
+        let message = format!(
+            "SSL handshake is taking longer than {} seconds: aborting the connection",
+            this.handshake_timeout.bind(slf.py()).str()?
+        );
+        let exc = pyo3::exceptions::PyConnectionAbortedError::new_err(message);
+        Self::fatal_error(
+            slf,
+            exc.value(slf.py()).as_any(),
+            "Fatal error on transport",
+        )
+    }
+
+    fn _check_shutdown_timeout(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        if !matches!(slf.get().phase(), Phase::Flushing | Phase::Shutdown) {
+            return Ok(());
+        }
+        if let Some(transport) = slf.get().transport(py) {
+            let exc = pyo3::exceptions::PyTimeoutError::new_err("SSL shutdown timed out");
+            transport
+                .bind(py)
+                .call_method1("_force_close", (exc.value(py),))?;
+        }
+        Ok(())
+    }
+
+    /// Resume after the application resumed reading (scheduled by `resume_reading`).
+    fn _resume(slf: &Bound<'_, Self>) -> PyResult<()> {
+        match slf.get().phase() {
+            Phase::Wrapped => Self::do_read(slf),
+            Phase::Flushing => Self::do_flush(slf),
+            Phase::Shutdown => Self::do_shutdown(slf),
+            _ => Ok(()),
+        }
+    }
+
+    fn _do_read(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Self::do_read(slf)
+    }
+
+    // -- the application's transport ------------------------------------------------
+
+    #[pyo3(signature = (name, default = None))]
+    fn get_extra_info(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        default: Option<PyObject>,
+    ) -> PyResult<PyObject> {
+        let default = default.unwrap_or_else(|| py.None());
+        if let Some(value) = self.extra.bind(py).get_item(name)? {
+            return Ok(value.unbind());
+        }
+        match self.transport(py) {
+            Some(t) => Ok(t
+                .bind(py)
+                .call_method1("get_extra_info", (name, default))?
+                .unbind()),
+            None => Ok(default),
+        }
+    }
+
+    fn set_protocol(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.set_app_protocol_inner(protocol)
+    }
+
+    fn get_protocol(&self, py: Python<'_>) -> PyObject {
+        self.app_protocol(py).unwrap_or_else(|| py.None())
+    }
+
+    fn is_closing(&self) -> bool {
+        self.st().face_closed
+    }
+
+    /// Close: flush, then a TLS shutdown, then close the transport underneath.
+    fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
+        {
+            let mut st = slf.get().st();
+            if st.face_closed {
+                st.face_detached = true;
+                return Ok(());
+            }
+            st.face_closed = true;
+        }
+        Self::start_shutdown(slf)
+    }
+
+    /// The face was collected unclosed: mark it closed; true if the caller should warn.
+    fn _face_deleted(&self) -> bool {
+        let mut st = self.st();
+        !std::mem::replace(&mut st.face_closed, true)
+    }
+
+    fn abort(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let detached = {
+            let mut st = slf.get().st();
+            st.face_closed = true;
+            st.face_detached
+        };
+        if detached {
+            return Ok(());
+        }
+        Self::abort_with(slf, None)
+    }
+
+    #[pyo3(signature = (exc = None))]
+    fn _force_close(slf: &Bound<'_, Self>, exc: Option<PyObject>) -> PyResult<()> {
+        slf.get().st().face_closed = true;
+        Self::abort_with(slf, exc)
+    }
+
+    fn is_reading(&self) -> bool {
+        !self.st().app_reading_paused
+    }
+
+    fn pause_reading(&self) {
+        self.st().app_reading_paused = true;
+    }
+
+    fn resume_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        if !std::mem::replace(&mut slf.get().st().app_reading_paused, false) {
+            return Ok(());
+        }
+        let resume = slf.getattr(pyo3::intern!(py, "_resume"))?;
+        slf.get().loop_(py).call_method1("call_soon", (resume,))?;
+        Ok(())
+    }
+
+    #[pyo3(signature = (high = None, low = None))]
+    fn set_write_buffer_limits(
+        slf: &Bound<'_, Self>,
+        high: Option<i64>,
+        low: Option<i64>,
+    ) -> PyResult<()> {
+        let marks = super::water_marks_or(high, low, WRITE_HIGH_WATER)?;
+        slf.get().st().write_marks = marks;
+        Self::control_app_writing(slf, None)
+    }
+
+    /// `(low, high)`, as asyncio returns them.
+    fn get_write_buffer_limits(&self) -> (usize, usize) {
+        let marks = self.st().write_marks;
+        (marks.low, marks.high)
+    }
+
+    fn get_write_buffer_size(&self, py: Python<'_>) -> PyResult<usize> {
+        self.write_buffer_size(py)
+    }
+
+    #[pyo3(signature = (high = None, low = None))]
+    fn set_read_buffer_limits(
+        slf: &Bound<'_, Self>,
+        high: Option<i64>,
+        low: Option<i64>,
+    ) -> PyResult<()> {
+        let marks = super::water_marks_or(high, low, READ_HIGH_WATER)?;
+        slf.get().st().read_marks = marks;
+        Self::control_ssl_reading(slf)
+    }
+
+    fn get_read_buffer_limits(&self) -> (usize, usize) {
+        let marks = self.st().read_marks;
+        (marks.low, marks.high)
+    }
+
+    fn get_read_buffer_size(&self, py: Python<'_>) -> PyResult<usize> {
+        self.read_buffer_size(py)
+    }
+
+    /// We asked the application to pause writing (sendfile's fallback reads this).
+    #[getter]
+    fn protocol_paused(&self) -> bool {
+        self.st().app_writing_paused
+    }
+
+    fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        check_bytes_like(data)?;
+        if data.len()? == 0 {
+            return Ok(());
+        }
+        Self::write_appdata(slf, std::iter::once(Ok(data.clone())))
+    }
+
+    fn writelines(slf: &Bound<'_, Self>, list_of_data: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::write_appdata(slf, list_of_data.try_iter()?)
+    }
+
+    /// TLS has no half-close (asyncio raises `NotImplementedError` too).
+    fn write_eof(&self) -> PyResult<()> {
+        Err(PyNotImplementedError::new_err(
+            "SSL transports do not support write_eof()",
+        ))
+    }
+
+    fn can_write_eof(&self) -> bool {
+        false
+    }
+
+    /// For asyncio's tests: queue data as if a write had been refused.
+    #[allow(non_snake_case)]
+    fn _test__append_write_backlog(&self, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let len = data.len()?;
+        let mut st = self.st();
+        st.backlog.push_back(data.clone().unbind());
+        st.backlog_size += len;
+        Ok(())
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for obj in [
+            &self.event_loop,
+            &self.sslobj,
+            &self.incoming,
+            &self.outgoing,
+            &self.incoming_write,
+            &self.outgoing_read,
+            &self.ssl_read,
+            &self.ssl_write,
+            &self.handshake_timeout,
+            &self.shutdown_timeout,
+        ] {
+            visit.call(obj)?;
+        }
+        visit.call(&self.extra)?;
+        if let Some(st) = self.state.try_lock() {
+            for obj in [
+                &st.app_protocol,
+                &st.app_data_received,
+                &st.transport,
+                &st.transport_write,
+                &st.face,
+                &st.waiter,
+                &st.handshake_timer,
+                &st.shutdown_timer,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                visit.call(obj)?;
+            }
+            for obj in &st.backlog {
+                visit.call(obj)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let taken = self.state.try_lock().map(|mut st| {
+            (
+                st.app_protocol.take(),
+                st.app_data_received.take(),
+                st.transport.take(),
+                st.transport_write.take(),
+                st.face.take(),
+                st.waiter.take(),
+                std::mem::take(&mut st.backlog),
+            )
+        });
+        drop(taken);
+    }
+}

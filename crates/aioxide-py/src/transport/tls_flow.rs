@@ -1,0 +1,718 @@
+//! The flows of `TLSCore`: handshake, reading, writing, shutdown, end of stream, loss of
+//! the connection, both directions of flow control and fatal errors, with the semantics
+//! of asyncio's `sslproto.SSLProtocol`.
+
+use pyo3::exceptions::{PyAttributeError, PyConnectionResetError, PyException, PyOSError};
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyBytes, PyDict, PyList, PyMemoryView, PySlice, PyType};
+
+use super::must_propagate;
+use super::stream::asyncio_logger;
+use super::tls::{flow_change, ssl_errors, AppState, Phase, PyTlsCore};
+
+/// Plaintext asked of `SSLObject.read` per call: a TLS record carries at most 16 KiB, so
+/// one call never returns less for want of room, and a small request is not a 256 KiB
+/// allocation shrunk afterwards.
+const READ_SIZE: usize = 16 * 1024;
+
+/// asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
+const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
+
+fn cancelled_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    static TYPE: GILOnceCell<Py<PyType>> = GILOnceCell::new();
+    TYPE.import(py, "asyncio", "CancelledError")
+}
+
+/// Cancel a timer handle taken out of the state.
+fn cancel(py: Python<'_>, timer: Option<PyObject>) -> PyResult<()> {
+    if let Some(timer) = timer {
+        timer.bind(py).call_method0("cancel")?;
+    }
+    Ok(())
+}
+
+impl PyTlsCore {
+    // -- handshake ----------------------------------------------------------------
+
+    pub(crate) fn start_handshake(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let start = if this.debug(py)? {
+            Self::debug_log(slf, "%r starts SSL handshake", None)?;
+            Some(this.loop_(py).call_method0("time")?.extract::<f64>()?)
+        } else {
+            None
+        };
+        this.st().handshake_start = start;
+        this.set_phase(Phase::Handshake)?;
+        let check = slf.getattr(pyo3::intern!(py, "_check_handshake_timeout"))?;
+        let timer = this
+            .loop_(py)
+            .call_method1("call_later", (this.handshake_timeout.bind(py), check))?;
+        let old = this.st().handshake_timer.replace(timer.unbind());
+        drop(old);
+        Self::do_handshake(slf)
+    }
+
+    pub(crate) fn do_handshake(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        match slf.get().sslobj.bind(py).call_method0("do_handshake") {
+            Ok(_) => Self::on_handshake_complete(slf, None),
+            Err(err) => {
+                let errors = ssl_errors(py)?;
+                if errors.is_again(py, &err) {
+                    Self::process_outgoing(slf)
+                } else if err.is_instance(py, errors.ssl_error.bind(py)) {
+                    Self::on_handshake_complete(slf, Some(err))
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    fn on_handshake_complete(slf: &Bound<'_, Self>, failure: Option<PyErr>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let timer = this.st().handshake_timer.take();
+        cancel(py, timer)?;
+        let sslobj = this.sslobj.bind(py);
+        let peercert = match failure {
+            Some(err) => Err(err),
+            None => this
+                .set_phase(Phase::Wrapped)
+                .and_then(|_| sslobj.call_method0("getpeercert")),
+        };
+        let peercert = match peercert {
+            Ok(peercert) => peercert,
+            Err(err) => {
+                this.set_phase(Phase::Unwrapped)?;
+                let exc = err.into_value(py).into_bound(py).into_any();
+                let message = if exc.is_instance(ssl_errors(py)?.cert_error.bind(py))? {
+                    "SSL handshake failed on verifying the certificate"
+                } else {
+                    "SSL handshake failed"
+                };
+                Self::fatal_error(slf, &exc, message)?;
+                return Self::wakeup_waiter(slf, Some(&exc));
+            }
+        };
+        if this.debug(py)? {
+            if let Some(start) = this.st().handshake_start {
+                let now: f64 = this.loop_(py).call_method0("time")?.extract()?;
+                let ms = ((now - start) * 1e3).into_pyobject(py)?.into_any().unbind();
+                Self::debug_log(slf, "%r: SSL handshake took %.1f ms", Some(ms))?;
+            }
+        }
+        let extra = this.extra.bind(py);
+        extra.set_item("peercert", peercert)?;
+        extra.set_item("cipher", sslobj.call_method0("cipher")?)?;
+        extra.set_item("compression", sslobj.call_method0("compression")?)?;
+        extra.set_item("ssl_object", sslobj)?;
+        let made = {
+            let mut st = this.st();
+            if st.app_state == AppState::Init {
+                st.app_state = AppState::Made;
+                st.app_protocol
+                    .as_ref()
+                    .map(|p| p.clone_ref(py))
+                    .zip(st.face.as_ref().map(|f| f.clone_ref(py)))
+            } else {
+                None
+            }
+        };
+        if let Some((protocol, face)) = made {
+            protocol
+                .bind(py)
+                .call_method1(pyo3::intern!(py, "connection_made"), (face,))?;
+        }
+        Self::wakeup_waiter(slf, None)?;
+        Self::do_read(slf)
+    }
+
+    /// Resolve the waiter of `create_connection`/`start_tls`, once.
+    fn wakeup_waiter(slf: &Bound<'_, Self>, exc: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let py = slf.py();
+        let Some(waiter) = slf.get().st().waiter.take() else {
+            return Ok(());
+        };
+        let waiter = waiter.bind(py);
+        if waiter.call_method0("cancelled")?.is_truthy()? {
+            return Ok(());
+        }
+        match exc {
+            Some(exc) if !exc.is_none() => waiter.call_method1("set_exception", (exc,))?,
+            _ => waiter.call_method1("set_result", (py.None(),))?,
+        };
+        Ok(())
+    }
+
+    // -- end of stream and loss of the connection -----------------------------------
+
+    /// The peer half-closed the stream underneath.
+    pub(crate) fn on_eof(slf: &Bound<'_, Self>) -> PyResult<Option<bool>> {
+        let py = slf.py();
+        let this = slf.get();
+        this.st().eof_received = true;
+        let result = (|| -> PyResult<Option<bool>> {
+            if this.debug(py)? {
+                Self::debug_log(slf, "%r received EOF", None)?;
+            }
+            match this.phase() {
+                Phase::Handshake => {
+                    // asyncio fails the handshake with a bare ConnectionResetError.
+                    Self::on_handshake_complete(slf, Some(PyConnectionResetError::new_err(())))?;
+                }
+                Phase::Wrapped => {
+                    this.set_phase(Phase::Flushing)?;
+                    if this.st().app_reading_paused {
+                        return Ok(Some(true));
+                    }
+                    Self::do_flush(slf)?;
+                }
+                Phase::Flushing => {
+                    Self::do_write(slf)?;
+                    this.set_phase(Phase::Shutdown)?;
+                    Self::do_shutdown(slf)?;
+                }
+                Phase::Shutdown => Self::do_shutdown(slf)?,
+                Phase::Unwrapped => {}
+            }
+            Ok(None)
+        })();
+        if let Err(err) = &result {
+            if err.is_instance_of::<PyException>(py) {
+                if let Some(transport) = this.transport(py) {
+                    transport.bind(py).call_method0("close")?;
+                }
+            }
+        }
+        result
+    }
+
+    pub(crate) fn on_connection_lost(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let backlog = std::mem::take(&mut this.st().backlog);
+        drop(backlog);
+        this.outgoing_read.bind(py).call0()?;
+        let (lost_call, old, timers) = {
+            let mut st = this.st();
+            st.backlog_size = 0;
+            st.conn_lost += 1;
+            st.face_closed = true;
+            let lost_call = if st.phase != Phase::Handshake
+                && matches!(st.app_state, AppState::Made | AppState::Eof)
+            {
+                st.app_state = AppState::Lost;
+                st.app_protocol.as_ref().map(|p| p.clone_ref(py))
+            } else {
+                None
+            };
+            st.phase = Phase::Unwrapped;
+            let old = (
+                st.transport.take(),
+                st.transport_write.take(),
+                st.face.take(),
+                st.app_protocol.take(),
+                st.app_data_received.take(),
+            );
+            (
+                lost_call,
+                old,
+                (st.shutdown_timer.take(), st.handshake_timer.take()),
+            )
+        };
+        if let Some(protocol) = lost_call {
+            let callback = protocol.bind(py).getattr("connection_lost")?;
+            this.loop_(py)
+                .call_method1("call_soon", (callback, exc.clone_ref(py)))?;
+        }
+        drop(old);
+        Self::wakeup_waiter(slf, Some(exc.bind(py)))?;
+        cancel(py, timers.0)?;
+        cancel(py, timers.1)
+    }
+
+    // -- shutdown -----------------------------------------------------------------
+
+    pub(crate) fn start_shutdown(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let phase = this.phase();
+        if phase.is_closing() {
+            return Ok(());
+        }
+        this.st().face_closed = true;
+        if phase == Phase::Handshake {
+            return Self::abort_with(slf, None);
+        }
+        this.set_phase(Phase::Flushing)?;
+        let check = slf.getattr(pyo3::intern!(py, "_check_shutdown_timeout"))?;
+        let timer = this
+            .loop_(py)
+            .call_method1("call_later", (this.shutdown_timeout.bind(py), check))?;
+        let old = this.st().shutdown_timer.replace(timer.unbind());
+        drop(old);
+        Self::do_flush(slf)
+    }
+
+    pub(crate) fn do_flush(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Self::do_read(slf)?;
+        slf.get().set_phase(Phase::Shutdown)?;
+        Self::do_shutdown(slf)
+    }
+
+    pub(crate) fn do_shutdown(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let eof = this.st().eof_received;
+        let unwrapped = if eof {
+            Ok(())
+        } else {
+            this.sslobj.bind(py).call_method0("unwrap").map(drop)
+        };
+        match unwrapped {
+            Ok(()) => {
+                Self::process_outgoing(slf)?;
+                Self::call_eof_received(slf)?;
+                Self::on_shutdown_complete(slf, None)
+            }
+            Err(err) => {
+                let errors = ssl_errors(py)?;
+                if errors.is_again(py, &err) {
+                    Self::process_outgoing(slf)
+                } else if err.is_instance(py, errors.ssl_error.bind(py)) {
+                    Self::on_shutdown_complete(slf, Some(err))
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    fn on_shutdown_complete(slf: &Bound<'_, Self>, failure: Option<PyErr>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let timer = this.st().shutdown_timer.take();
+        cancel(py, timer)?;
+        if let Some(err) = failure {
+            let exc = err.into_value(py).into_bound(py).into_any();
+            return Self::fatal_error(slf, &exc, "Fatal error on transport");
+        }
+        if let Some(transport) = this.transport(py) {
+            let close = transport.bind(py).getattr("close")?;
+            this.loop_(py).call_method1("call_soon", (close,))?;
+        }
+        Ok(())
+    }
+
+    /// Drop the connection now: `abort()` the transport underneath, or `_force_close(exc)`.
+    pub(crate) fn abort_with(slf: &Bound<'_, Self>, exc: Option<PyObject>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        this.set_phase(Phase::Unwrapped)?;
+        let Some(transport) = this.transport(py) else {
+            return Ok(());
+        };
+        match exc {
+            Some(exc) if !exc.is_none(py) => transport
+                .bind(py)
+                .call_method1("_force_close", (exc,))
+                .map(drop),
+            _ => transport.bind(py).call_method0("abort").map(drop),
+        }
+    }
+
+    // -- writing ------------------------------------------------------------------
+
+    /// Queue application data and, once wrapped, encrypt and send what OpenSSL takes.
+    pub(crate) fn write_appdata<'py>(
+        slf: &Bound<'py, Self>,
+        data: impl Iterator<Item = PyResult<Bound<'py, PyAny>>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let phase = this.phase();
+        if phase.is_closing() {
+            let warn = {
+                let mut st = this.st();
+                let warn = st.conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES;
+                st.conn_lost += 1;
+                warn
+            };
+            if warn {
+                asyncio_logger(py)?.call_method1("warning", ("SSL connection is closed",))?;
+            }
+            return Ok(());
+        }
+        for item in data {
+            let item = item?;
+            let len = item.len()?;
+            let mut st = this.st();
+            st.backlog.push_back(item.unbind());
+            st.backlog_size += len;
+        }
+        if phase != Phase::Wrapped {
+            return Ok(());
+        }
+        match Self::do_write(slf) {
+            Err(err) if err.is_instance_of::<PyException>(py) => {
+                let exc = err.into_value(py).into_bound(py).into_any();
+                Self::fatal_error(slf, &exc, "Fatal error on SSL protocol")
+            }
+            other => other,
+        }
+    }
+
+    /// Hand the backlog to `SSLObject.write`, then send what it produced.
+    pub(crate) fn do_write(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let write = this.ssl_write.bind(py);
+        loop {
+            let Some(front) = this.st().backlog.front().map(|d| d.clone_ref(py)) else {
+                break;
+            };
+            let front = front.bind(py);
+            let count: usize = match write.call1((front,)) {
+                Ok(count) => count.extract()?,
+                Err(err) if ssl_errors(py)?.is_again(py, &err) => break,
+                Err(err) => return Err(err),
+            };
+            let len = front.len()?;
+            let done = if count < len {
+                let rest = front.get_item(PySlice::new(py, count as isize, len as isize, 1))?;
+                let mut st = this.st();
+                st.backlog_size -= count;
+                st.backlog
+                    .front_mut()
+                    .map(|d| std::mem::replace(d, rest.unbind()))
+            } else {
+                let mut st = this.st();
+                st.backlog_size -= len;
+                st.backlog.pop_front()
+            };
+            drop(done);
+        }
+        Self::process_outgoing(slf)
+    }
+
+    /// Send the ciphertext OpenSSL produced, unless the transport underneath is paused.
+    pub(crate) fn process_outgoing(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let (paused, write) = {
+            let st = this.st();
+            (
+                st.ssl_writing_paused,
+                st.transport_write.as_ref().map(|w| w.clone_ref(py)),
+            )
+        };
+        let mut drained = None;
+        if !paused {
+            let data = this.outgoing_read.bind(py).call0()?;
+            if data
+                .downcast::<PyBytes>()
+                .map_or(true, |b| !b.as_bytes().is_empty())
+            {
+                if let Some(write) = write {
+                    write.bind(py).call1((data,))?;
+                }
+            }
+            drained = Some(0);
+        }
+        Self::control_app_writing(slf, drained)
+    }
+
+    /// Ask the application to pause or resume writing at the water marks.
+    /// `outgoing_pending` is the outgoing BIO's size when the caller knows it.
+    pub(crate) fn control_app_writing(
+        slf: &Bound<'_, Self>,
+        outgoing_pending: Option<usize>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let pending = match outgoing_pending {
+            Some(pending) => pending,
+            None => this.outgoing.bind(py).getattr("pending")?.extract()?,
+        };
+        let (change, protocol, face) = {
+            let mut st = this.st();
+            let size = pending + st.backlog_size;
+            let marks = st.write_marks;
+            let change = flow_change(&mut st.app_writing_paused, size, marks);
+            if change.is_none() {
+                return Ok(());
+            }
+            (
+                change,
+                st.app_protocol.as_ref().map(|p| p.clone_ref(py)),
+                st.face.as_ref().map(|f| f.clone_ref(py)),
+            )
+        };
+        let (Some(pause), Some(protocol)) = (change, protocol) else {
+            return Ok(());
+        };
+        let name = if pause {
+            "pause_writing"
+        } else {
+            "resume_writing"
+        };
+        if let Err(err) = protocol.bind(py).call_method0(name) {
+            if must_propagate(py, &err) {
+                return Err(err);
+            }
+            let context = PyDict::new(py);
+            context.set_item("message", format!("protocol.{name}() failed"))?;
+            context.set_item("exception", err.value(py))?;
+            context.set_item("transport", face)?;
+            context.set_item("protocol", slf)?;
+            this.loop_(py)
+                .call_method1("call_exception_handler", (context,))?;
+        }
+        Ok(())
+    }
+
+    // -- reading ------------------------------------------------------------------
+
+    /// Decrypt what arrived and give it to the application, then send what that
+    /// produced; a failure is fatal to the connection.
+    pub(crate) fn do_read(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        if !matches!(slf.get().phase(), Phase::Wrapped | Phase::Flushing) {
+            return Ok(());
+        }
+        match Self::read_then_write(slf) {
+            Err(err) if err.is_instance_of::<PyException>(py) => {
+                let exc = err.into_value(py).into_bound(py).into_any();
+                Self::fatal_error(slf, &exc, "Fatal error on SSL protocol")
+            }
+            other => other,
+        }
+    }
+
+    fn read_then_write(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.get();
+        let (paused, buffered) = {
+            let st = this.st();
+            (st.app_reading_paused, st.app_buffered)
+        };
+        if !paused {
+            if buffered {
+                Self::read_buffered(slf)?;
+            } else {
+                Self::read_copied(slf)?;
+            }
+            if this.st().backlog.is_empty() {
+                Self::process_outgoing(slf)?;
+            } else {
+                Self::do_write(slf)?;
+            }
+        }
+        Self::control_ssl_reading(slf)
+    }
+
+    /// Whether `SSLObject.read` may return more now: ciphertext is waiting in the
+    /// incoming BIO or plaintext inside OpenSSL. (When neither is, a read could only
+    /// raise `SSLWantReadError`; not making it saves building that exception.)
+    fn more_to_read(&self, py: Python<'_>) -> PyResult<bool> {
+        if self.read_buffer_size(py)? > 0 {
+            return Ok(true);
+        }
+        let pending: usize = self
+            .sslobj
+            .bind(py)
+            .call_method0(pyo3::intern!(py, "pending"))?
+            .extract()?;
+        Ok(pending > 0)
+    }
+
+    /// Reads for a `Protocol`: everything decrypted now, in one `data_received`.
+    fn read_copied(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let read = this.ssl_read.bind(py);
+        let mut chunks: Vec<Bound<'_, PyAny>> = Vec::new();
+        let mut eof = false;
+        loop {
+            match read.call1((READ_SIZE,)) {
+                Ok(chunk) => {
+                    if chunk.len()? == 0 {
+                        eof = true; // close_notify
+                        break;
+                    }
+                    chunks.push(chunk);
+                    if !this.more_to_read(py)? {
+                        break;
+                    }
+                }
+                Err(err) if ssl_errors(py)?.is_again(py, &err) => break,
+                Err(err) => return Err(err),
+            }
+        }
+        if !chunks.is_empty() {
+            let callback = this
+                .st()
+                .app_data_received
+                .as_ref()
+                .map(|c| c.clone_ref(py));
+            let Some(callback) = callback else {
+                return Err(PyAttributeError::new_err("protocol has no data_received()"));
+            };
+            let data = if chunks.len() == 1 {
+                chunks.pop().expect("one chunk")
+            } else {
+                PyBytes::new(py, b"").call_method1("join", (PyList::new(py, chunks)?,))?
+            };
+            callback.bind(py).call1((data,))?;
+        }
+        if eof {
+            Self::call_eof_received(slf)?;
+            Self::start_shutdown(slf)?;
+        }
+        Ok(())
+    }
+
+    /// Reads for a `BufferedProtocol`: decrypt straight into its buffer.
+    fn read_buffered(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let Some(protocol) = this.app_protocol(py) else {
+            return Ok(());
+        };
+        let protocol = protocol.bind(py);
+        let hint = this.read_buffer_size(py)?;
+        let buf = protocol.call_method1(pyo3::intern!(py, "get_buffer"), (hint,))?;
+        let wants = buf.len()?;
+        let view = PyMemoryView::from(&buf)?;
+        let read = this.ssl_read.bind(py);
+        let mut offset = 0;
+        let mut count = 1;
+        match read.call1((wants, &buf)) {
+            Ok(n) => {
+                count = n.extract::<usize>()?;
+                offset = count;
+                while count > 0 {
+                    if offset >= wants {
+                        // Full: the rest on the next iteration.
+                        let again = slf.getattr(pyo3::intern!(py, "_do_read"))?;
+                        this.loop_(py).call_method1("call_soon", (again,))?;
+                        break;
+                    }
+                    let rest =
+                        view.get_item(PySlice::new(py, offset as isize, wants as isize, 1))?;
+                    match read.call1((wants - offset, rest)) {
+                        Ok(n) => {
+                            count = n.extract()?;
+                            offset += count;
+                        }
+                        Err(err) if ssl_errors(py)?.is_again(py, &err) => break,
+                        Err(err) => return Err(err),
+                    }
+                }
+            }
+            Err(err) if ssl_errors(py)?.is_again(py, &err) => {}
+            Err(err) => return Err(err),
+        }
+        if offset > 0 {
+            protocol.call_method1(pyo3::intern!(py, "buffer_updated"), (offset,))?;
+        }
+        if count == 0 {
+            Self::call_eof_received(slf)?; // close_notify
+            Self::start_shutdown(slf)?;
+        }
+        Ok(())
+    }
+
+    fn call_eof_received(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let protocol = {
+            let mut st = slf.get().st();
+            if st.app_state != AppState::Made {
+                return Ok(());
+            }
+            st.app_state = AppState::Eof;
+            st.app_protocol.as_ref().map(|p| p.clone_ref(py))
+        };
+        let Some(protocol) = protocol else {
+            return Ok(());
+        };
+        match protocol
+            .bind(py)
+            .call_method0(pyo3::intern!(py, "eof_received"))
+            .and_then(|keep_open| keep_open.is_truthy())
+        {
+            Ok(true) => {
+                asyncio_logger(py)?.call_method1(
+                    "warning",
+                    ("returning true from eof_received() has no effect when using ssl",),
+                )?;
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(err) if must_propagate(py, &err) => Err(err),
+            Err(err) => {
+                let exc = err.into_value(py).into_bound(py).into_any();
+                Self::fatal_error(slf, &exc, "Error calling eof_received()")
+            }
+        }
+    }
+
+    /// Pause the transport underneath while the incoming BIO is over its high-water
+    /// mark (the application is not reading), resume it at the low one.
+    pub(crate) fn control_ssl_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let size = this.read_buffer_size(py)?;
+        let (change, transport) = {
+            let mut st = this.st();
+            let marks = st.read_marks;
+            let change = flow_change(&mut st.ssl_reading_paused, size, marks);
+            (change, st.transport.as_ref().map(|t| t.clone_ref(py)))
+        };
+        match (change, transport) {
+            (Some(true), Some(t)) => t.bind(py).call_method0("pause_reading").map(drop),
+            (Some(false), Some(t)) => t.bind(py).call_method0("resume_reading").map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    // -- errors -------------------------------------------------------------------
+
+    /// Force-close the transport underneath; report `exc` unless it only means the peer
+    /// went away (`OSError`, logged in debug mode) or a cancellation.
+    pub(crate) fn fatal_error(
+        slf: &Bound<'_, Self>,
+        exc: &Bound<'_, PyAny>,
+        message: &str,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let transport = this.transport(py);
+        if let Some(t) = &transport {
+            t.bind(py).call_method1("_force_close", (exc,))?;
+        }
+        if exc.is_instance_of::<PyOSError>() {
+            if this.debug(py)? {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("exc_info", exc)?;
+                asyncio_logger(py)?.call_method(
+                    "debug",
+                    ("%r: %s", slf, message),
+                    Some(&kwargs),
+                )?;
+            }
+        } else if !exc.is_instance(cancelled_error(py)?)? {
+            let context = PyDict::new(py);
+            context.set_item("message", message)?;
+            context.set_item("exception", exc)?;
+            context.set_item("transport", transport)?;
+            context.set_item("protocol", slf)?;
+            this.loop_(py)
+                .call_method1("call_exception_handler", (context,))?;
+        }
+        Ok(())
+    }
+}
