@@ -47,7 +47,8 @@ MODULES = [
     "test_sendfile",
     "test_buffered_proto",
     "test_unix_events",
-    # Issue #4 (started): subprocesses; TLS (through the stdlib's SSL protocol for now).
+    # Issue #4: subprocesses; TLS (the native record layer; test_sslproto also unit-tests
+    # the stdlib's own SSLProtocol class over aioxide loops).
     "test_subprocess",
     "test_ssl",
     "test_sslproto",
