@@ -32,6 +32,32 @@ fn cancel(py: Python<'_>, timer: Option<PyObject>) -> PyResult<()> {
     Ok(())
 }
 
+/// What a handshake or shutdown step of the `SSLObject` gave.
+enum Step {
+    Done,
+    /// It needs more data from the peer (send what it produced and wait).
+    Again,
+    /// An `ssl.SSLError`: the step failed.
+    Failed(PyErr),
+}
+
+impl Step {
+    /// Any error that is not the `ssl` module's propagates.
+    fn of(py: Python<'_>, result: PyResult<()>) -> PyResult<Step> {
+        let Err(err) = result else {
+            return Ok(Step::Done);
+        };
+        let errors = ssl_errors(py)?;
+        if errors.is_again(py, &err) {
+            Ok(Step::Again)
+        } else if err.is_instance(py, errors.ssl_error.bind(py)) {
+            Ok(Step::Failed(err))
+        } else {
+            Err(err)
+        }
+    }
+}
+
 impl PyTlsCore {
     // -- handshake ----------------------------------------------------------------
 
@@ -57,18 +83,11 @@ impl PyTlsCore {
 
     pub(crate) fn do_handshake(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
-        match slf.get().sslobj.bind(py).call_method0("do_handshake") {
-            Ok(_) => Self::on_handshake_complete(slf, None),
-            Err(err) => {
-                let errors = ssl_errors(py)?;
-                if errors.is_again(py, &err) {
-                    Self::process_outgoing(slf)
-                } else if err.is_instance(py, errors.ssl_error.bind(py)) {
-                    Self::on_handshake_complete(slf, Some(err))
-                } else {
-                    Err(err)
-                }
-            }
+        let result = slf.get().sslobj.bind(py).call_method0("do_handshake");
+        match Step::of(py, result.map(drop))? {
+            Step::Done => Self::on_handshake_complete(slf, None),
+            Step::Again => Self::process_outgoing(slf),
+            Step::Failed(err) => Self::on_handshake_complete(slf, Some(err)),
         }
     }
 
@@ -273,22 +292,14 @@ impl PyTlsCore {
         } else {
             this.sslobj.bind(py).call_method0("unwrap").map(drop)
         };
-        match unwrapped {
-            Ok(()) => {
+        match Step::of(py, unwrapped)? {
+            Step::Done => {
                 Self::process_outgoing(slf)?;
                 Self::call_eof_received(slf)?;
                 Self::on_shutdown_complete(slf, None)
             }
-            Err(err) => {
-                let errors = ssl_errors(py)?;
-                if errors.is_again(py, &err) {
-                    Self::process_outgoing(slf)
-                } else if err.is_instance(py, errors.ssl_error.bind(py)) {
-                    Self::on_shutdown_complete(slf, Some(err))
-                } else {
-                    Err(err)
-                }
-            }
+            Step::Again => Self::process_outgoing(slf),
+            Step::Failed(err) => Self::on_shutdown_complete(slf, Some(err)),
         }
     }
 
