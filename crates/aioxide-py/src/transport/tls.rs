@@ -605,7 +605,7 @@ impl PyTlsCore {
     ) -> PyResult<()> {
         let marks = super::water_marks_or(high, low, READ_HIGH_WATER)?;
         slf.get().st().read_marks = marks;
-        Self::control_ssl_reading(slf)
+        Self::control_ssl_reading(slf, None)
     }
 
     fn get_read_buffer_limits(&self) -> (usize, usize) {
@@ -625,7 +625,8 @@ impl PyTlsCore {
 
     fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         check_bytes_like(data)?;
-        if data.len()? == 0 {
+        let len = data.len()?;
+        if len == 0 || Self::write_now(slf, data, len)? {
             return Ok(());
         }
         Self::write_appdata(slf, std::iter::once(Ok(data.clone())))

@@ -377,6 +377,53 @@ impl PyTlsCore {
         }
     }
 
+    /// `write()` while wrapped with nothing queued: encrypt at once and send, without
+    /// the queue. False when the general path must take the data.
+    pub(crate) fn write_now(
+        slf: &Bound<'_, Self>,
+        data: &Bound<'_, PyAny>,
+        len: usize,
+    ) -> PyResult<bool> {
+        let py = slf.py();
+        let this = slf.get();
+        {
+            let st = this.st();
+            if st.phase != Phase::Wrapped || !st.backlog.is_empty() {
+                return Ok(false);
+            }
+        }
+        let written = this.ssl_write.bind(py).call1((data,));
+        let result = match written.and_then(|count| count.extract::<usize>()) {
+            Ok(count) => this
+                .queue_rest(data, count, len)
+                .and_then(|_| Self::process_outgoing(slf)),
+            Err(err) if ssl_errors(py)?.is_again(py, &err) => this
+                .queue_rest(data, 0, len)
+                .and_then(|_| Self::process_outgoing(slf)),
+            Err(err) => Err(err),
+        };
+        match result {
+            Err(err) if err.is_instance_of::<PyException>(py) => {
+                let exc = err.into_value(py).into_bound(py).into_any();
+                Self::fatal_error(slf, &exc, "Fatal error on SSL protocol")?;
+            }
+            other => other?,
+        }
+        Ok(true)
+    }
+
+    /// Queue what `SSLObject.write` did not take of `data` (`len` bytes, `count` taken).
+    fn queue_rest(&self, data: &Bound<'_, PyAny>, count: usize, len: usize) -> PyResult<()> {
+        if count >= len {
+            return Ok(());
+        }
+        let rest = data.get_item(PySlice::new(data.py(), count as isize, len as isize, 1))?;
+        let mut st = self.st();
+        st.backlog.push_back(rest.unbind());
+        st.backlog_size += len - count;
+        Ok(())
+    }
+
     /// Hand the backlog to `SSLObject.write`, then send what it produced.
     pub(crate) fn do_write(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
@@ -393,19 +440,17 @@ impl PyTlsCore {
                 Err(err) => return Err(err),
             };
             let len = front.len()?;
-            let done = if count < len {
-                let rest = front.get_item(PySlice::new(py, count as isize, len as isize, 1))?;
+            let done = {
                 let mut st = this.st();
-                st.backlog_size -= count;
-                st.backlog
-                    .front_mut()
-                    .map(|d| std::mem::replace(d, rest.unbind()))
-            } else {
-                let mut st = this.st();
-                st.backlog_size -= len;
+                st.backlog_size -= count.min(len);
                 st.backlog.pop_front()
             };
             drop(done);
+            if count < len {
+                // The rest goes back in front.
+                let rest = front.get_item(PySlice::new(py, count as isize, len as isize, 1))?;
+                this.st().backlog.push_front(rest.unbind());
+            }
         }
         Self::process_outgoing(slf)
     }
@@ -511,18 +556,22 @@ impl PyTlsCore {
             (st.app_reading_paused, st.app_buffered)
         };
         if !paused {
-            if buffered {
+            let drained = if buffered {
                 Self::read_buffered(slf)?;
+                false
             } else {
-                Self::read_copied(slf)?;
-            }
+                Self::read_copied(slf)?
+            };
             if this.st().backlog.is_empty() {
                 Self::process_outgoing(slf)?;
             } else {
                 Self::do_write(slf)?;
             }
+            if drained {
+                return Self::control_ssl_reading(slf, Some(0));
+            }
         }
-        Self::control_ssl_reading(slf)
+        Self::control_ssl_reading(slf, None)
     }
 
     /// Whether `SSLObject.read` may return more now: ciphertext is waiting in the
@@ -540,13 +589,15 @@ impl PyTlsCore {
         Ok(pending > 0)
     }
 
-    /// Reads for a `Protocol`: everything decrypted now, in one `data_received`.
-    fn read_copied(slf: &Bound<'_, Self>) -> PyResult<()> {
+    /// Reads for a `Protocol`: everything decrypted now, in one `data_received`. True
+    /// when the incoming BIO was left empty.
+    fn read_copied(slf: &Bound<'_, Self>) -> PyResult<bool> {
         let py = slf.py();
         let this = slf.get();
         let read = this.ssl_read.bind(py);
         let mut chunks: Vec<Bound<'_, PyAny>> = Vec::new();
         let mut eof = false;
+        let mut drained = false;
         loop {
             match read.call1((READ_SIZE,)) {
                 Ok(chunk) => {
@@ -556,6 +607,7 @@ impl PyTlsCore {
                     }
                     chunks.push(chunk);
                     if !this.more_to_read(py)? {
+                        drained = true;
                         break;
                     }
                 }
@@ -582,8 +634,9 @@ impl PyTlsCore {
         if eof {
             Self::call_eof_received(slf)?;
             Self::start_shutdown(slf)?;
+            return Ok(false);
         }
-        Ok(())
+        Ok(drained)
     }
 
     /// Reads for a `BufferedProtocol`: decrypt straight into its buffer.
@@ -672,11 +725,15 @@ impl PyTlsCore {
     }
 
     /// Pause the transport underneath while the incoming BIO is over its high-water
-    /// mark (the application is not reading), resume it at the low one.
-    pub(crate) fn control_ssl_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
+    /// mark (the application is not reading), resume it at the low one. `size` is the
+    /// BIO's size when the caller knows it.
+    pub(crate) fn control_ssl_reading(slf: &Bound<'_, Self>, size: Option<usize>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let size = this.read_buffer_size(py)?;
+        let size = match size {
+            Some(size) => size,
+            None => this.read_buffer_size(py)?,
+        };
         let (change, transport) = {
             let mut st = this.st();
             let marks = st.read_marks;
