@@ -14,7 +14,9 @@ pub mod datagram;
 pub mod stream;
 mod stream_io;
 pub mod tls;
+mod tls_app;
 mod tls_flow;
+mod tls_io;
 
 use std::os::fd::RawFd;
 

@@ -9,24 +9,24 @@
 //! `MemoryBIO.write`, the `SSLObject.read` calls that drain it and the application's
 //! `data_received`; no Python frame of ours runs.
 //!
-//! This file holds the state and the methods Python calls; the flows are in
-//! `tls_flow.rs`. Locking follows `StreamCore`'s rule: `state` is never held while
+//! This file holds the state and the protocol side (what the transport underneath
+//! calls); `tls_app.rs` has the application's transport, `tls_flow.rs` the handshake,
+//! shutdown and errors, `tls_io.rs` reading, writing and flow control. Locking follows `StreamCore`'s rule: `state` is never held while
 //! Python code runs.
 
 use std::collections::VecDeque;
 
 use aioxide_core::stream::WaterMarks;
 use parking_lot::{Mutex, MutexGuard};
-use pyo3::exceptions::{PyNotImplementedError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView, PyType};
+use pyo3::types::{PyDict, PyType};
 
 use super::stream::asyncio_logger;
 
 /// asyncio's `FLOW_CONTROL_HIGH_WATER_SSL_READ` and `_WRITE`.
-const READ_HIGH_WATER: usize = 256 * 1024;
-const WRITE_HIGH_WATER: usize = 512 * 1024;
+pub(crate) const READ_HIGH_WATER: usize = 256 * 1024;
+pub(crate) const WRITE_HIGH_WATER: usize = 512 * 1024;
 
 /// The record layer's state (asyncio's `SSLProtocolState`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,7 +236,7 @@ impl PyTlsCore {
         Ok(())
     }
 
-    fn set_app_protocol_inner(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+    pub(crate) fn set_app_protocol_inner(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = protocol.py();
         let buffered = protocol.hasattr(pyo3::intern!(py, "get_buffer"))?
             && protocol.is_instance(buffered_protocol(py)?)?;
@@ -272,20 +272,6 @@ impl PyTlsCore {
             .getattr(pyo3::intern!(py, "pending"))?
             .extract()
     }
-}
-
-/// The bytes-like check of the TLS transport's `write()`, with asyncio's message.
-fn check_bytes_like(data: &Bound<'_, PyAny>) -> PyResult<()> {
-    if data.is_instance_of::<PyBytes>()
-        || data.is_instance_of::<PyByteArray>()
-        || data.is_instance_of::<PyMemoryView>()
-    {
-        return Ok(());
-    }
-    let name = data.get_type().name()?;
-    Err(PyTypeError::new_err(format!(
-        "data: expecting a bytes-like instance, got {name}"
-    )))
 }
 
 #[pymethods]
@@ -485,176 +471,6 @@ impl PyTlsCore {
 
     fn _do_read(slf: &Bound<'_, Self>) -> PyResult<()> {
         Self::do_read(slf)
-    }
-
-    // -- the application's transport ------------------------------------------------
-
-    #[pyo3(signature = (name, default = None))]
-    fn get_extra_info(
-        &self,
-        py: Python<'_>,
-        name: &Bound<'_, PyAny>,
-        default: Option<PyObject>,
-    ) -> PyResult<PyObject> {
-        let default = default.unwrap_or_else(|| py.None());
-        if let Some(value) = self.extra.bind(py).get_item(name)? {
-            return Ok(value.unbind());
-        }
-        match self.transport(py) {
-            Some(t) => Ok(t
-                .bind(py)
-                .call_method1("get_extra_info", (name, default))?
-                .unbind()),
-            None => Ok(default),
-        }
-    }
-
-    fn set_protocol(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.set_app_protocol_inner(protocol)
-    }
-
-    fn get_protocol(&self, py: Python<'_>) -> PyObject {
-        self.app_protocol(py).unwrap_or_else(|| py.None())
-    }
-
-    fn is_closing(&self) -> bool {
-        self.st().face_closed
-    }
-
-    /// Close: flush, then a TLS shutdown, then close the transport underneath.
-    fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
-        {
-            let mut st = slf.get().st();
-            if st.face_closed {
-                st.face_detached = true;
-                return Ok(());
-            }
-            st.face_closed = true;
-        }
-        Self::start_shutdown(slf)
-    }
-
-    /// The face was collected unclosed: mark it closed; true if the caller should warn.
-    fn _face_deleted(&self) -> bool {
-        let mut st = self.st();
-        !std::mem::replace(&mut st.face_closed, true)
-    }
-
-    fn abort(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let detached = {
-            let mut st = slf.get().st();
-            st.face_closed = true;
-            st.face_detached
-        };
-        if detached {
-            return Ok(());
-        }
-        Self::abort_with(slf, None)
-    }
-
-    #[pyo3(signature = (exc = None))]
-    fn _force_close(slf: &Bound<'_, Self>, exc: Option<PyObject>) -> PyResult<()> {
-        slf.get().st().face_closed = true;
-        Self::abort_with(slf, exc)
-    }
-
-    fn is_reading(&self) -> bool {
-        !self.st().app_reading_paused
-    }
-
-    fn pause_reading(&self) {
-        self.st().app_reading_paused = true;
-    }
-
-    fn resume_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        if !std::mem::replace(&mut slf.get().st().app_reading_paused, false) {
-            return Ok(());
-        }
-        let resume = slf.getattr(pyo3::intern!(py, "_resume"))?;
-        slf.get().loop_(py).call_method1("call_soon", (resume,))?;
-        Ok(())
-    }
-
-    #[pyo3(signature = (high = None, low = None))]
-    fn set_write_buffer_limits(
-        slf: &Bound<'_, Self>,
-        high: Option<i64>,
-        low: Option<i64>,
-    ) -> PyResult<()> {
-        let marks = super::water_marks_or(high, low, WRITE_HIGH_WATER)?;
-        slf.get().st().write_marks = marks;
-        Self::control_app_writing(slf, None)
-    }
-
-    /// `(low, high)`, as asyncio returns them.
-    fn get_write_buffer_limits(&self) -> (usize, usize) {
-        let marks = self.st().write_marks;
-        (marks.low, marks.high)
-    }
-
-    fn get_write_buffer_size(&self, py: Python<'_>) -> PyResult<usize> {
-        self.write_buffer_size(py)
-    }
-
-    #[pyo3(signature = (high = None, low = None))]
-    fn set_read_buffer_limits(
-        slf: &Bound<'_, Self>,
-        high: Option<i64>,
-        low: Option<i64>,
-    ) -> PyResult<()> {
-        let marks = super::water_marks_or(high, low, READ_HIGH_WATER)?;
-        slf.get().st().read_marks = marks;
-        Self::control_ssl_reading(slf, None)
-    }
-
-    fn get_read_buffer_limits(&self) -> (usize, usize) {
-        let marks = self.st().read_marks;
-        (marks.low, marks.high)
-    }
-
-    fn get_read_buffer_size(&self, py: Python<'_>) -> PyResult<usize> {
-        self.read_buffer_size(py)
-    }
-
-    /// We asked the application to pause writing (sendfile's fallback reads this).
-    #[getter]
-    fn protocol_paused(&self) -> bool {
-        self.st().app_writing_paused
-    }
-
-    fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        check_bytes_like(data)?;
-        let len = data.len()?;
-        if len == 0 || Self::write_now(slf, data, len)? {
-            return Ok(());
-        }
-        Self::write_appdata(slf, std::iter::once(Ok(data.clone())))
-    }
-
-    fn writelines(slf: &Bound<'_, Self>, list_of_data: &Bound<'_, PyAny>) -> PyResult<()> {
-        Self::write_appdata(slf, list_of_data.try_iter()?)
-    }
-
-    /// TLS has no half-close (asyncio raises `NotImplementedError` too).
-    fn write_eof(&self) -> PyResult<()> {
-        Err(PyNotImplementedError::new_err(
-            "SSL transports do not support write_eof()",
-        ))
-    }
-
-    fn can_write_eof(&self) -> bool {
-        false
-    }
-
-    /// For asyncio's tests: queue data as if a write had been refused.
-    #[allow(non_snake_case)]
-    fn _test__append_write_backlog(&self, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let len = data.len()?;
-        let mut st = self.st();
-        st.backlog.push_back(data.clone().unbind());
-        st.backlog_size += len;
-        Ok(())
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
