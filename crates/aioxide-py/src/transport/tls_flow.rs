@@ -50,6 +50,17 @@ impl Step {
 }
 
 impl PyTlsCore {
+    /// `loop.call_later(delay, self.<method>)`: the handle of a timeout check.
+    fn call_later(slf: &Bound<'_, Self>, delay: &PyObject, method: &str) -> PyResult<PyObject> {
+        let py = slf.py();
+        let check = slf.getattr(method)?;
+        let handle = slf
+            .get()
+            .loop_(py)
+            .call_method1("call_later", (delay.bind(py), check))?;
+        Ok(handle.unbind())
+    }
+
     // -- handshake ----------------------------------------------------------------
 
     pub(crate) fn start_handshake(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -63,11 +74,8 @@ impl PyTlsCore {
         };
         this.st().handshake_start = start;
         this.set_phase(Phase::Handshake)?;
-        let check = slf.getattr(pyo3::intern!(py, "_check_handshake_timeout"))?;
-        let timer = this
-            .loop_(py)
-            .call_method1("call_later", (this.handshake_timeout.bind(py), check))?;
-        let old = this.st().handshake_timer.replace(timer.unbind());
+        let timer = Self::call_later(slf, &this.handshake_timeout, "_check_handshake_timeout")?;
+        let old = this.st().handshake_timer.replace(timer);
         drop(old);
         Self::do_handshake(slf)
     }
@@ -248,7 +256,6 @@ impl PyTlsCore {
     // -- shutdown -----------------------------------------------------------------
 
     pub(crate) fn start_shutdown(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
         let this = slf.get();
         let phase = this.phase();
         if phase.is_closing() {
@@ -259,11 +266,8 @@ impl PyTlsCore {
             return Self::abort_with(slf, None);
         }
         this.set_phase(Phase::Flushing)?;
-        let check = slf.getattr(pyo3::intern!(py, "_check_shutdown_timeout"))?;
-        let timer = this
-            .loop_(py)
-            .call_method1("call_later", (this.shutdown_timeout.bind(py), check))?;
-        let old = this.st().shutdown_timer.replace(timer.unbind());
+        let timer = Self::call_later(slf, &this.shutdown_timeout, "_check_shutdown_timeout")?;
+        let old = this.st().shutdown_timer.replace(timer);
         drop(old);
         Self::do_flush(slf)
     }

@@ -20,6 +20,19 @@ const READ_SIZE: usize = 16 * 1024;
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
 
 impl PyTlsCore {
+    /// asyncio's `except Exception` around reading and writing: an `Exception` is fatal
+    /// to the connection; `BaseException`s (cancellation, `KeyboardInterrupt`) propagate.
+    fn fatal_on_exception(slf: &Bound<'_, Self>, result: PyResult<()>) -> PyResult<()> {
+        let py = slf.py();
+        match result {
+            Err(err) if err.is_instance_of::<PyException>(py) => {
+                let exc = err.into_value(py).into_bound(py).into_any();
+                Self::fatal_error(slf, &exc, "Fatal error on SSL protocol")
+            }
+            other => other,
+        }
+    }
+
     // -- writing ------------------------------------------------------------------
 
     /// Queue application data and, once wrapped, encrypt and send what OpenSSL takes.
@@ -52,13 +65,7 @@ impl PyTlsCore {
         if phase != Phase::Wrapped {
             return Ok(());
         }
-        match Self::do_write(slf) {
-            Err(err) if err.is_instance_of::<PyException>(py) => {
-                let exc = err.into_value(py).into_bound(py).into_any();
-                Self::fatal_error(slf, &exc, "Fatal error on SSL protocol")
-            }
-            other => other,
-        }
+        Self::fatal_on_exception(slf, Self::do_write(slf))
     }
 
     /// `write()` while wrapped with nothing queued: encrypt at once and send, without
@@ -86,13 +93,7 @@ impl PyTlsCore {
                 .and_then(|_| Self::process_outgoing(slf)),
             Err(err) => Err(err),
         };
-        match result {
-            Err(err) if err.is_instance_of::<PyException>(py) => {
-                let exc = err.into_value(py).into_bound(py).into_any();
-                Self::fatal_error(slf, &exc, "Fatal error on SSL protocol")?;
-            }
-            other => other?,
-        }
+        Self::fatal_on_exception(slf, result)?;
         Ok(true)
     }
 
@@ -220,17 +221,10 @@ impl PyTlsCore {
     /// Decrypt what arrived and give it to the application, then send what that
     /// produced; a failure is fatal to the connection.
     pub(crate) fn do_read(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
         if !matches!(slf.get().phase(), Phase::Wrapped | Phase::Flushing) {
             return Ok(());
         }
-        match Self::read_then_write(slf) {
-            Err(err) if err.is_instance_of::<PyException>(py) => {
-                let exc = err.into_value(py).into_bound(py).into_any();
-                Self::fatal_error(slf, &exc, "Fatal error on SSL protocol")
-            }
-            other => other,
-        }
+        Self::fatal_on_exception(slf, Self::read_then_write(slf))
     }
 
     fn read_then_write(slf: &Bound<'_, Self>) -> PyResult<()> {
