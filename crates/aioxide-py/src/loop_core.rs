@@ -56,6 +56,17 @@ pub struct LoopState {
     pub writers: HashMap<RawFd, Py<PyHandle>>,
     /// An empty ready queue kept for its allocation (see `Scheduler::take_batch`).
     pub spare: VecDeque<HandleRef>,
+    /// Watchers the native `sock_*` paths removed this iteration whose registrations
+    /// wait for the end of it (see `PyLoopCore::park_watcher_fd`).
+    pub parked: Vec<Parked>,
+}
+
+/// A parked watcher: its descriptor and side, and the socket object whose being the
+/// same (and still open) shows the descriptor still names the same file.
+pub struct Parked {
+    pub fd: RawFd,
+    pub side: crate::watchers::Side,
+    pub sock: PyObject,
 }
 
 #[pyclass(name = "LoopCore", module = "aioxide._aioxide", frozen, subclass)]
@@ -142,6 +153,7 @@ impl PyLoopCore {
                 readers: HashMap::new(),
                 writers: HashMap::new(),
                 spare: VecDeque::new(),
+                parked: Vec::new(),
             }),
             reactor: Mutex::new(Some(Arc::new(reactor))),
             events: Mutex::new((Events::with_capacity(EVENTS_CAPACITY), Vec::new())),
@@ -246,6 +258,8 @@ impl PyLoopCore {
         }
         let handles = self.take_everything();
         drop(handles);
+        let parked = std::mem::take(&mut self.state.lock().parked);
+        drop(parked);
         drop(reactor);
         let hook = self.iteration_hook.lock().take();
         drop(hook);
@@ -272,6 +286,9 @@ impl PyLoopCore {
             for h in st.readers.values().chain(st.writers.values()) {
                 visit.call(h)?;
             }
+            for p in &st.parked {
+                visit.call(&p.sock)?;
+            }
         }
         if let Some(hook) = self.iteration_hook.try_lock() {
             if let Some(h) = &*hook {
@@ -284,6 +301,8 @@ impl PyLoopCore {
     fn __clear__(&self) {
         let handles = self.take_everything();
         drop(handles);
+        let parked = std::mem::take(&mut self.state.lock().parked);
+        drop(parked);
         let hook = self.iteration_hook.lock().take();
         drop(hook);
     }

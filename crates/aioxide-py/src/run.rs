@@ -194,6 +194,8 @@ impl PyLoopCore {
             // Keep the emptied buffer for the next batch (saves an allocation).
             this.state.lock().spare = batch;
         }
+        // Watchers parked this iteration and not taken back: their registrations go now.
+        this.flush_parked(reactor);
         Ok(())
     }
 }

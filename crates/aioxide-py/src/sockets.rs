@@ -153,11 +153,14 @@ impl SendStep {
     }
 }
 
-/// Done callback of the future: drop the watcher unless it was replaced meanwhile.
+/// Done callback of the future: drop the watcher unless it was replaced meanwhile. The
+/// registration is parked, not deleted: the next `sock_recv` on the same socket usually
+/// comes within the same iteration and takes it back.
 #[pyclass(module = "aioxide._aioxide", frozen)]
 struct Unwatch {
     event_loop: Py<PyLoopCore>,
     handle: Py<PyHandle>,
+    sock: PyObject,
     fd: RawFd,
     side: Side,
 }
@@ -166,31 +169,35 @@ struct Unwatch {
 impl Unwatch {
     fn __call__(&self, py: Python<'_>, _fut: &Bound<'_, PyAny>) -> PyResult<()> {
         if !self.handle.get().is_cancelled() {
-            PyLoopCore::remove_watcher_fd(self.event_loop.bind(py), self.side, self.fd)?;
+            let sock = self.sock.bind(py);
+            PyLoopCore::park_watcher_fd(self.event_loop.bind(py), self.side, self.fd, sock)?;
         }
         Ok(())
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         visit.call(&self.event_loop)?;
-        visit.call(&self.handle)
+        visit.call(&self.handle)?;
+        visit.call(&self.sock)
     }
 }
 
 impl PyLoopCore {
-    /// Register `step` as the watcher of `fd` and remove it when `fut` is done.
+    /// Register `step` as the watcher of `fd`, the descriptor of `sock`, and remove it
+    /// when `fut` is done.
     fn watch_until_done(
         slf: &Bound<'_, Self>,
-        side: Side,
-        fd: RawFd,
+        (side, sock, fd): (Side, &Bound<'_, PyAny>, RawFd),
         fut: &Bound<'_, PyAny>,
         step: Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let handle = Self::add_watcher_fd(slf, side, fd, &step, &PyTuple::empty(py))?;
+        let args = PyTuple::empty(py);
+        let handle = Self::add_watcher_fd_for(slf, side, fd, &step, &args, Some(sock))?;
         let unwatch = Unwatch {
             event_loop: slf.clone().unbind(),
             handle,
+            sock: sock.clone().unbind(),
             fd,
             side,
         };
@@ -216,7 +223,7 @@ impl PyLoopCore {
             return Ok(None);
         }
         match native_fd(sock)? {
-            Some(fd) => Self::_sock_recv_native(slf, fd, n as usize).map(Some),
+            Some(fd) => Self::sock_recv_native(slf, sock, fd, n as usize).map(Some),
             None => Ok(None),
         }
     }
@@ -233,11 +240,18 @@ impl PyLoopCore {
         let (Ok(bytes), Some(fd)) = (data.downcast_exact::<PyBytes>(), native_fd(sock)?) else {
             return Ok(false.into_pyobject(py)?.to_owned().into_any().unbind());
         };
-        Ok(Self::_sock_sendall_native(slf, fd, bytes)?.unwrap_or_else(|| py.None()))
+        Ok(Self::sock_sendall_native(slf, sock, fd, bytes)?.unwrap_or_else(|| py.None()))
     }
+}
 
-    /// `sock_recv` on descriptor `fd`: the data, or a future for it.
-    fn _sock_recv_native(slf: &Bound<'_, Self>, fd: RawFd, n: usize) -> PyResult<PyObject> {
+impl PyLoopCore {
+    /// `sock_recv` on `sock`, whose descriptor is `fd`: the data, or a future for it.
+    fn sock_recv_native(
+        slf: &Bound<'_, Self>,
+        sock: &Bound<'_, PyAny>,
+        fd: RawFd,
+        n: usize,
+    ) -> PyResult<PyObject> {
         let py = slf.py();
         slf.get().check_closed()?;
         if let Some(data) = recv_nowait(py, fd, n)? {
@@ -252,14 +266,16 @@ impl PyLoopCore {
                 n,
             },
         )?;
-        Self::watch_until_done(slf, Side::Read, fd, &fut, step.into_bound(py).into_any())?;
+        let step = step.into_bound(py).into_any();
+        Self::watch_until_done(slf, (Side::Read, sock, fd), &fut, step)?;
         Ok(fut.unbind())
     }
 
-    /// `sock_sendall` of `data` on descriptor `fd`: `None` when all went out at once,
-    /// else a future resolved when the rest has.
-    fn _sock_sendall_native(
+    /// `sock_sendall` of `data` on `sock`, whose descriptor is `fd`: `None` when all
+    /// went out at once, else a future resolved when the rest has.
+    fn sock_sendall_native(
         slf: &Bound<'_, Self>,
+        sock: &Bound<'_, PyAny>,
         fd: RawFd,
         data: &Bound<'_, PyBytes>,
     ) -> PyResult<Option<PyObject>> {
@@ -278,7 +294,8 @@ impl PyLoopCore {
             pos: parking_lot::Mutex::new(sent),
         };
         let step = Py::new(py, step)?;
-        Self::watch_until_done(slf, Side::Write, fd, &fut, step.into_bound(py).into_any())?;
+        let step = step.into_bound(py).into_any();
+        Self::watch_until_done(slf, (Side::Write, sock, fd), &fut, step)?;
         Ok(Some(fut.unbind()))
     }
 }

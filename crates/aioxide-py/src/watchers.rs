@@ -37,7 +37,7 @@ pub fn fileobj_to_fd(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
     Ok(fd as RawFd)
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     Read,
     Write,
@@ -65,27 +65,54 @@ impl PyLoopCore {
         callback: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<Py<PyHandle>> {
+        Self::add_watcher_fd_for(slf, side, fd, callback, args, None)
+    }
+
+    /// [`add_watcher_fd`](Self::add_watcher_fd) for the descriptor of socket object
+    /// `sock` when given: if this iteration parked a watcher of the same side for that
+    /// very object (see [`park_watcher_fd`](Self::park_watcher_fd)), its registration
+    /// is taken back with no system call.
+    pub fn add_watcher_fd_for(
+        slf: &Bound<'_, Self>,
+        side: Side,
+        fd: RawFd,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        sock: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyHandle>> {
         let py = slf.py();
         let this = slf.get();
         this.check_closed()?;
         let handle = Self::new_handle(slf, callback, args, None)?;
         let reactor = this.reactor()?;
-        let replaced = {
+        let (replaced, unparked) = {
             let mut st = this.state.lock();
+            // Same object, still open (the caller read `fd` from it just now): the same
+            // file as when it was parked.
+            let unparked = sock.and_then(|sock| {
+                let at = st
+                    .parked
+                    .iter()
+                    .position(|p| p.fd == fd && p.side == side && p.sock.bind(py).is(sock))?;
+                Some(st.parked.swap_remove(at))
+            });
             let mut interest = reactor.interest(fd);
             match side {
                 Side::Read => interest.read = true,
                 Side::Write => interest.write = true,
             }
-            reactor
-                .set_interest(fd, interest)
-                .map_err(errors::os_error)?;
+            let done = match unparked {
+                Some(_) => reactor.reclaim(fd, interest),
+                None => reactor.set_interest(fd, interest),
+            };
+            done.map_err(errors::os_error)?;
             let map = match side {
                 Side::Read => &mut st.readers,
                 Side::Write => &mut st.writers,
             };
-            map.insert(fd, handle.clone_ref(py))
+            (map.insert(fd, handle.clone_ref(py)), unparked)
         };
+        drop(unparked);
         if let Some(old) = replaced {
             PyHandle::cancel_handle(old.bind(py))?;
         }
@@ -106,6 +133,42 @@ impl PyLoopCore {
 
     /// Stop watching `fd` on `side`; true when a live watcher was removed.
     pub fn remove_watcher_fd(slf: &Bound<'_, Self>, side: Side, fd: RawFd) -> PyResult<bool> {
+        Self::unwatch_fd(slf, side, fd, None)
+    }
+
+    /// Remove the `side` watcher of `fd`, the descriptor of socket object `sock`, but
+    /// leave its registration in the poller until the end of this iteration: a
+    /// `sock_recv` that waits again on the same socket in the same iteration (the usual
+    /// request/response rhythm) takes it back without an `epoll_ctl`.
+    pub fn park_watcher_fd(
+        slf: &Bound<'_, Self>,
+        side: Side,
+        fd: RawFd,
+        sock: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        Self::unwatch_fd(slf, side, fd, Some(sock))
+    }
+
+    /// Flush the registrations parked this iteration (see `park_watcher_fd`) and let go
+    /// of their sockets.
+    pub fn flush_parked(&self, reactor: &aioxide_core::Reactor) {
+        let parked = {
+            let mut st = self.state.lock();
+            if st.parked.is_empty() {
+                return;
+            }
+            std::mem::take(&mut st.parked)
+        };
+        reactor.flush();
+        drop(parked);
+    }
+
+    fn unwatch_fd(
+        slf: &Bound<'_, Self>,
+        side: Side,
+        fd: RawFd,
+        park: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
         let py = slf.py();
         let this = slf.get();
         if this.closed.load(std::sync::atomic::Ordering::Relaxed) {
@@ -124,8 +187,15 @@ impl PyLoopCore {
                 Side::Read => interest.read = false,
                 Side::Write => interest.write = false,
             }
-            // Removing a watcher of a descriptor closed meanwhile must still succeed.
-            let _ = reactor.set_interest(fd, interest);
+            match park {
+                Some(sock) => {
+                    let _ = reactor.release(fd, interest);
+                    let sock = sock.clone().unbind();
+                    st.parked.push(crate::loop_core::Parked { fd, side, sock });
+                }
+                // Removing a watcher of a descriptor closed meanwhile must still succeed.
+                None => drop(reactor.set_interest(fd, interest)),
+            }
             removed
         };
         match removed {

@@ -4,7 +4,9 @@
 //!   it stays ready. That is asyncio's `add_reader` contract.
 //! * Registration belongs to the open file description, not the number: closing the last
 //!   descriptor of a file removes it silently, and a reused number must be added afresh
-//!   (`EEXIST`/`ENOENT` are handled by [`Poller::modify`] falling back).
+//!   (`ENOENT` from [`Poller::modify`]). A registration whose file is still open
+//!   elsewhere (a `dup`, a forked child) outlives the closed number: it keeps reporting
+//!   with its token and can no longer be deleted through that number.
 //! * `EPOLLERR` and `EPOLLHUP` are always reported; they are surfaced so the caller can
 //!   wake whoever waits on the descriptor, who then sees the error from its own call.
 //! * `epoll_ctl` and `epoll_wait` may run concurrently from different threads.
@@ -74,15 +76,11 @@ impl Poller {
         }
     }
 
-    /// Change what `fd` is watched for; adds it when the kernel forgot it (closed fd number
-    /// reused).
+    /// Change what an existing registration of `fd` asks for. `ENOENT` means the kernel
+    /// has no registration for the file `fd` now names (the number was closed and
+    /// reused); the caller decides whether to add it afresh.
     pub fn modify(&self, fd: RawFd, token: u64, read: bool, write: bool) -> io::Result<()> {
-        match self.ctl(libc::EPOLL_CTL_MOD, fd, token, event_mask(read, write)) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                self.ctl(libc::EPOLL_CTL_ADD, fd, token, event_mask(read, write))
-            }
-            other => other,
-        }
+        self.ctl(libc::EPOLL_CTL_MOD, fd, token, event_mask(read, write))
     }
 
     /// Stop watching `fd`. A descriptor already closed is not an error: closing it
@@ -92,6 +90,22 @@ impl Poller {
             Err(e) if matches!(e.raw_os_error(), Some(libc::EBADF) | Some(libc::ENOENT)) => Ok(()),
             other => other,
         }
+    }
+
+    /// Make this poller's descriptor name `fresh`'s epoll instance, dropping the old one
+    /// and every registration in it (the reactor rebuilds its set this way when a stale
+    /// registration it can no longer address keeps reporting). A wait already blocked
+    /// on the old instance finishes there.
+    pub fn replace(&self, fresh: Poller) -> io::Result<()> {
+        // dup3 atomically closes our number and makes it a copy of `fresh`'s; both
+        // descriptors are open and owned by the two pollers, and `fresh` then closes its
+        // own copy when dropped.
+        syscall!(dup3(
+            fresh.epfd.as_raw_fd(),
+            self.epfd.as_raw_fd(),
+            libc::O_CLOEXEC
+        ))?;
+        Ok(())
     }
 
     /// Wait up to `timeout` seconds (`None`: until an event) and fill `events` with
