@@ -401,3 +401,27 @@ def test_cancelled_sock_sendall_removes_its_writer(loop, pair):
         return loop.remove_writer(a.fileno())
 
     assert loop.run_until_complete(main()) is False
+
+
+def test_sock_recv_alternating_big_and_small_reads(loop, pair):
+    # Big reads go straight into the result (no scratch copy) once a read was big;
+    # every size mix must still give exactly the bytes sent, in order.
+    a, b = pair
+    messages = [os.urandom(size) for size in (40_000, 10, 60_000, 1, 20_000, 3, 50_000)]
+
+    async def main():
+        got = []
+        for message in messages:
+            await loop.sock_sendall(a, message)
+            got.append(await recv_exactly(loop, b, len(message)))
+        # A big read, then a smaller buffer than what is waiting.
+        await loop.sock_sendall(a, messages[0])
+        first = await loop.sock_recv(b, 7)
+        rest = await recv_exactly(loop, b, len(messages[0]) - len(first))
+        got.append(first + rest)
+        a.close()
+        got.append(await loop.sock_recv(b, 65536))
+        return got
+
+    got = loop.run_until_complete(asyncio.wait_for(main(), 30))
+    assert got == messages + [messages[0], b""]

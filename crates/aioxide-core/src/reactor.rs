@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -89,6 +89,8 @@ pub struct Reactor {
     state: Mutex<Watched>,
     /// `entries.len()`, readable without the lock on every loop iteration.
     watched: AtomicUsize,
+    /// Some registration was released since the last flush (checked without the lock).
+    released: AtomicBool,
     /// The fork generation this reactor was made in (see `sys/fork.rs`).
     generation: u64,
 }
@@ -103,6 +105,7 @@ impl Reactor {
             waker,
             state: Mutex::new(Watched::default()),
             watched: AtomicUsize::new(0),
+            released: AtomicBool::new(false),
             generation: fork_generation(),
         })
     }
@@ -230,6 +233,7 @@ impl Reactor {
         entry.wanted = interest;
         if entry.lazy() && !was_lazy {
             st.released.push(fd);
+            self.released.store(true, Ordering::Release);
         }
         Ok(())
     }
@@ -260,7 +264,11 @@ impl Reactor {
     /// descriptor closed since its release left the set by itself (or, if its file lives
     /// on elsewhere, is recognised as stale when it reports).
     pub fn flush(&self) {
+        if !self.released.load(Ordering::Acquire) {
+            return;
+        }
         let mut st = self.state.lock();
+        self.released.store(false, Ordering::Release);
         if st.released.is_empty() || self.inherited() {
             return;
         }

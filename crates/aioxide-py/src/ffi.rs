@@ -1,6 +1,8 @@
 //! The few CPython C-API calls pyo3 has no safe wrapper for. Every `unsafe` block of this
 //! crate is here.
 
+use std::mem::MaybeUninit;
+
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
@@ -177,6 +179,32 @@ pub fn shrink_filled_bytes(py: Python<'_>, obj: Py<PyBytes>, len: usize) -> PyRe
     }
     // SAFETY: on success `ptr` is an owned reference to the (possibly moved) bytes object.
     Ok(unsafe { Bound::from_owned_ptr(py, ptr).downcast_into_unchecked() }.unbind())
+}
+
+/// A new `bytes` object made by `fill`, which gets `len` bytes of uninitialised memory,
+/// writes the first `k` of them and returns `k <= len` (or an error, and the object is
+/// dropped unseen). Only those `k` bytes make up the result: one allocation and no copy,
+/// where filling a scratch buffer and copying it out would cost a copy per byte.
+pub fn fill_new_bytes<E>(
+    py: Python<'_>,
+    len: usize,
+    fill: impl FnOnce(&mut [MaybeUninit<u8>]) -> Result<usize, E>,
+) -> PyResult<Result<Py<PyBytes>, E>> {
+    let (obj, _) = bytes_for_filling(py, len)?;
+    // SAFETY: the object's data is `len` writable bytes that nobody else can reach (the
+    // object is new and not shown to Python code yet); MaybeUninit bytes may hold
+    // anything, so the slice is valid before anything is written.
+    let buf = unsafe {
+        let data = ffi::PyBytes_AsString(obj.as_ptr()).cast::<MaybeUninit<u8>>();
+        std::slice::from_raw_parts_mut(data, len)
+    };
+    match fill(buf) {
+        Ok(k) => {
+            assert!(k <= len, "filled past the end of the buffer");
+            Ok(Ok(shrink_filled_bytes(py, obj, k)?))
+        }
+        Err(e) => Ok(Err(e)),
+    }
 }
 
 /// The code units of a `str`, in the width CPython stores them.

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::io::ErrorKind;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aioxide_core::{Cancellable, Reactor, Readiness};
 use pyo3::prelude::*;
@@ -22,6 +22,11 @@ use crate::loop_core::PyLoopCore;
 /// A releasing wait that returned events within this many seconds did not sleep: the
 /// events were already there (a wait that sleeps takes a thread wake-up, tens of µs).
 const HOT_POLL_SECONDS: f64 = 10e-6;
+
+/// Add to a counter only the loop thread writes.
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+}
 
 impl PyLoopCore {
     /// Queue the reader and writer callbacks of descriptors the poller reported; drop the
@@ -128,7 +133,9 @@ impl PyLoopCore {
     pub fn run_once(slf: &Bound<'_, Self>, reactor: &Reactor) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        this.iterations.fetch_add(1, Ordering::Relaxed);
+        // Only the loop thread (holding the GIL) writes the counters: a plain load and
+        // store, not a locked read-modify-write on every iteration.
+        bump(&this.iterations, 1);
         let manual = this.manual_clock.load(Ordering::Relaxed);
         let stopping = this.stopping.load(Ordering::Relaxed);
 
@@ -184,18 +191,25 @@ impl PyLoopCore {
             };
 
             if let Err(err) = result {
-                this.callbacks_run.fetch_add(ran, Ordering::Relaxed);
+                bump(&this.callbacks_run, ran);
                 this.state.lock().sched.restore_unrun(batch);
                 return Err(err);
             }
         }
-        this.callbacks_run.fetch_add(ran, Ordering::Relaxed);
-        if batch.capacity() > 0 {
-            // Keep the emptied buffer for the next batch (saves an allocation).
-            this.state.lock().spare = batch;
-        }
+        bump(&this.callbacks_run, ran);
+        let parked = {
+            let mut st = this.state.lock();
+            if batch.capacity() > 0 {
+                // Keep the emptied buffer for the next batch (saves an allocation).
+                st.spare = batch;
+            }
+            std::mem::take(&mut st.parked)
+        };
         // Watchers parked this iteration and not taken back: their registrations go now.
-        this.flush_parked(reactor);
+        if !parked.is_empty() {
+            reactor.flush();
+            drop(parked);
+        }
         Ok(())
     }
 }

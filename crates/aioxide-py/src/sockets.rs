@@ -7,7 +7,7 @@
 //! return value instead of a `BlockingIOError` object, and the retry and removal
 //! callbacks are Rust objects instead of Python frames.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::ErrorKind;
 use std::os::fd::RawFd;
 
@@ -17,6 +17,7 @@ use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyInt, PyTuple, PyType};
 
 use crate::errors;
+use crate::ffi;
 use crate::handle::PyHandle;
 use crate::loop_core::PyLoopCore;
 use crate::watchers::Side;
@@ -65,13 +66,37 @@ pub(crate) fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
     }
 }
 
+/// Reads that return more than this are worth receiving straight into the result.
+const DIRECT_MIN: usize = 16 * 1024;
+
+thread_local! {
+    /// The last read on this thread returned more than `DIRECT_MIN` bytes.
+    static BIG_READS: Cell<bool> = const { Cell::new(false) };
+}
+
 /// One `recv`: `Some(bytes)`, or `None` when it would block.
+///
+/// A read usually goes to the per-thread scratch buffer and is copied into a `bytes` of
+/// the size received: allocating the full `n` bytes (64 KiB, say) for a 1 KiB message
+/// costs more than copying it. When the last read was big, it goes straight into a
+/// `bytes` of `n` bytes that is then cut to size: no copy of the payload (and a read that
+/// would block costs one allocation, less than copying a big read).
 fn recv_nowait(py: Python<'_>, fd: RawFd, n: usize) -> PyResult<Option<Py<PyBytes>>> {
-    with_scratch(n, |buf| match socket::recv(fd, buf) {
-        Ok(k) => Ok(Some(PyBytes::new(py, &buf[..k]).unbind())),
+    let got = if n > DIRECT_MIN && BIG_READS.get() {
+        ffi::fill_new_bytes(py, n, |buf| socket::recv_uninit(fd, buf))?
+    } else {
+        with_scratch(n, |buf| {
+            socket::recv(fd, buf).map(|k| PyBytes::new(py, &buf[..k]).unbind())
+        })
+    };
+    match got {
+        Ok(data) => {
+            BIG_READS.set(data.bind(py).as_bytes().len() > DIRECT_MIN);
+            Ok(Some(data))
+        }
         Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(None),
         Err(e) => Err(errors::os_error(e)),
-    })
+    }
 }
 
 /// One `send` of `data[pos..]`: `Some(sent)`, or `None` when it would block.

@@ -149,20 +149,6 @@ impl PyLoopCore {
         Self::unwatch_fd(slf, side, fd, Some(sock))
     }
 
-    /// Flush the registrations parked this iteration (see `park_watcher_fd`) and let go
-    /// of their sockets.
-    pub fn flush_parked(&self, reactor: &aioxide_core::Reactor) {
-        let parked = {
-            let mut st = self.state.lock();
-            if st.parked.is_empty() {
-                return;
-            }
-            std::mem::take(&mut st.parked)
-        };
-        reactor.flush();
-        drop(parked);
-    }
-
     fn unwatch_fd(
         slf: &Bound<'_, Self>,
         side: Side,

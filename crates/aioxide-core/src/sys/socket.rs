@@ -10,18 +10,29 @@
 //! does.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 
 use super::{direct_syscall, syscall};
 
 /// One `recv(2)` into `buf`; `Ok(0)` is end of stream.
 pub fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    recv_raw(fd, buf.as_mut_ptr(), buf.len())
+}
+
+/// [`recv`] into memory not initialised yet: the first `Ok(n)` bytes of `buf` are
+/// initialised when it returns.
+pub fn recv_uninit(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+    recv_raw(fd, buf.as_mut_ptr().cast(), buf.len())
+}
+
+/// `ptr..ptr+len` is writable memory the caller holds exclusively (from a slice).
+fn recv_raw(fd: RawFd, ptr: *mut u8, len: usize) -> io::Result<usize> {
     loop {
-        // recvfrom (recv's system call) writes at most buf.len() bytes into the writable
-        // region `buf`; no source address is asked for.
+        // recvfrom (recv's system call) writes at most `len` bytes into the writable
+        // region at `ptr`; no source address is asked for.
         let null = std::ptr::null_mut::<libc::sockaddr>();
-        let len = buf.len();
-        match direct_syscall!(libc::SYS_recvfrom, fd, buf.as_mut_ptr(), len, 0, null, null) {
+        match direct_syscall!(libc::SYS_recvfrom, fd, ptr, len, 0, null, null) {
             Ok(n) => return Ok(n as usize),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
