@@ -60,6 +60,7 @@ class ConnectionMixin:
         table = self.__dict__.get("_transport_table")
         if table is None:
             table = self.__dict__["_transport_table"] = weakref.WeakValueDictionary()
+            self._transport_table_made()  # the native sock_* calls check it from now on
         return table
 
     def _ensure_fd_no_transport(self, fd) -> None:

@@ -11,10 +11,17 @@ exception or cancellation), so no callback outlives its awaitable.
 
 from __future__ import annotations
 
+import collections.abc
 import errno
 import functools
 import socket
 from asyncio import exceptions
+
+from ._aioxide import SockCall
+
+# What loop.sock_recv()/sock_sendall() return is a coroutine to asyncio (create_task,
+# iscoroutine): it has send, throw, close and __await__.
+collections.abc.Coroutine.register(SockCall)
 
 try:
     import ssl
@@ -26,8 +33,8 @@ _WRITE = 1
 
 # Native fast paths (LoopCore._sock_recv_fast / _sock_sendall_fast) serve plain,
 # non-blocking socket.socket objects and say so; anything else (a subclass or a mock that
-# overrides recv/send, a blocking socket) takes the Python path below. The Python
-# wrappers check _ensure_fd_no_transport before either path.
+# overrides recv/send, a blocking socket) takes the Python path below. The native
+# coroutine of sock_recv/sock_sendall checks _ensure_fd_no_transport before either path.
 
 
 def _refuse_ssl_socket(sock) -> None:
@@ -94,14 +101,11 @@ class SocketMixin:
             pass
         return await self._wait_until(side, sock, attempt)
 
-    async def sock_recv(self, sock, n):
-        self._ensure_fd_no_transport(sock)
-        result = self._sock_recv_fast(sock, n)
-        if result is None:
-            return await self._attempt(_READ, sock, lambda: sock.recv(n))
-        if type(result) is bytes:
-            return result
-        return await result
+    # sock_recv and sock_sendall are LoopCore methods returning a native coroutine
+    # (sock_call.rs), which serves plain non-blocking sockets itself and hands anything
+    # else to these.
+    async def _sock_recv_slow(self, sock, n):
+        return await self._attempt(_READ, sock, lambda: sock.recv(n))
 
     async def sock_recv_into(self, sock, buf):
         return await self._attempt(_READ, sock, lambda: sock.recv_into(buf))
@@ -116,13 +120,7 @@ class SocketMixin:
     async def sock_sendto(self, sock, data, address):
         return await self._attempt(_WRITE, sock, lambda: sock.sendto(data, 0, address))
 
-    async def sock_sendall(self, sock, data):
-        self._ensure_fd_no_transport(sock)
-        pending = self._sock_sendall_fast(sock, data)
-        if pending is None:
-            return None
-        if pending is not False:
-            return await pending
+    async def _sock_sendall_slow(self, sock, data):
         view = memoryview(data).cast("B")
         sent = 0
 

@@ -24,6 +24,7 @@ mod handle;
 mod loop_core;
 mod run;
 mod scheduling;
+mod sock_call;
 mod sockets;
 mod tasks;
 mod transport;
@@ -36,5 +37,6 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::PyTimerHandle>()?;
     transport::init_pymodule(m)?;
     fs::init_pymodule(m)?;
+    sock_call::init_pymodule(m)?;
     Ok(())
 }

@@ -83,6 +83,9 @@ pub struct PyLoopCore {
     /// `clock` is manual (read every iteration without taking the clock's lock).
     pub manual_clock: AtomicBool,
     pub closed: AtomicBool,
+    /// The loop's table of descriptors owned by transports exists (Python side): the
+    /// native `sock_*` calls must check it (`_ensure_fd_no_transport`).
+    pub transport_table: AtomicBool,
     /// `stop()` was called: leave `run_forever` after the current iteration.
     pub stopping: AtomicBool,
     pub running: AtomicBool,
@@ -161,6 +164,7 @@ impl PyLoopCore {
             iteration_hook: Mutex::new(None),
             manual_clock: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            transport_table: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             running: AtomicBool::new(false),
             debug: AtomicBool::new(false),

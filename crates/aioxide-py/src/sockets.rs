@@ -235,7 +235,7 @@ impl PyLoopCore {
 impl PyLoopCore {
     /// `sock_recv(sock, n)` natively when `sock` qualifies (see `native_fd`): the data,
     /// or a future for it; `None` when the Python path must serve the call.
-    fn _sock_recv_fast(
+    pub(crate) fn _sock_recv_fast(
         slf: &Bound<'_, Self>,
         sock: &Bound<'_, PyAny>,
         n: &Bound<'_, PyAny>,
@@ -256,7 +256,7 @@ impl PyLoopCore {
     /// `sock_sendall(sock, data)` natively when `sock` qualifies and `data` is `bytes`:
     /// `None` when all went out, a future for the rest, or `False` when the Python path
     /// must serve the call.
-    fn _sock_sendall_fast(
+    pub(crate) fn _sock_sendall_fast(
         slf: &Bound<'_, Self>,
         sock: &Bound<'_, PyAny>,
         data: &Bound<'_, PyAny>,

@@ -1,0 +1,331 @@
+//! `loop.sock_recv(...)` and `loop.sock_sendall(...)` return a native coroutine object.
+//!
+//! A request/response server awaits one of these per message, so the Python coroutine
+//! that used to wrap the native fast path (`sockets.rs`) was a frame to create, start and
+//! finish every time. `SockCall` is that wrapper in Rust: the first step makes the same
+//! checks and tries the operation at once; if it has to wait it hands the await on to
+//! the future's own iterator (exactly what `await fut` does), and for sockets the native
+//! path does not serve, to the Python coroutine of the general path. `await` drives it
+//! through the `am_send` slot, one C call per step (see `ffi::install_coroutine_send`);
+//! `send`, `throw` and `close` make it a coroutine for everything else (a task created
+//! from it, `asyncio.iscoroutine`, which knows the type through
+//! `collections.abc.Coroutine.register` in `_sockets.py`).
+
+use std::sync::atomic::Ordering;
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyType};
+
+use crate::ffi::{self, Sent};
+use crate::loop_core::PyLoopCore;
+
+#[derive(Clone, Copy)]
+enum Op {
+    Recv,
+    SendAll,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Recv => "sock_recv",
+            Op::SendAll => "sock_sendall",
+        }
+    }
+}
+
+enum State {
+    /// Not started: the call's arguments.
+    Start {
+        event_loop: Py<PyLoopCore>,
+        sock: PyObject,
+        arg: PyObject,
+    },
+    /// Waiting: the iterator the await was handed on to (a future's, or the coroutine
+    /// of the general path).
+    Awaiting(PyObject),
+    /// A step is running (a re-entrant step is an error, as for any coroutine).
+    Running,
+    Done,
+}
+
+#[pyclass(module = "aioxide._aioxide", frozen)]
+pub struct SockCall {
+    op: Op,
+    state: Mutex<State>,
+}
+
+impl SockCall {
+    fn new(op: Op, event_loop: &Bound<'_, PyLoopCore>, sock: PyObject, arg: PyObject) -> Self {
+        let event_loop = event_loop.clone().unbind();
+        SockCall {
+            op,
+            state: Mutex::new(State::Start {
+                event_loop,
+                sock,
+                arg,
+            }),
+        }
+    }
+
+    fn step<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Sent<'py>> {
+        let state = std::mem::replace(&mut *self.state.lock(), State::Running);
+        let iter = match state {
+            State::Start {
+                event_loop,
+                sock,
+                arg,
+            } => {
+                if !value.is_none() {
+                    // Still not started, as a Python coroutine stays.
+                    *self.state.lock() = State::Start {
+                        event_loop,
+                        sock,
+                        arg,
+                    };
+                    return Err(PyTypeError::new_err(
+                        "can't send non-None value to a just-started coroutine",
+                    ));
+                }
+                match self.start(event_loop.bind(py), sock.bind(py), arg.bind(py)) {
+                    Ok(Started::Done(result)) => {
+                        *self.state.lock() = State::Done;
+                        return Ok(Sent::Return(result));
+                    }
+                    Ok(Started::Wait(iter)) => iter,
+                    Err(err) => {
+                        *self.state.lock() = State::Done;
+                        return Err(err);
+                    }
+                }
+            }
+            State::Awaiting(iter) => iter.into_bound(py),
+            other => {
+                let running = matches!(other, State::Running);
+                *self.state.lock() = other;
+                return Err(match running {
+                    true => PyValueError::new_err("coroutine already executing"),
+                    false => PyRuntimeError::new_err("cannot reuse already awaited coroutine"),
+                });
+            }
+        };
+        let sent = ffi::iter_send(&iter, value);
+        *self.state.lock() = match &sent {
+            Ok(Sent::Next(_)) => State::Awaiting(iter.unbind()),
+            _ => State::Done,
+        };
+        sent
+    }
+
+    /// The first step: asyncio's checks, then the operation at once.
+    fn start<'py>(
+        &self,
+        event_loop: &Bound<'py, PyLoopCore>,
+        sock: &Bound<'py, PyAny>,
+        arg: &Bound<'py, PyAny>,
+    ) -> PyResult<Started<'py>> {
+        let py = event_loop.py();
+        if event_loop.get().transport_table.load(Ordering::Relaxed) {
+            event_loop.call_method1(pyo3::intern!(py, "_ensure_fd_no_transport"), (sock,))?;
+        }
+        let pending = match self.op {
+            Op::Recv => match PyLoopCore::_sock_recv_fast(event_loop, sock, arg)? {
+                Some(data) if data.bind(py).is_exact_instance_of::<PyBytes>() => {
+                    return Ok(Started::Done(data.into_bound(py)))
+                }
+                Some(fut) => fut.into_bound(py),
+                None => {
+                    let slow = pyo3::intern!(py, "_sock_recv_slow");
+                    return Ok(Started::Wait(event_loop.call_method1(slow, (sock, arg))?));
+                }
+            },
+            Op::SendAll => {
+                let fut = PyLoopCore::_sock_sendall_fast(event_loop, sock, arg)?.into_bound(py);
+                if fut.is_none() {
+                    return Ok(Started::Done(fut));
+                }
+                if fut.is_exact_instance_of::<pyo3::types::PyBool>() {
+                    let slow = pyo3::intern!(py, "_sock_sendall_slow");
+                    return Ok(Started::Wait(event_loop.call_method1(slow, (sock, arg))?));
+                }
+                fut
+            }
+        };
+        Ok(Started::Wait(ffi::await_iter(&pending)?))
+    }
+
+    /// The exception `throw(typ, val, tb)` raises: an instance as given, else `typ(val)`.
+    fn exception<'py>(typ: &Bound<'py, PyAny>, val: Option<&Bound<'py, PyAny>>) -> PyResult<PyErr> {
+        if typ.is_instance_of::<pyo3::exceptions::PyBaseException>() {
+            return Ok(PyErr::from_value(typ.clone()));
+        }
+        if typ.downcast::<PyType>().is_err() {
+            return Err(PyTypeError::new_err(
+                "exceptions must be classes or instances deriving from BaseException",
+            ));
+        }
+        let exc = match val {
+            Some(v) if v.is_instance_of::<pyo3::exceptions::PyBaseException>() => v.clone(),
+            Some(v) if !v.is_none() => typ.call1((v,))?,
+            _ => typ.call0()?,
+        };
+        Ok(PyErr::from_value(exc))
+    }
+}
+
+enum Started<'py> {
+    /// Done at once: the await's result.
+    Done(Bound<'py, PyAny>),
+    /// Has to wait: the iterator to hand the await on to (not stepped yet).
+    Wait(Bound<'py, PyAny>),
+}
+
+impl ffi::Resumable for SockCall {
+    fn resume<'py>(obj: &Bound<'py, PyAny>, arg: &Bound<'py, PyAny>) -> PyResult<Sent<'py>> {
+        obj.downcast::<SockCall>()?.get().step(obj.py(), arg)
+    }
+}
+
+/// A step's outcome as the Python-level protocol gives it: a yielded value, or
+/// StopIteration carrying the result.
+fn yielded(sent: PyResult<Sent<'_>>) -> PyResult<PyObject> {
+    match sent? {
+        Sent::Next(value) => Ok(value.unbind()),
+        Sent::Return(value) => Err(PyStopIteration::new_err((value.unbind(),))),
+    }
+}
+
+#[pymethods]
+impl SockCall {
+    fn send(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        yielded(self.step(py, value))
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<PyObject> {
+        yielded(self.step(py, &py.None().into_bound(py)))
+    }
+
+    fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (typ, val = None, tb = None))]
+    fn throw(
+        &self,
+        py: Python<'_>,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyObject> {
+        let state = std::mem::replace(&mut *self.state.lock(), State::Running);
+        match state {
+            State::Awaiting(iter) => {
+                let iter = iter.into_bound(py);
+                let thrown = match (val, tb) {
+                    (None, None) => iter.call_method1("throw", (typ,)),
+                    (val, None) => iter.call_method1("throw", (typ, val)),
+                    (val, tb) => iter.call_method1("throw", (typ, val, tb)),
+                };
+                *self.state.lock() = match &thrown {
+                    Ok(_) => State::Awaiting(iter.unbind()),
+                    Err(_) => State::Done,
+                };
+                thrown.map(Bound::unbind)
+            }
+            State::Running => {
+                *self.state.lock() = State::Running;
+                Err(PyValueError::new_err("coroutine already executing"))
+            }
+            _ => {
+                *self.state.lock() = State::Done;
+                Err(Self::exception(typ, val)?)
+            }
+        }
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let state = std::mem::replace(&mut *self.state.lock(), State::Done);
+        match state {
+            State::Awaiting(iter) => {
+                let iter = iter.into_bound(py);
+                if iter.hasattr("close")? {
+                    iter.call_method0("close")?;
+                }
+                Ok(())
+            }
+            State::Running => {
+                *self.state.lock() = State::Running;
+                Err(PyValueError::new_err("coroutine already executing"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    #[getter]
+    fn __name__(&self) -> &'static str {
+        self.op.name()
+    }
+
+    #[getter]
+    fn __qualname__(&self) -> String {
+        format!("Loop.{}", self.op.name())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<coroutine object Loop.{}>", self.op.name())
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        if let Some(state) = self.state.try_lock() {
+            match &*state {
+                State::Start {
+                    event_loop,
+                    sock,
+                    arg,
+                } => {
+                    visit.call(event_loop)?;
+                    visit.call(sock)?;
+                    visit.call(arg)?;
+                }
+                State::Awaiting(iter) => visit.call(iter)?,
+                State::Running | State::Done => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let state = std::mem::replace(&mut *self.state.lock(), State::Done);
+        drop(state);
+    }
+}
+
+#[pymethods]
+impl PyLoopCore {
+    /// The Python side made its table of descriptors owned by transports.
+    fn _transport_table_made(&self) {
+        self.transport_table.store(true, Ordering::Relaxed);
+    }
+
+    /// `await loop.sock_recv(sock, n)`: up to `n` bytes from `sock` (asyncio's contract).
+    fn sock_recv(slf: &Bound<'_, Self>, sock: PyObject, n: PyObject) -> PyResult<Py<SockCall>> {
+        Py::new(slf.py(), SockCall::new(Op::Recv, slf, sock, n))
+    }
+
+    /// `await loop.sock_sendall(sock, data)`: all of `data` sent (asyncio's contract).
+    fn sock_sendall(
+        slf: &Bound<'_, Self>,
+        sock: PyObject,
+        data: PyObject,
+    ) -> PyResult<Py<SockCall>> {
+        Py::new(slf.py(), SockCall::new(Op::SendAll, slf, sock, data))
+    }
+}
+
+pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<SockCall>()?;
+    ffi::install_coroutine_send::<SockCall>(m.py());
+    Ok(())
+}
