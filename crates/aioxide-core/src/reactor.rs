@@ -32,6 +32,11 @@ impl Interest {
     pub fn is_empty(self) -> bool {
         !self.read && !self.write
     }
+
+    /// Everything this asks for, `other` asks for too.
+    pub fn within(self, other: Interest) -> bool {
+        (!self.read || other.read) && (!self.write || other.write)
+    }
 }
 
 /// A descriptor that became ready for what it is watched for.
@@ -223,9 +228,7 @@ impl Reactor {
         let Some(entry) = st.entries.get_mut(&fd) else {
             return Ok(());
         };
-        let wider =
-            (interest.read && !entry.wanted.read) || (interest.write && !entry.wanted.write);
-        if wider {
+        if !interest.within(entry.wanted) {
             drop(st);
             return self.set_interest(fd, interest);
         }
@@ -246,9 +249,7 @@ impl Reactor {
         self.refuse_if_inherited()?;
         let mut st = self.state.lock();
         if let Some(entry) = st.entries.get_mut(&fd) {
-            let covered =
-                (!interest.read || entry.armed.read) && (!interest.write || entry.armed.write);
-            if entry.lazy() && covered && !interest.is_empty() {
+            if entry.lazy() && interest.within(entry.armed) && !interest.is_empty() {
                 entry.wanted = interest;
                 // Still lazy when it asks for less than armed: the flush narrows it.
                 return Ok(());

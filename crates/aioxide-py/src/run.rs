@@ -203,10 +203,11 @@ impl PyLoopCore {
                 // Keep the emptied buffer for the next batch (saves an allocation).
                 st.spare = batch;
             }
-            std::mem::take(&mut st.parked)
+            // Taken only when not empty: an emptied list keeps its allocation.
+            (!st.parked.is_empty()).then(|| std::mem::take(&mut st.parked))
         };
         // Watchers parked this iteration and not taken back: their registrations go now.
-        if !parked.is_empty() {
+        if let Some(parked) = parked {
             reactor.flush();
             drop(parked);
         }

@@ -43,6 +43,17 @@ pub enum Side {
     Write,
 }
 
+impl Side {
+    /// `interest` with this side switched on or off.
+    fn set(self, mut interest: Interest, on: bool) -> Interest {
+        match self {
+            Side::Read => interest.read = on,
+            Side::Write => interest.write = on,
+        }
+        interest
+    }
+}
+
 impl PyLoopCore {
     fn add_watcher(
         slf: &Bound<'_, Self>,
@@ -96,11 +107,7 @@ impl PyLoopCore {
                     .position(|p| p.fd == fd && p.side == side && p.sock.bind(py).is(sock))?;
                 Some(st.parked.swap_remove(at))
             });
-            let mut interest = reactor.interest(fd);
-            match side {
-                Side::Read => interest.read = true,
-                Side::Write => interest.write = true,
-            }
+            let interest = side.set(reactor.interest(fd), true);
             let done = match unparked {
                 Some(_) => reactor.reclaim(fd, interest),
                 None => reactor.set_interest(fd, interest),
@@ -168,11 +175,7 @@ impl PyLoopCore {
                 Side::Write => &mut st.writers,
             };
             let removed = map.remove(&fd);
-            let mut interest: Interest = reactor.interest(fd);
-            match side {
-                Side::Read => interest.read = false,
-                Side::Write => interest.write = false,
-            }
+            let interest = side.set(reactor.interest(fd), false);
             match park {
                 Some(sock) => {
                     let _ = reactor.release(fd, interest);
