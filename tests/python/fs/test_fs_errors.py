@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 from _fs_helpers import afs, new_fds, open_fds, run
+from aioxide.fs import _engine
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -457,6 +458,27 @@ def test_no_fd_leak_when_opens_are_cancelled(loop, tmp_path):
             if not new_fds(before):
                 break
             await asyncio.sleep(0.01)
-        return new_fds(before)
+        leaked = new_fds(before)
+        if leaked:
+            leaked["why"] = _engine_state(asyncio.get_running_loop())
+        return leaked
 
     assert run(loop, main()) == {}
+
+
+def _engine_state(loop) -> str:
+    """For a failure message: whether the engine's completions reach the loop."""
+    import select
+
+    engine = _engine.engine_for(loop)
+    fd = engine.fileno()
+    facts = [
+        f"backend={engine.backend}",
+        f"stale={engine.stale}",
+        f"eventfd {fd} -> {os.readlink(f'/proc/self/fd/{fd}')}",
+        f"readable={bool(select.select([fd], [], [], 0)[0])}",
+    ]
+    if hasattr(loop, "_has_reader"):
+        facts.append(f"loop polls it={loop._has_reader(fd)}")
+    facts.append(f"completions reaped by hand={engine.reap()}")
+    return ", ".join(facts)
