@@ -8,6 +8,7 @@ reuse errors, the task's repr.
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 
@@ -103,3 +104,22 @@ def test_cancelling_the_awaiting_task(loop, pair):
         return await asyncio.wait_for(loop.sock_recv(b, 100), 5)
 
     assert loop.run_until_complete(main()) == b"after cancel"
+
+
+def test_a_call_never_awaited_warns_as_a_coroutine_does(loop, pair):
+    a, b = pair
+
+    async def main():
+        loop.sock_recv(b, 100)  # dropped at once: never awaited
+        coro = loop.sock_sendall(a, b"x")
+        del coro
+        coro = loop.sock_recv(b, 100)
+        coro.close()  # closed before it ran: no warning, as for a Python coroutine
+        del coro
+
+    with pytest.warns(RuntimeWarning, match="was never awaited") as caught:
+        loop.run_until_complete(main())
+        gc.collect()
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert [m for m in messages if "sock_recv" in m] and [m for m in messages if "sock_sendall" in m]
+    assert len(messages) == 2, messages

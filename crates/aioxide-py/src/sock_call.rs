@@ -296,9 +296,39 @@ impl SockCall {
         Ok(())
     }
 
-    fn __clear__(&self) {
+    fn __clear__(&self, py: Python<'_>) {
         let state = std::mem::replace(&mut *self.state.lock(), State::Done);
+        self.warn_if_never_started(py, &state);
         drop(state);
+    }
+}
+
+impl SockCall {
+    /// A coroutine dropped before its first step was never awaited: say so, as Python
+    /// does for its own coroutines (an exception being raised meanwhile is kept).
+    fn warn_if_never_started(&self, py: Python<'_>, state: &State) {
+        if !matches!(state, State::Start { .. }) {
+            return;
+        }
+        let pending = PyErr::take(py);
+        let category = py.get_type::<pyo3::exceptions::PyRuntimeWarning>();
+        let message = format!("coroutine 'Loop.{}' was never awaited", self.op.name());
+        let message = std::ffi::CString::new(message).unwrap_or_default();
+        if let Err(err) = PyErr::warn(py, &category, &message, 1) {
+            err.write_unraisable(py, None);
+        }
+        if let Some(pending) = pending {
+            pending.restore(py);
+        }
+    }
+}
+
+impl Drop for SockCall {
+    fn drop(&mut self) {
+        let state = std::mem::replace(self.state.get_mut(), State::Done);
+        if matches!(state, State::Start { .. }) {
+            Python::with_gil(|py| self.warn_if_never_started(py, &state));
+        }
     }
 }
 
