@@ -124,7 +124,7 @@ impl PyLoopCore {
     /// The handle of the callback running now, if it is still the one that made
     /// progress count `progress` (watched loops only).
     #[pyo3(signature = (progress = None))]
-    fn _watch_current(&self, py: Python<'_>, progress: Option<u64>) -> Option<PyObject> {
+    fn _watch_current(&self, py: Python<'_>, progress: Option<u64>) -> Option<Py<PyAny>> {
         let st = &self.watch;
         let busy = self.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
         let now_progress = st.progress.load(Ordering::Acquire);
@@ -144,7 +144,7 @@ impl PyLoopCore {
     fn _watch_for_stall(&self, py: Python<'_>, threshold: f64, tick: f64) -> Option<(u64, f64)> {
         let st = &self.watch;
         let pause = pause_of(tick);
-        py.allow_threads(|| {
+        py.detach(|| {
             let mut seen: Option<(bool, u64)> = None;
             let mut since = 0.0;
             loop {
@@ -170,7 +170,7 @@ impl PyLoopCore {
     fn _watch_until_moved(&self, py: Python<'_>, progress: u64, tick: f64) -> f64 {
         let st = &self.watch;
         let pause = pause_of(tick);
-        py.allow_threads(|| loop {
+        py.detach(|| loop {
             let busy = self.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
             if !busy
                 || st.progress.load(Ordering::Acquire) != progress
@@ -184,7 +184,7 @@ impl PyLoopCore {
     }
 
     /// Raw loop metrics (see `aioxide.debug.metrics`).
-    fn _metrics(&self, py: Python<'_>) -> PyResult<PyObject> {
+    fn _metrics(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let st = &self.watch;
         let started = load_f64(&st.started);
         let now = WatchState::now();

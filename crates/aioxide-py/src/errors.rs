@@ -2,7 +2,7 @@
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
+use pyo3::sync::PyOnceLock;
 
 pub fn loop_closed() -> PyErr {
     PyRuntimeError::new_err("Event loop is closed")
@@ -39,8 +39,8 @@ pub fn os_error(err: std::io::Error) -> PyErr {
     let Some(code) = err.raw_os_error() else {
         return PyErr::from(err);
     };
-    Python::with_gil(|py| {
-        static STRERROR: GILOnceCell<PyObject> = GILOnceCell::new();
+    Python::attach(|py| {
+        static STRERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let text = STRERROR
             .import(py, "os", "strerror")
             .and_then(|f| f.call1((code,)))

@@ -85,7 +85,7 @@ pub fn call_with_keywords<'py>(
 /// the GIL and sees the loop busy with the same progress count, the loop thread is inside
 /// the call of that very handle, and its run loop holds a strong reference to it for the
 /// whole call.
-pub fn published_handle(py: Python<'_>, address: usize) -> Option<PyObject> {
+pub fn published_handle(py: Python<'_>, address: usize) -> Option<Py<PyAny>> {
     if address == 0 {
         return None;
     }
@@ -258,10 +258,10 @@ pub fn substring<'py>(
 /// [`install_ready_send`]).
 pub trait ReadyAwaitable {
     /// The value that completes the await (None when there is none).
-    fn take_ready(obj: &Bound<'_, PyAny>) -> PyResult<PyObject>;
+    fn take_ready(obj: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>;
 
     /// `__anext__`: an awaitable (the object itself, or a coroutine).
-    fn anext(obj: &Bound<'_, PyAny>) -> PyResult<PyObject>;
+    fn anext(obj: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>;
 }
 
 unsafe extern "C" fn ready_await(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
@@ -275,7 +275,7 @@ unsafe extern "C" fn ready_anext<T: ReadyAwaitable>(obj: *mut ffi::PyObject) -> 
     // errors are restored and signalled by NULL, as the slot's contract says, and
     // `anext` returns errors instead of panicking.
     unsafe {
-        let py = Python::assume_gil_acquired();
+        let py = Python::assume_attached();
         match T::anext(&Bound::from_borrowed_ptr(py, obj)) {
             Ok(value) => value.into_ptr(),
             Err(err) => {
@@ -365,7 +365,7 @@ unsafe extern "C" fn ready_send<T: ReadyAwaitable>(
     // valid `result` slot. take_ready returns errors instead of panicking, so no panic
     // unwinds across this C frame (and pyo3 aborts rather than unwinding if one did).
     unsafe {
-        let py = Python::assume_gil_acquired();
+        let py = Python::assume_attached();
         let obj = Bound::from_borrowed_ptr(py, iter);
         let outcome = T::take_ready(&obj).map(|v| Sent::Return(v.into_bound(py)));
         send_outcome(py, outcome, result)
@@ -388,7 +388,7 @@ unsafe extern "C" fn coroutine_send<T: Resumable>(
     // SAFETY: CPython calls am_send with the GIL held, a live `iter` of our type, a live
     // `arg` and a valid `result` slot; resume returns errors instead of panicking.
     unsafe {
-        let py = Python::assume_gil_acquired();
+        let py = Python::assume_attached();
         let obj = Bound::from_borrowed_ptr(py, iter);
         let arg = Bound::from_borrowed_ptr(py, arg);
         send_outcome(py, T::resume(&obj, &arg), result)

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
@@ -18,12 +18,12 @@ use crate::loop_core::PyLoopCore;
 
 #[derive(Default)]
 struct Refs {
-    callback: Option<PyObject>,
+    callback: Option<Py<PyAny>>,
     args: Option<Py<PyTuple>>,
-    context: Option<PyObject>,
-    event_loop: Option<PyObject>,
+    context: Option<Py<PyAny>>,
+    event_loop: Option<Py<PyAny>>,
     /// Debug mode: where the handle was created (`traceback.StackSummary`).
-    source_traceback: Option<PyObject>,
+    source_traceback: Option<Py<PyAny>>,
 }
 
 #[pyclass(
@@ -54,10 +54,10 @@ impl aioxide_core::Cancellable for HandleRef {
 
 fn format_callback_source<'py>(
     py: Python<'py>,
-    callback: &PyObject,
+    callback: &Py<PyAny>,
     args: &Py<PyTuple>,
 ) -> PyResult<String> {
-    static FORMAT: GILOnceCell<PyObject> = GILOnceCell::new();
+    static FORMAT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let f = FORMAT.import(py, "asyncio.format_helpers", "_format_callback_source")?;
     f.call1((callback, args))?.extract()
 }
@@ -89,10 +89,10 @@ impl PyHandle {
     }
 
     pub fn new(
-        callback: PyObject,
+        callback: Py<PyAny>,
         args: Py<PyTuple>,
-        context: PyObject,
-        event_loop: PyObject,
+        context: Py<PyAny>,
+        event_loop: Py<PyAny>,
     ) -> PyHandle {
         PyHandle {
             refs: Mutex::new(Refs {
@@ -112,11 +112,11 @@ impl PyHandle {
     }
 
     /// Debug mode: remember where the handle was created.
-    pub fn set_source_traceback(&self, tb: PyObject) {
+    pub fn set_source_traceback(&self, tb: Py<PyAny>) {
         self.refs.lock().source_traceback = Some(tb);
     }
 
-    fn source_traceback(&self, py: Python<'_>) -> Option<PyObject> {
+    fn source_traceback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.refs
             .lock()
             .source_traceback
@@ -128,7 +128,7 @@ impl PyHandle {
         self.scheduled.store(true, Ordering::Relaxed);
     }
 
-    fn loop_of(&self, py: Python<'_>) -> Option<PyObject> {
+    fn loop_of(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.refs
             .lock()
             .event_loop
@@ -171,7 +171,7 @@ impl PyHandle {
 
 fn report_callback_error(
     handle: &Bound<'_, PyHandle>,
-    callback: &PyObject,
+    callback: &Py<PyAny>,
     args: &Py<PyTuple>,
     err: PyErr,
 ) -> PyResult<()> {
@@ -201,12 +201,12 @@ impl PyHandle {
         self.is_cancelled()
     }
 
-    fn get_context(&self, py: Python<'_>) -> Option<PyObject> {
+    fn get_context(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.refs.lock().context.as_ref().map(|c| c.clone_ref(py))
     }
 
     #[getter]
-    fn _callback(&self, py: Python<'_>) -> Option<PyObject> {
+    fn _callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.refs.lock().callback.as_ref().map(|c| c.clone_ref(py))
     }
 
@@ -216,12 +216,12 @@ impl PyHandle {
     }
 
     #[getter]
-    fn _loop(&self, py: Python<'_>) -> Option<PyObject> {
+    fn _loop(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.loop_of(py)
     }
 
     #[getter]
-    fn _source_traceback(&self, py: Python<'_>) -> Option<PyObject> {
+    fn _source_traceback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.source_traceback(py)
     }
 
@@ -231,7 +231,7 @@ impl PyHandle {
     }
 
     #[getter]
-    fn _context(&self, py: Python<'_>) -> Option<PyObject> {
+    fn _context(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.get_context(py)
     }
 
@@ -304,23 +304,23 @@ impl PyHandle {
 pub struct PyTimerHandle {
     when: f64,
     /// The deadline exactly as given (asyncio returns it unchanged from `when()`).
-    when_obj: PyObject,
+    when_obj: Py<PyAny>,
 }
 
 impl PyTimerHandle {
-    pub fn new(when: f64, when_obj: PyObject) -> PyTimerHandle {
+    pub fn new(when: f64, when_obj: Py<PyAny>) -> PyTimerHandle {
         PyTimerHandle { when, when_obj }
     }
 }
 
 #[pymethods]
 impl PyTimerHandle {
-    fn when(&self, py: Python<'_>) -> PyObject {
+    fn when(&self, py: Python<'_>) -> Py<PyAny> {
         self.when_obj.clone_ref(py)
     }
 
     #[getter]
-    fn _when(&self, py: Python<'_>) -> PyObject {
+    fn _when(&self, py: Python<'_>) -> Py<PyAny> {
         self.when_obj.clone_ref(py)
     }
 
@@ -333,21 +333,21 @@ impl PyTimerHandle {
         self.when.to_bits()
     }
 
-    fn __lt__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn __lt__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.compare(other, |a, b| a < b)
     }
-    fn __le__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn __le__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.compare(other, |a, b| a <= b)
     }
-    fn __gt__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn __gt__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.compare(other, |a, b| a > b)
     }
-    fn __ge__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn __ge__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.compare(other, |a, b| a >= b)
     }
 
     /// asyncio's rule: same deadline, callback, arguments and cancelled state.
-    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let Ok(other) = other.downcast::<PyTimerHandle>() else {
             return Ok(py.NotImplemented());
@@ -364,7 +364,7 @@ impl PyTimerHandle {
         Ok(equal.into_pyobject(py)?.to_owned().into_any().unbind())
     }
 
-    fn __ne__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn __ne__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let eq = Self::__eq__(slf, other)?;
         if eq.is(py.NotImplemented()) {
@@ -380,7 +380,7 @@ impl PyTimerHandle {
         &self,
         other: &Bound<'_, PyAny>,
         op: impl Fn(f64, f64) -> bool,
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         let py = other.py();
         match other.downcast::<PyTimerHandle>() {
             Ok(o) => Ok(op(self.when, o.get().when)

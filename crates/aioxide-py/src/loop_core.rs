@@ -66,7 +66,7 @@ pub struct LoopState {
 pub struct Parked {
     pub fd: RawFd,
     pub side: crate::watchers::Side,
-    pub sock: PyObject,
+    pub sock: Py<PyAny>,
 }
 
 #[pyclass(name = "LoopCore", module = "aioxide._aioxide", frozen, subclass)]
@@ -79,7 +79,7 @@ pub struct PyLoopCore {
     pub events: Mutex<(Events, Vec<aioxide_core::Readiness>)>,
     pub clock: parking_lot::RwLock<LoopClock>,
     /// Called after every iteration when set (test clocks, metrics).
-    pub iteration_hook: Mutex<Option<PyObject>>,
+    pub iteration_hook: Mutex<Option<Py<PyAny>>>,
     /// `clock` is manual (read every iteration without taking the clock's lock).
     pub manual_clock: AtomicBool,
     pub closed: AtomicBool,
@@ -202,7 +202,7 @@ impl PyLoopCore {
     }
 
     /// Call `hook()` after every iteration (`None` removes it).
-    fn _set_iteration_hook(&self, hook: Option<PyObject>) {
+    fn _set_iteration_hook(&self, hook: Option<Py<PyAny>>) {
         let old = std::mem::replace(&mut *self.iteration_hook.lock(), hook);
         drop(old);
     }

@@ -90,7 +90,7 @@ impl PyLoopCore {
             found = !matches!(res, Ok(false)) || !io_ready.is_empty();
         }
         if !found {
-            res = py.allow_threads(|| reactor.wait(events, timeout, io_ready));
+            res = py.detach(|| reactor.wait(events, timeout, io_ready));
         }
         let waited = self.watch.after_poll(started);
         // "Found without sleeping": the releasing wait returned within a scheduler tick.

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass_init::PyClassInitializer;
-use pyo3::sync::GILOnceCell;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyFunction, PyTuple};
 
 use crate::errors;
@@ -27,14 +27,14 @@ fn is_coroutine_function(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
         let flags: i64 = obj.getattr("__code__")?.getattr("co_flags")?.extract()?;
         return Ok(flags & CO_COROUTINE_FLAGS != 0);
     }
-    static METHOD: GILOnceCell<PyObject> = GILOnceCell::new();
+    static METHOD: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     if obj.get_type().is(METHOD.import(py, "types", "MethodType")?) {
         return is_coroutine_function(&obj.getattr("__func__")?);
     }
-    static PARTIAL: GILOnceCell<PyObject> = GILOnceCell::new();
+    static PARTIAL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let partial = PARTIAL.import(py, "functools", "partial")?;
     if obj.get_type().is(partial) {
-        static PREDICATE: GILOnceCell<PyObject> = GILOnceCell::new();
+        static PREDICATE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let f = PREDICATE.import(py, "asyncio.coroutines", "iscoroutinefunction")?;
         return f.call1((obj,))?.is_truthy();
     }
@@ -58,7 +58,7 @@ pub fn check_callback_mode(callback: &Bound<'_, PyAny>, method: &str, debug: boo
 /// The full check of `check_callback_mode`, whatever the mode.
 pub fn check_callback(callback: &Bound<'_, PyAny>, method: &str) -> PyResult<()> {
     if !callback.is_callable() {
-        static ISCORO: GILOnceCell<PyObject> = GILOnceCell::new();
+        static ISCORO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let f = ISCORO.import(callback.py(), "asyncio.coroutines", "iscoroutine")?;
         if f.call1((callback,))?.is_truthy()? {
             return Err(errors::coroutine_callback(method));
@@ -74,9 +74,9 @@ pub fn check_callback(callback: &Bound<'_, PyAny>, method: &str) -> PyResult<()>
 /// Debug mode: the stack of the Python code that is creating a handle, as asyncio's
 /// `format_helpers.extract_stack` gives it (the innermost Python frame is the caller of
 /// `call_soon`, since this native code has no frame of its own).
-fn creation_stack(py: Python<'_>) -> PyResult<PyObject> {
-    static EXTRACT: GILOnceCell<PyObject> = GILOnceCell::new();
-    static GETFRAME: GILOnceCell<PyObject> = GILOnceCell::new();
+fn creation_stack(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    static EXTRACT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static GETFRAME: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let extract = EXTRACT.import(py, "asyncio.format_helpers", "extract_stack")?;
     let getframe = GETFRAME.import(py, "sys", "_getframe")?;
     Ok(extract.call1((getframe.call1((0,))?,))?.unbind())
@@ -135,7 +135,7 @@ impl PyLoopCore {
     pub fn schedule_at(
         slf: &Bound<'_, PyLoopCore>,
         when: f64,
-        when_obj: PyObject,
+        when_obj: Py<PyAny>,
         callback: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
         context: Option<&Bound<'_, PyAny>>,

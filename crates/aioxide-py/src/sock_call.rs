@@ -40,12 +40,12 @@ enum State {
     /// Not started: the call's arguments.
     Start {
         event_loop: Py<PyLoopCore>,
-        sock: PyObject,
-        arg: PyObject,
+        sock: Py<PyAny>,
+        arg: Py<PyAny>,
     },
     /// Waiting: the iterator the await was handed on to (a future's, or the coroutine
     /// of the general path).
-    Awaiting(PyObject),
+    Awaiting(Py<PyAny>),
     /// A step is running (a re-entrant step is an error, as for any coroutine).
     Running,
     Done,
@@ -58,7 +58,7 @@ pub struct SockCall {
 }
 
 impl SockCall {
-    fn new(op: Op, event_loop: &Bound<'_, PyLoopCore>, sock: PyObject, arg: PyObject) -> Self {
+    fn new(op: Op, event_loop: &Bound<'_, PyLoopCore>, sock: Py<PyAny>, arg: Py<PyAny>) -> Self {
         let event_loop = event_loop.clone().unbind();
         SockCall {
             op,
@@ -190,7 +190,7 @@ impl ffi::Resumable for SockCall {
 
 /// A step's outcome as the Python-level protocol gives it: a yielded value, or
 /// StopIteration carrying the result.
-fn yielded(sent: PyResult<Sent<'_>>) -> PyResult<PyObject> {
+fn yielded(sent: PyResult<Sent<'_>>) -> PyResult<Py<PyAny>> {
     match sent? {
         Sent::Next(value) => Ok(value.unbind()),
         Sent::Return(value) => Err(PyStopIteration::new_err((value.unbind(),))),
@@ -199,11 +199,11 @@ fn yielded(sent: PyResult<Sent<'_>>) -> PyResult<PyObject> {
 
 #[pymethods]
 impl SockCall {
-    fn send(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn send(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         yielded(self.step(py, value))
     }
 
-    fn __next__(&self, py: Python<'_>) -> PyResult<PyObject> {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         yielded(self.step(py, &py.None().into_bound(py)))
     }
 
@@ -218,7 +218,7 @@ impl SockCall {
         typ: &Bound<'_, PyAny>,
         val: Option<&Bound<'_, PyAny>>,
         tb: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         let state = std::mem::replace(&mut *self.state.lock(), State::Running);
         match state {
             State::Awaiting(iter) => {
@@ -327,7 +327,7 @@ impl Drop for SockCall {
     fn drop(&mut self) {
         let state = std::mem::replace(self.state.get_mut(), State::Done);
         if matches!(state, State::Start { .. }) {
-            Python::with_gil(|py| self.warn_if_never_started(py, &state));
+            Python::attach(|py| self.warn_if_never_started(py, &state));
         }
     }
 }
@@ -340,15 +340,15 @@ impl PyLoopCore {
     }
 
     /// `await loop.sock_recv(sock, n)`: up to `n` bytes from `sock` (asyncio's contract).
-    fn sock_recv(slf: &Bound<'_, Self>, sock: PyObject, n: PyObject) -> PyResult<Py<SockCall>> {
+    fn sock_recv(slf: &Bound<'_, Self>, sock: Py<PyAny>, n: Py<PyAny>) -> PyResult<Py<SockCall>> {
         Py::new(slf.py(), SockCall::new(Op::Recv, slf, sock, n))
     }
 
     /// `await loop.sock_sendall(sock, data)`: all of `data` sent (asyncio's contract).
     fn sock_sendall(
         slf: &Bound<'_, Self>,
-        sock: PyObject,
-        data: PyObject,
+        sock: Py<PyAny>,
+        data: Py<PyAny>,
     ) -> PyResult<Py<SockCall>> {
         Py::new(slf.py(), SockCall::new(Op::SendAll, slf, sock, data))
     }

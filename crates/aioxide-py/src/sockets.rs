@@ -13,7 +13,7 @@ use std::os::fd::RawFd;
 
 use aioxide_core::sys::socket;
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyInt, PyTuple, PyType};
 
 use crate::errors;
@@ -33,7 +33,7 @@ const NATIVE_RECV_MAX: usize = 1 << 20;
 /// socket keeps Python's own blocking behaviour). `None` sends the caller to the Python
 /// path.
 fn native_fd(sock: &Bound<'_, PyAny>) -> PyResult<Option<RawFd>> {
-    static SOCKET: GILOnceCell<Py<PyType>> = GILOnceCell::new();
+    static SOCKET: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     let py = sock.py();
     if !sock.get_type().is(SOCKET.import(py, "socket", "socket")?) {
         return Ok(None);
@@ -115,7 +115,7 @@ fn new_future<'py>(loop_: &Bound<'py, PyLoopCore>) -> PyResult<Bound<'py, PyAny>
 /// Reader callback of a pending `sock_recv`.
 #[pyclass(module = "aioxide._aioxide", frozen)]
 struct RecvStep {
-    fut: PyObject,
+    fut: Py<PyAny>,
     fd: RawFd,
     n: usize,
 }
@@ -143,7 +143,7 @@ impl RecvStep {
 /// it went out.
 #[pyclass(module = "aioxide._aioxide", frozen)]
 struct SendStep {
-    fut: PyObject,
+    fut: Py<PyAny>,
     data: Py<PyBytes>,
     fd: RawFd,
     pos: parking_lot::Mutex<usize>,
@@ -185,7 +185,7 @@ impl SendStep {
 struct Unwatch {
     event_loop: Py<PyLoopCore>,
     handle: Py<PyHandle>,
-    sock: PyObject,
+    sock: Py<PyAny>,
     fd: RawFd,
     side: Side,
 }
@@ -239,7 +239,7 @@ impl PyLoopCore {
         slf: &Bound<'_, Self>,
         sock: &Bound<'_, PyAny>,
         n: &Bound<'_, PyAny>,
-    ) -> PyResult<Option<PyObject>> {
+    ) -> PyResult<Option<Py<PyAny>>> {
         if !n.is_exact_instance_of::<PyInt>() {
             return Ok(None);
         }
@@ -260,7 +260,7 @@ impl PyLoopCore {
         slf: &Bound<'_, Self>,
         sock: &Bound<'_, PyAny>,
         data: &Bound<'_, PyAny>,
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let (Ok(bytes), Some(fd)) = (data.downcast_exact::<PyBytes>(), native_fd(sock)?) else {
             return Ok(false.into_pyobject(py)?.to_owned().into_any().unbind());
@@ -276,7 +276,7 @@ impl PyLoopCore {
         sock: &Bound<'_, PyAny>,
         fd: RawFd,
         n: usize,
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         slf.get().check_closed()?;
         if let Some(data) = recv_nowait(py, fd, n)? {
@@ -303,7 +303,7 @@ impl PyLoopCore {
         sock: &Bound<'_, PyAny>,
         fd: RawFd,
         data: &Bound<'_, PyBytes>,
-    ) -> PyResult<Option<PyObject>> {
+    ) -> PyResult<Option<Py<PyAny>>> {
         let py = slf.py();
         slf.get().check_closed()?;
         let len = data.as_bytes().len();

@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::ffi;
@@ -15,7 +15,7 @@ use crate::loop_core::PyLoopCore;
 
 fn asyncio_attr<'py>(
     py: Python<'py>,
-    cell: &'static GILOnceCell<PyObject>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
     name: &str,
 ) -> PyResult<&'py Bound<'py, PyAny>> {
     cell.import(py, "asyncio", name)
@@ -24,9 +24,9 @@ fn asyncio_attr<'py>(
 #[pymethods]
 impl PyLoopCore {
     /// A new `asyncio.Future` bound to this loop.
-    fn create_future(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
-        static FUTURE: GILOnceCell<PyObject> = GILOnceCell::new();
-        static KWNAMES: GILOnceCell<Py<PyTuple>> = GILOnceCell::new();
+    fn create_future(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        static FUTURE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        static KWNAMES: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
         let py = slf.py();
         let future = asyncio_attr(py, &FUTURE, "Future")?;
         let kwnames =
@@ -44,8 +44,8 @@ impl PyLoopCore {
         name: &Bound<'_, PyAny>,
         context: &Bound<'_, PyAny>,
         kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<PyObject> {
-        static TASK: GILOnceCell<PyObject> = GILOnceCell::new();
+    ) -> PyResult<Py<PyAny>> {
+        static TASK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let py = slf.py();
         let this = slf.get();
         this.check_closed()?;
@@ -59,7 +59,7 @@ impl PyLoopCore {
                 task_type.call((coro,), Some(&all))?
             }
             _ => {
-                static KWNAMES: GILOnceCell<Py<PyTuple>> = GILOnceCell::new();
+                static KWNAMES: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
                 let kwnames = KWNAMES.get_or_try_init(py, || {
                     PyTuple::new(py, ["loop", "name", "context"]).map(Bound::unbind)
                 })?;

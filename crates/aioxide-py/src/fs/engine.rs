@@ -10,7 +10,7 @@ use aioxide_core::fs::{Backend, Completion, Engine, Outcome, Request};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use super::calls::{self, Opened, Stat};
@@ -26,10 +26,10 @@ enum Keep {
 }
 
 struct Pending {
-    future: PyObject,
+    future: Py<PyAny>,
     keep: Keep,
-    filename: Option<PyObject>,
-    filename2: Option<PyObject>,
+    filename: Option<Py<PyAny>>,
+    filename2: Option<Py<PyAny>>,
 }
 
 #[pyclass(module = "aioxide._aioxide", name = "FsEngine", frozen, weakref)]
@@ -50,7 +50,7 @@ fn os_error(py: Python<'_>, err: std::io::Error, pending: &Pending) -> PyErr {
     let Some(code) = err.raw_os_error() else {
         return PyOSError::new_err(err.to_string());
     };
-    static STRERROR: GILOnceCell<PyObject> = GILOnceCell::new();
+    static STRERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let text = STRERROR
         .import(py, "os", "strerror")
         .and_then(|f| f.call1((code,)))
@@ -84,9 +84,9 @@ impl PyFsEngine {
     fn call(
         &self,
         call: impl FnOnce() -> std::io::Result<Outcome> + Send + 'static,
-        future: PyObject,
-        filename: Option<PyObject>,
-        filename2: Option<PyObject>,
+        future: Py<PyAny>,
+        filename: Option<Py<PyAny>>,
+        filename2: Option<Py<PyAny>>,
     ) -> PyResult<()> {
         let pending = Pending {
             future,
@@ -98,7 +98,7 @@ impl PyFsEngine {
     }
 
     /// The Python value of a finished request.
-    fn value(py: Python<'_>, outcome: Outcome, keep: Keep) -> PyResult<PyObject> {
+    fn value(py: Python<'_>, outcome: Outcome, keep: Keep) -> PyResult<Py<PyAny>> {
         Ok(match outcome {
             Outcome::Bytes(n) => match keep {
                 Keep::Filling(bytes) => ffi::shrink_filled_bytes(py, bytes, n)?.into_any(),
@@ -216,7 +216,7 @@ impl PyFsEngine {
         fd: i32,
         size: usize,
         offset: i64,
-        future: PyObject,
+        future: Py<PyAny>,
     ) -> PyResult<()> {
         let (bytes, buf) = ffi::bytes_for_filling(py, size)?;
         let pending = Pending {
@@ -235,7 +235,7 @@ impl PyFsEngine {
         fd: i32,
         data: Bound<'_, PyBytes>,
         offset: i64,
-        future: PyObject,
+        future: Py<PyAny>,
     ) -> PyResult<()> {
         let buf = ffi::bytes_to_write(&data);
         let pending = Pending {
@@ -248,7 +248,7 @@ impl PyFsEngine {
     }
 
     /// fsync, or fdatasync with `datasync`.
-    fn sync(&self, fd: i32, datasync: bool, future: PyObject) -> PyResult<()> {
+    fn sync(&self, fd: i32, datasync: bool, future: Py<PyAny>) -> PyResult<()> {
         let pending = Pending {
             future,
             keep: Keep::Nothing,
@@ -264,8 +264,8 @@ impl PyFsEngine {
         path: &[u8],
         flags: i32,
         mode: u32,
-        filename: PyObject,
-        future: PyObject,
+        filename: Py<PyAny>,
+        future: Py<PyAny>,
     ) -> PyResult<()> {
         let path = path_of(path);
         self.call(
@@ -276,16 +276,16 @@ impl PyFsEngine {
         )
     }
 
-    fn close_fd(&self, fd: i32, future: PyObject) -> PyResult<()> {
+    fn close_fd(&self, fd: i32, future: Py<PyAny>) -> PyResult<()> {
         self.call(move || calls::close(fd), future, None, None)
     }
 
-    fn ftruncate(&self, fd: i32, size: i64, future: PyObject) -> PyResult<()> {
+    fn ftruncate(&self, fd: i32, size: i64, future: Py<PyAny>) -> PyResult<()> {
         self.call(move || calls::ftruncate(fd, size), future, None, None)
     }
 
     /// Resolves with the 16 numbers of `fstat` (see `stat`).
-    fn fstat(&self, fd: i32, future: PyObject) -> PyResult<()> {
+    fn fstat(&self, fd: i32, future: Py<PyAny>) -> PyResult<()> {
         self.call(move || calls::fstat(fd), future, None, None)
     }
 
@@ -295,8 +295,8 @@ impl PyFsEngine {
         &self,
         path: &[u8],
         follow_symlinks: bool,
-        filename: PyObject,
-        future: PyObject,
+        filename: Py<PyAny>,
+        future: Py<PyAny>,
     ) -> PyResult<()> {
         let path = path_of(path);
         self.call(
@@ -307,7 +307,7 @@ impl PyFsEngine {
         )
     }
 
-    fn remove(&self, path: &[u8], filename: PyObject, future: PyObject) -> PyResult<()> {
+    fn remove(&self, path: &[u8], filename: Py<PyAny>, future: Py<PyAny>) -> PyResult<()> {
         let path = path_of(path);
         self.call(move || calls::remove(path), future, Some(filename), None)
     }
@@ -316,9 +316,9 @@ impl PyFsEngine {
         &self,
         src: &[u8],
         dst: &[u8],
-        filename: PyObject,
-        filename2: PyObject,
-        future: PyObject,
+        filename: Py<PyAny>,
+        filename2: Py<PyAny>,
+        future: Py<PyAny>,
     ) -> PyResult<()> {
         let (src, dst) = (path_of(src), path_of(dst));
         self.call(
@@ -334,8 +334,8 @@ impl PyFsEngine {
         path: &[u8],
         mode: u32,
         exist_ok: bool,
-        filename: PyObject,
-        future: PyObject,
+        filename: Py<PyAny>,
+        future: Py<PyAny>,
     ) -> PyResult<()> {
         let path = path_of(path);
         self.call(
@@ -347,13 +347,13 @@ impl PyFsEngine {
     }
 
     /// Resolves with the entries' names as bytes.
-    fn listdir(&self, path: &[u8], filename: PyObject, future: PyObject) -> PyResult<()> {
+    fn listdir(&self, path: &[u8], filename: Py<PyAny>, future: Py<PyAny>) -> PyResult<()> {
         let path = path_of(path);
         self.call(move || calls::listdir(path), future, Some(filename), None)
     }
 
     /// Resolves with the whole content of the file.
-    fn read_file(&self, path: &[u8], filename: PyObject, future: PyObject) -> PyResult<()> {
+    fn read_file(&self, path: &[u8], filename: Py<PyAny>, future: Py<PyAny>) -> PyResult<()> {
         let path = path_of(path);
         self.call(move || calls::read_file(path), future, Some(filename), None)
     }
@@ -363,8 +363,8 @@ impl PyFsEngine {
         &self,
         path: &[u8],
         data: &[u8],
-        filename: PyObject,
-        future: PyObject,
+        filename: Py<PyAny>,
+        future: Py<PyAny>,
     ) -> PyResult<()> {
         let (path, data) = (path_of(path), data.to_vec());
         self.call(

@@ -32,16 +32,16 @@ enum Ending {
 #[pyclass(module = "aioxide._aioxide", name = "LineBuffer")]
 pub struct LineBuffer {
     /// The `str`/`bytes` being consumed; `pos..len` is unread.
-    data: Option<PyObject>,
+    data: Option<Py<PyAny>>,
     pos: usize,
     len: usize,
     text: bool,
     ending: Ending,
     eof: bool,
     /// The line `__anext__` found, handed out by the next `__next__`.
-    ready: Option<PyObject>,
+    ready: Option<Py<PyAny>>,
     /// The file's coroutine function that refills and returns the next line.
-    refill: Option<PyObject>,
+    refill: Option<Py<PyAny>>,
 }
 
 /// Offset (from the start of `units`) just past the first line end in `units`, given as
@@ -123,7 +123,7 @@ impl LineBuffer {
         }
     }
 
-    fn take_units(&mut self, py: Python<'_>, n: usize) -> PyResult<PyObject> {
+    fn take_units(&mut self, py: Python<'_>, n: usize) -> PyResult<Py<PyAny>> {
         let (start, end) = (self.pos, self.pos + n);
         let data = self.data.as_ref().expect("data buffered").bind(py);
         let out = if self.text {
@@ -142,7 +142,7 @@ impl LineBuffer {
         Ok(out)
     }
 
-    fn empty(&self, py: Python<'_>) -> PyObject {
+    fn empty(&self, py: Python<'_>) -> Py<PyAny> {
         if self.text {
             PyString::new(py, "").into_any().unbind()
         } else {
@@ -152,7 +152,7 @@ impl LineBuffer {
 
     /// The next line: `Some(line)`, `Some("")` at the end of the file, `None` when more
     /// data is needed. `limit` >= 0 caps the line's length (characters or bytes).
-    fn next_line(&mut self, py: Python<'_>, limit: isize) -> PyResult<Option<PyObject>> {
+    fn next_line(&mut self, py: Python<'_>, limit: isize) -> PyResult<Option<Py<PyAny>>> {
         let found = self.line_len(py);
         let available = self.available();
         if limit >= 0 {
@@ -183,12 +183,12 @@ impl LineBuffer {
 
 /// `await` on the object `__anext__` returned completes with the line it found.
 impl ffi::ReadyAwaitable for LineBuffer {
-    fn take_ready(obj: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn take_ready(obj: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let mut buffer = obj.downcast::<LineBuffer>()?.try_borrow_mut()?;
         Ok(buffer.ready.take().unwrap_or_else(|| obj.py().None()))
     }
 
-    fn anext(obj: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn anext(obj: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         LineBuffer::__anext__(obj.downcast::<LineBuffer>()?.try_borrow_mut()?)
     }
 }
@@ -199,7 +199,7 @@ impl LineBuffer {
     /// translation the decoder does ("\n", "\r", "\r\n", or "" for all three).
     #[new]
     #[pyo3(signature = (text, newline = "\n", refill = None))]
-    fn new(text: bool, newline: &str, refill: Option<PyObject>) -> PyResult<Self> {
+    fn new(text: bool, newline: &str, refill: Option<Py<PyAny>>) -> PyResult<Self> {
         let ending = match newline {
             "\n" => Ending::Lf,
             "\r" => Ending::Cr,
@@ -257,12 +257,12 @@ impl LineBuffer {
     /// The next line (capped at `limit` units when >= 0), "" / b"" at the end of the
     /// file, or None when a refill is needed first.
     #[pyo3(signature = (limit = -1))]
-    fn readline(&mut self, py: Python<'_>, limit: isize) -> PyResult<Option<PyObject>> {
+    fn readline(&mut self, py: Python<'_>, limit: isize) -> PyResult<Option<Py<PyAny>>> {
         self.next_line(py, limit)
     }
 
     /// Up to `n` characters (bytes) of what is buffered.
-    fn take(&mut self, py: Python<'_>, n: usize) -> PyResult<PyObject> {
+    fn take(&mut self, py: Python<'_>, n: usize) -> PyResult<Py<PyAny>> {
         let n = n.min(self.available());
         if n == 0 {
             return Ok(self.empty(py));
@@ -271,7 +271,7 @@ impl LineBuffer {
     }
 
     /// Everything buffered.
-    fn take_all(&mut self, py: Python<'_>) -> PyResult<PyObject> {
+    fn take_all(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let n = self.available();
         self.take(py, n)
     }
@@ -302,7 +302,7 @@ impl LineBuffer {
         slf
     }
 
-    fn __anext__(mut slf: PyRefMut<'_, Self>) -> PyResult<PyObject> {
+    fn __anext__(mut slf: PyRefMut<'_, Self>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         match slf.next_line(py, -1)? {
             Some(line) => {

@@ -37,17 +37,17 @@ const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
 
 struct DatagramState {
     /// The socket; `None` once the connection is lost and the socket closed.
-    sock: Option<PyObject>,
-    transport: Option<PyObject>,
-    protocol: Option<PyObject>,
+    sock: Option<Py<PyAny>>,
+    transport: Option<Py<PyAny>>,
+    protocol: Option<Py<PyAny>>,
     /// Datagrams the kernel did not take yet, with their addresses (or None).
-    queue: VecDeque<(Py<PyBytes>, PyObject)>,
+    queue: VecDeque<(Py<PyBytes>, Py<PyAny>)>,
     queued: usize,
     flow: Flow,
     flags: super::ReadFlags,
     conn_lost: u32,
     /// The last sender's address, raw and as a Python object.
-    last_peer: Option<(Vec<u8>, PyObject)>,
+    last_peer: Option<(Vec<u8>, Py<PyAny>)>,
 }
 
 #[pyclass(module = "aioxide._aioxide", name = "DatagramCore", frozen)]
@@ -55,7 +55,7 @@ pub struct PyDatagramCore {
     event_loop: Py<PyLoopCore>,
     fd: RawFd,
     /// The remote address given to `create_datagram_endpoint` (asyncio's `_address`).
-    address: Option<PyObject>,
+    address: Option<Py<PyAny>>,
     /// The socket is connected: datagrams go out with `send(2)`.
     connected: bool,
     state: Mutex<DatagramState>,
@@ -81,7 +81,7 @@ fn classify(py: Python<'_>, err: PyErr) -> SendError {
 }
 
 /// The Python form of an address, as `socket.recvfrom` gives it.
-fn address_object(py: Python<'_>, parts: AddrParts<'_>) -> Option<PyObject> {
+fn address_object(py: Python<'_>, parts: AddrParts<'_>) -> Option<Py<PyAny>> {
     let obj = match parts {
         AddrParts::None => py.None(),
         AddrParts::V4 { ip, port } => (ip, port).into_pyobject(py).ok()?.into_any().unbind(),
@@ -119,17 +119,17 @@ impl PyDatagramCore {
         self.event_loop.bind(py)
     }
 
-    fn protocol(&self, py: Python<'_>) -> Option<PyObject> {
+    fn protocol(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         let st = self.state.lock();
         st.protocol.as_ref().map(|p| p.clone_ref(py))
     }
 
-    fn transport(&self, py: Python<'_>) -> Option<PyObject> {
+    fn transport(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         let st = self.state.lock();
         st.transport.as_ref().map(|t| t.clone_ref(py))
     }
 
-    fn sock(&self, py: Python<'_>) -> Option<PyObject> {
+    fn sock(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         let st = self.state.lock();
         st.sock.as_ref().map(|s| s.clone_ref(py))
     }
@@ -198,7 +198,7 @@ impl PyDatagramCore {
         }
     }
 
-    fn force_close(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
+    fn force_close(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         let (drop_writer, drop_reader, dropped) = {
@@ -224,12 +224,12 @@ impl PyDatagramCore {
         Self::schedule_connection_lost(slf, exc)
     }
 
-    fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
+    fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         super::schedule_connection_lost(slf.get().loop_(slf.py()), slf.as_any(), exc)
     }
 
     /// The sender's address as a Python object, reused while the sender stays the same.
-    fn peer_object(&self, py: Python<'_>, from: &SockAddr) -> Option<PyObject> {
+    fn peer_object(&self, py: Python<'_>, from: &SockAddr) -> Option<Py<PyAny>> {
         let raw = from.as_bytes();
         {
             let st = self.state.lock();
@@ -260,7 +260,7 @@ impl PyDatagramCore {
         sock: &Bound<'_, PyAny>,
         transport: &Bound<'_, PyAny>,
         protocol: &Bound<'_, PyAny>,
-        address: Option<PyObject>,
+        address: Option<Py<PyAny>>,
         connected: bool,
     ) -> PyResult<Self> {
         let fd: i64 = sock.call_method0("fileno")?.extract()?;
@@ -464,7 +464,7 @@ impl PyDatagramCore {
     }
 
     #[pyo3(signature = (exc = None))]
-    fn _force_close(slf: &Bound<'_, Self>, exc: Option<PyObject>) -> PyResult<()> {
+    fn _force_close(slf: &Bound<'_, Self>, exc: Option<Py<PyAny>>) -> PyResult<()> {
         let exc = exc.unwrap_or_else(|| slf.py().None());
         Self::force_close(slf, exc)
     }
@@ -524,12 +524,12 @@ impl PyDatagramCore {
         self.state.lock().flow.is_paused()
     }
 
-    fn set_protocol(&self, protocol: PyObject) {
+    fn set_protocol(&self, protocol: Py<PyAny>) {
         let old = self.state.lock().protocol.replace(protocol);
         drop(old);
     }
 
-    fn get_protocol(&self, py: Python<'_>) -> PyObject {
+    fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
         self.protocol(py).unwrap_or_else(|| py.None())
     }
 
@@ -540,12 +540,12 @@ impl PyDatagramCore {
 
     /// The socket while the transport owns it, else None.
     #[pyo3(name = "sock")]
-    fn py_sock(&self, py: Python<'_>) -> PyObject {
+    fn py_sock(&self, py: Python<'_>) -> Py<PyAny> {
         self.sock(py).unwrap_or_else(|| py.None())
     }
 
     /// `protocol.connection_lost(exc)`, then close the socket and drop every reference.
-    fn _call_connection_lost(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
+    fn _call_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         if this.state.lock().sock.is_none() {

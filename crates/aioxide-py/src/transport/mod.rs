@@ -57,7 +57,7 @@ pub(crate) fn unwatch_fd(
 pub(crate) fn schedule_connection_lost(
     event_loop: &Bound<'_, PyLoopCore>,
     core: &Bound<'_, PyAny>,
-    exc: PyObject,
+    exc: Py<PyAny>,
 ) -> PyResult<()> {
     let py = core.py();
     let callback = core.getattr(pyo3::intern!(py, "_call_connection_lost"))?;
@@ -70,7 +70,7 @@ pub(crate) fn schedule_connection_lost(
 /// force-closes.
 pub(crate) fn report_fatal(
     py: Python<'_>,
-    transport: Option<PyObject>,
+    transport: Option<Py<PyAny>>,
     err: PyErr,
     message: &str,
 ) -> PyResult<()> {
@@ -117,8 +117,8 @@ impl ReadFlags {
 /// asyncio does.
 pub(crate) fn notify_flow(
     py: Python<'_>,
-    protocol: Option<PyObject>,
-    transport: Option<PyObject>,
+    protocol: Option<Py<PyAny>>,
+    transport: Option<Py<PyAny>>,
     event: FlowEvent,
 ) -> PyResult<()> {
     let name = match event {

@@ -15,7 +15,7 @@ use aioxide_core::sys::socket;
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyType};
 
 use crate::errors;
@@ -27,11 +27,11 @@ const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
 
 pub(crate) struct StreamState {
     /// The socket object; `None` once the connection is lost and the socket closed.
-    pub sock: Option<PyObject>,
-    pub transport: Option<PyObject>,
-    pub protocol: Option<PyObject>,
+    pub sock: Option<Py<PyAny>>,
+    pub transport: Option<Py<PyAny>>,
+    pub protocol: Option<Py<PyAny>>,
     /// `protocol.data_received`, looked up once per protocol.
-    pub data_received: Option<PyObject>,
+    pub data_received: Option<Py<PyAny>>,
     /// The protocol is an `asyncio.BufferedProtocol`.
     pub buffered: bool,
     pub buf: WriteBuffer,
@@ -42,7 +42,7 @@ pub(crate) struct StreamState {
     /// A writer callback is registered (the buffer is not empty).
     pub writing: bool,
     /// Resolved when the buffer is empty (`sendfile` waits for it before it takes over).
-    pub empty_waiter: Option<PyObject>,
+    pub empty_waiter: Option<Py<PyAny>>,
 }
 
 #[pyclass(module = "aioxide._aioxide", name = "StreamCore", frozen)]
@@ -55,12 +55,12 @@ pub struct PyStreamCore {
 }
 
 fn buffered_protocol_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    static TYPE: GILOnceCell<Py<PyType>> = GILOnceCell::new();
+    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     TYPE.import(py, "asyncio", "BufferedProtocol")
 }
 
 pub(crate) fn asyncio_logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static LOGGER: GILOnceCell<PyObject> = GILOnceCell::new();
+    static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     LOGGER
         .get_or_try_init(py, || {
             Ok::<_, PyErr>(py.import("asyncio.log")?.getattr("logger")?.unbind())
@@ -118,13 +118,13 @@ impl PyStreamCore {
     }
 
     /// The Python transport, while the core has one.
-    pub(crate) fn transport(&self, py: Python<'_>) -> Option<PyObject> {
+    pub(crate) fn transport(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         let st = self.state.lock();
         st.transport.as_ref().map(|t| t.clone_ref(py))
     }
 
     /// The protocol, while the core has one.
-    pub(crate) fn protocol(&self, py: Python<'_>) -> Option<PyObject> {
+    pub(crate) fn protocol(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         let st = self.state.lock();
         st.protocol.as_ref().map(|p| p.clone_ref(py))
     }
@@ -168,7 +168,7 @@ impl PyStreamCore {
 
     /// asyncio's `_force_close`: drop the buffer, stop reading and writing, and call
     /// `connection_lost(exc)` on the next iteration.
-    pub(crate) fn force_close(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
+    pub(crate) fn force_close(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         let (drop_writer, drop_reader) = {
@@ -194,7 +194,7 @@ impl PyStreamCore {
         Self::schedule_connection_lost(slf, exc)
     }
 
-    pub(crate) fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
+    pub(crate) fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         super::schedule_connection_lost(slf.get().loop_(slf.py()), slf.as_any(), exc)
     }
 
@@ -402,7 +402,7 @@ impl PyStreamCore {
     }
 
     #[pyo3(signature = (exc = None))]
-    fn _force_close(slf: &Bound<'_, Self>, exc: Option<PyObject>) -> PyResult<()> {
+    fn _force_close(slf: &Bound<'_, Self>, exc: Option<Py<PyAny>>) -> PyResult<()> {
         let exc = exc.unwrap_or_else(|| slf.py().None());
         Self::force_close(slf, exc)
     }
@@ -458,7 +458,7 @@ impl PyStreamCore {
         self.set_protocol_inner(protocol)
     }
 
-    fn get_protocol(&self, py: Python<'_>) -> PyObject {
+    fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
         let st = self.state.lock();
         st.protocol
             .as_ref()
@@ -471,7 +471,7 @@ impl PyStreamCore {
     }
 
     /// The socket while the transport owns it, else None.
-    fn sock(&self, py: Python<'_>) -> PyObject {
+    fn sock(&self, py: Python<'_>) -> Py<PyAny> {
         let st = self.state.lock();
         st.sock
             .as_ref()
@@ -487,7 +487,7 @@ impl PyStreamCore {
 
     /// `sendfile` support: a future resolved once the write buffer is empty; `write()`
     /// refuses data until `_reset_empty_waiter()`.
-    fn _make_empty_waiter(&self, py: Python<'_>) -> PyResult<PyObject> {
+    fn _make_empty_waiter(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if self.state.lock().empty_waiter.is_some() {
             return Err(PyRuntimeError::new_err("Empty waiter is already set"));
         }

@@ -321,7 +321,7 @@ impl PyStreamCore {
 
     /// `protocol.connection_lost(exc)`, then close the socket and drop every reference
     /// (the transport and protocol cycle ends here).
-    fn _call_connection_lost(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
+    fn _call_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         let (protocol, transport) = {

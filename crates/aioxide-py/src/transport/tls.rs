@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use aioxide_core::stream::WaterMarks;
 use parking_lot::{Mutex, MutexGuard};
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
 
 use super::stream::asyncio_logger;
@@ -68,25 +68,25 @@ pub(crate) enum AppState {
 pub(crate) struct TlsState {
     pub phase: Phase,
     pub app_state: AppState,
-    pub app_protocol: Option<PyObject>,
+    pub app_protocol: Option<Py<PyAny>>,
     /// `app_protocol.data_received`, or None for a `BufferedProtocol`.
-    pub app_data_received: Option<PyObject>,
+    pub app_data_received: Option<Py<PyAny>>,
     /// The application protocol is a `BufferedProtocol`.
     pub app_buffered: bool,
     /// The transport underneath, and its `write`, from `connection_made` until
     /// `connection_lost`.
-    pub transport: Option<PyObject>,
-    pub transport_write: Option<PyObject>,
+    pub transport: Option<Py<PyAny>>,
+    pub transport_write: Option<Py<PyAny>>,
     /// The application's transport (the Python face) until `connection_lost`.
-    pub face: Option<PyObject>,
+    pub face: Option<Py<PyAny>>,
     pub face_created: bool,
     /// The face was closed (its `is_closing()`).
     pub face_closed: bool,
     /// `close()` was called on a closed face: it no longer acts on the connection.
     pub face_detached: bool,
-    pub waiter: Option<PyObject>,
+    pub waiter: Option<Py<PyAny>>,
     /// Application data not yet taken by `SSLObject.write`, and its size in bytes.
-    pub backlog: VecDeque<PyObject>,
+    pub backlog: VecDeque<Py<PyAny>>,
     pub backlog_size: usize,
     pub conn_lost: u32,
     pub eof_received: bool,
@@ -100,26 +100,26 @@ pub(crate) struct TlsState {
     pub app_writing_paused: bool,
     pub read_marks: WaterMarks,
     pub write_marks: WaterMarks,
-    pub handshake_timer: Option<PyObject>,
-    pub shutdown_timer: Option<PyObject>,
+    pub handshake_timer: Option<Py<PyAny>>,
+    pub shutdown_timer: Option<Py<PyAny>>,
     pub handshake_start: Option<f64>,
 }
 
 #[pyclass(module = "aioxide._aioxide", name = "TLSCore", frozen)]
 pub struct PyTlsCore {
-    pub(crate) event_loop: PyObject,
-    pub(crate) sslobj: PyObject,
-    pub(crate) incoming: PyObject,
-    pub(crate) outgoing: PyObject,
+    pub(crate) event_loop: Py<PyAny>,
+    pub(crate) sslobj: Py<PyAny>,
+    pub(crate) incoming: Py<PyAny>,
+    pub(crate) outgoing: Py<PyAny>,
     /// Bound methods of the hot path, looked up once.
-    pub(crate) incoming_write: PyObject,
-    pub(crate) outgoing_read: PyObject,
-    pub(crate) ssl_read: PyObject,
-    pub(crate) ssl_write: PyObject,
+    pub(crate) incoming_write: Py<PyAny>,
+    pub(crate) outgoing_read: Py<PyAny>,
+    pub(crate) ssl_read: Py<PyAny>,
+    pub(crate) ssl_write: Py<PyAny>,
     pub(crate) extra: Py<PyDict>,
     /// The timeouts as given (a number of seconds), for `call_later` and messages.
-    pub(crate) handshake_timeout: PyObject,
-    pub(crate) shutdown_timeout: PyObject,
+    pub(crate) handshake_timeout: Py<PyAny>,
+    pub(crate) shutdown_timeout: Py<PyAny>,
     pub(crate) state: Mutex<TlsState>,
 }
 
@@ -133,7 +133,7 @@ pub(crate) struct SslErrors {
 }
 
 pub(crate) fn ssl_errors(py: Python<'_>) -> PyResult<&SslErrors> {
-    static TYPES: GILOnceCell<SslErrors> = GILOnceCell::new();
+    static TYPES: PyOnceLock<SslErrors> = PyOnceLock::new();
     TYPES.get_or_try_init(py, || {
         let ssl = py.import("ssl")?;
         let get = |name: &str| -> PyResult<Py<PyType>> {
@@ -156,7 +156,7 @@ impl SslErrors {
 }
 
 pub(crate) fn buffered_protocol(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    static TYPE: GILOnceCell<Py<PyType>> = GILOnceCell::new();
+    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     TYPE.import(py, "asyncio", "BufferedProtocol")
 }
 
@@ -191,7 +191,7 @@ impl PyTlsCore {
     pub(crate) fn debug_log(
         slf: &Bound<'_, Self>,
         message: &str,
-        extra: Option<PyObject>,
+        extra: Option<Py<PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
         let logger = asyncio_logger(py)?;
@@ -202,11 +202,11 @@ impl PyTlsCore {
         Ok(())
     }
 
-    pub(crate) fn transport(&self, py: Python<'_>) -> Option<PyObject> {
+    pub(crate) fn transport(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.st().transport.as_ref().map(|t| t.clone_ref(py))
     }
 
-    pub(crate) fn app_protocol(&self, py: Python<'_>) -> Option<PyObject> {
+    pub(crate) fn app_protocol(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.st().app_protocol.as_ref().map(|p| p.clone_ref(py))
     }
 
@@ -289,9 +289,9 @@ impl PyTlsCore {
         incoming: &Bound<'_, PyAny>,
         outgoing: &Bound<'_, PyAny>,
         extra: Bound<'_, PyDict>,
-        waiter: Option<PyObject>,
-        handshake_timeout: PyObject,
-        shutdown_timeout: PyObject,
+        waiter: Option<Py<PyAny>>,
+        handshake_timeout: Py<PyAny>,
+        shutdown_timeout: Py<PyAny>,
         call_connection_made: bool,
     ) -> PyResult<Self> {
         let core = PyTlsCore {
@@ -345,7 +345,7 @@ impl PyTlsCore {
     }
 
     /// The application's transport is made once, right after the core.
-    fn _set_app_transport(&self, face: PyObject) -> PyResult<()> {
+    fn _set_app_transport(&self, face: Py<PyAny>) -> PyResult<()> {
         let mut st = self.st();
         if st.face_created {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(
@@ -359,7 +359,7 @@ impl PyTlsCore {
 
     /// The application's transport until the connection is lost (asyncio's name).
     #[getter]
-    fn _app_transport(&self, py: Python<'_>) -> PyObject {
+    fn _app_transport(&self, py: Python<'_>) -> Py<PyAny> {
         let st = self.st();
         st.face
             .as_ref()
@@ -367,12 +367,12 @@ impl PyTlsCore {
     }
 
     #[getter]
-    fn _transport(&self, py: Python<'_>) -> PyObject {
+    fn _transport(&self, py: Python<'_>) -> Py<PyAny> {
         self.transport(py).unwrap_or_else(|| py.None())
     }
 
     #[getter]
-    fn _sslobj(&self, py: Python<'_>) -> PyObject {
+    fn _sslobj(&self, py: Python<'_>) -> Py<PyAny> {
         self.sslobj.clone_ref(py)
     }
 
@@ -414,7 +414,7 @@ impl PyTlsCore {
     }
 
     #[pyo3(signature = (exc = None))]
-    fn connection_lost(slf: &Bound<'_, Self>, exc: Option<PyObject>) -> PyResult<()> {
+    fn connection_lost(slf: &Bound<'_, Self>, exc: Option<Py<PyAny>>) -> PyResult<()> {
         Self::on_connection_lost(slf, exc.unwrap_or_else(|| slf.py().None()))
     }
 

@@ -28,8 +28,8 @@ impl PyTlsCore {
         &self,
         py: Python<'_>,
         name: &Bound<'_, PyAny>,
-        default: Option<PyObject>,
-    ) -> PyResult<PyObject> {
+        default: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let default = default.unwrap_or_else(|| py.None());
         if let Some(value) = self.extra.bind(py).get_item(name)? {
             return Ok(value.unbind());
@@ -47,7 +47,7 @@ impl PyTlsCore {
         self.set_app_protocol_inner(protocol)
     }
 
-    fn get_protocol(&self, py: Python<'_>) -> PyObject {
+    fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
         self.app_protocol(py).unwrap_or_else(|| py.None())
     }
 
@@ -87,7 +87,7 @@ impl PyTlsCore {
     }
 
     #[pyo3(signature = (exc = None))]
-    fn _force_close(slf: &Bound<'_, Self>, exc: Option<PyObject>) -> PyResult<()> {
+    fn _force_close(slf: &Bound<'_, Self>, exc: Option<Py<PyAny>>) -> PyResult<()> {
         slf.get().st().face_closed = true;
         Self::abort_with(slf, exc)
     }

@@ -4,19 +4,19 @@
 
 use pyo3::exceptions::{PyConnectionResetError, PyException, PyOSError};
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
 
 use super::stream::asyncio_logger;
 use super::tls::{ssl_errors, AppState, Phase, PyTlsCore};
 
 fn cancelled_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    static TYPE: GILOnceCell<Py<PyType>> = GILOnceCell::new();
+    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     TYPE.import(py, "asyncio", "CancelledError")
 }
 
 /// Cancel a timer handle taken out of the state.
-fn cancel(py: Python<'_>, timer: Option<PyObject>) -> PyResult<()> {
+fn cancel(py: Python<'_>, timer: Option<Py<PyAny>>) -> PyResult<()> {
     if let Some(timer) = timer {
         timer.bind(py).call_method0("cancel")?;
     }
@@ -51,7 +51,7 @@ impl Step {
 
 impl PyTlsCore {
     /// `loop.call_later(delay, self.<method>)`: the handle of a timeout check.
-    fn call_later(slf: &Bound<'_, Self>, delay: &PyObject, method: &str) -> PyResult<PyObject> {
+    fn call_later(slf: &Bound<'_, Self>, delay: &Py<PyAny>, method: &str) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let check = slf.getattr(method)?;
         let handle = slf
@@ -209,7 +209,7 @@ impl PyTlsCore {
         result
     }
 
-    pub(crate) fn on_connection_lost(slf: &Bound<'_, Self>, exc: PyObject) -> PyResult<()> {
+    pub(crate) fn on_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         let backlog = std::mem::take(&mut this.st().backlog);
@@ -315,7 +315,7 @@ impl PyTlsCore {
     }
 
     /// Drop the connection now: `abort()` the transport underneath, or `_force_close(exc)`.
-    pub(crate) fn abort_with(slf: &Bound<'_, Self>, exc: Option<PyObject>) -> PyResult<()> {
+    pub(crate) fn abort_with(slf: &Bound<'_, Self>, exc: Option<Py<PyAny>>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         this.set_phase(Phase::Unwrapped)?;
