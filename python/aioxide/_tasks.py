@@ -1,5 +1,5 @@
-"""Futures and tasks: ``create_task`` and the task factory (``create_future`` and the
-factory-less ``create_task`` are native: ``crates/aioxide-py/src/tasks.rs``).
+"""Futures and tasks: the task factory (``create_future`` and ``create_task`` are native:
+``crates/aioxide-py/src/tasks.rs``; this calls a factory when one is set).
 
 Futures and tasks are CPython's own (the C ``_asyncio`` types when available), so every
 asyncio combinator works unchanged on this loop.
@@ -28,12 +28,9 @@ def _set_name(task: Any, name: str | None) -> None:
 class TaskMixin:
     _task_factory: TaskFactory | None = None
 
-    def create_task(self, coro, *, name=None, context=None, **kwargs):
-        """Schedule ``coro`` as a task. Extra keywords (such as 3.12's ``eager_start``)
-        are passed through to the task factory or to ``Task``."""
-        factory = self._task_factory
-        if factory is None:
-            return self._create_task_native(coro, name, context, kwargs)
+    def _create_task_with_factory(self, factory, coro, name, context, kwargs):
+        """``create_task`` (native) with a task factory set: call it as this Python
+        version's asyncio does."""
         self._check_closed()
         if _FACTORY_TAKES_NAME:
             if name is not None:

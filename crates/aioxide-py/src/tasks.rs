@@ -1,7 +1,7 @@
-//! `create_future` and the common case of `create_task` (no task factory), native
-//! because every `await` of a fresh future or task goes through them. With a task
-//! factory set, `create_task` is the Python method (`_tasks.py`), whose factory calling
-//! convention depends on the Python version.
+//! `create_future` and `create_task`, native because every `await` of a fresh future or
+//! task goes through them. With a task factory set, `create_task` hands over to the
+//! Python `_create_task_with_factory` (`_tasks.py`), whose factory calling convention
+//! depends on the Python version.
 
 use std::sync::atomic::Ordering;
 
@@ -35,10 +35,41 @@ impl PyLoopCore {
         Ok(ffi::call_with_keywords(future, &[], kwnames.bind(py), &[this])?.unbind())
     }
 
+    /// Schedule `coro` as a task. Extra keywords (such as 3.12's `eager_start`) go to
+    /// the task factory or to `Task`. With a task factory set, the Python
+    /// `_create_task_with_factory` calls it (its calling convention depends on the
+    /// Python version).
+    #[pyo3(signature = (coro, *, name = None, context = None, **kwargs))]
+    fn create_task(
+        slf: &Bound<'_, Self>,
+        coro: &Bound<'_, PyAny>,
+        name: Option<&Bound<'_, PyAny>>,
+        context: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let none = py.None().into_bound(py);
+        let name = name.unwrap_or(&none);
+        let context = context.unwrap_or(&none);
+        let factory = slf.getattr(pyo3::intern!(py, "_task_factory"))?;
+        if !factory.is_none() {
+            let method = pyo3::intern!(py, "_create_task_with_factory");
+            let kwargs = match kwargs {
+                Some(extra) => extra.clone(),
+                None => PyDict::new(py),
+            };
+            return Ok(slf
+                .call_method1(method, (factory, coro, name, context, kwargs))?
+                .unbind());
+        }
+        Self::task_without_factory(slf, coro, name, context, kwargs)
+    }
+}
+
+impl PyLoopCore {
     /// `asyncio.Task(coro, loop=self, name=name, context=context, **kwargs)`, for loops
-    /// without a task factory (the Python `create_task` handles the other case).
-    #[pyo3(signature = (coro, name, context, kwargs))]
-    fn _create_task_native(
+    /// without a task factory.
+    fn task_without_factory(
         slf: &Bound<'_, Self>,
         coro: &Bound<'_, PyAny>,
         name: &Bound<'_, PyAny>,
