@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
+import sys
 
 import pytest
 
@@ -128,3 +129,37 @@ def test_a_call_never_awaited_warns_as_a_coroutine_does(loop, pair):
         if issubclass(w.category, RuntimeWarning)
     )
     assert named == ["sock_recv", "sock_sendall"]
+
+
+def test_a_call_never_awaited_in_debug_mode_says_where_it_was_made(loop, pair):
+    """With coroutine origin tracking on (asyncio's debug mode), the warning names the
+    line that made the call and ``cr_origin`` holds it, as for a Python coroutine."""
+    a, b = pair
+    loop.set_debug(True)
+    old_depth = sys.get_coroutine_origin_tracking_depth()
+    sys.set_coroutine_origin_tracking_depth(3)
+    try:
+        with pytest.warns(RuntimeWarning, match="was never awaited") as caught:
+            call = loop.sock_recv(b, 100)  # made here, never awaited
+            origin = call.cr_origin
+            del call
+            gc.collect()
+    finally:
+        sys.set_coroutine_origin_tracking_depth(old_depth)
+        loop.set_debug(False)
+    filename, lineno, function = origin[0]
+    assert (filename, function) == (__file__, sys._getframe().f_code.co_name)
+    assert 1 <= len(origin) <= 3
+    text = "\n".join(str(w.message) for w in caught)
+    assert "Coroutine created at (most recent call last)" in text
+    assert f'File "{__file__}", line {lineno}' in text
+    assert "call = loop.sock_recv(b, 100)  # made here, never awaited" in text
+
+
+def test_cr_origin_is_none_outside_debug_mode(loop, pair):
+    a, b = pair
+    call = loop.sock_recv(b, 100)
+    try:
+        assert call.cr_origin is None
+    finally:
+        call.close()

@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyType};
+use pyo3::types::{PyBytes, PyTuple, PyType};
 
 use crate::ffi::{self, Sent};
 use crate::loop_core::PyLoopCore;
@@ -55,19 +55,32 @@ enum State {
 pub struct SockCall {
     op: Op,
     state: Mutex<State>,
+    /// `cr_origin`: where the call was made, when coroutine origin tracking was on.
+    origin: Option<Py<PyAny>>,
 }
 
 impl SockCall {
-    fn new(op: Op, event_loop: &Bound<'_, PyLoopCore>, sock: Py<PyAny>, arg: Py<PyAny>) -> Self {
+    fn new(
+        op: Op,
+        event_loop: &Bound<'_, PyLoopCore>,
+        sock: Py<PyAny>,
+        arg: Py<PyAny>,
+    ) -> PyResult<Self> {
+        // Origin tracking is asyncio's debug mode: outside it, no per-call lookup.
+        let origin = match event_loop.get().debug.load(Ordering::Relaxed) {
+            true => origin(event_loop.py())?,
+            false => None,
+        };
         let event_loop = event_loop.clone().unbind();
-        SockCall {
+        Ok(SockCall {
             op,
             state: Mutex::new(State::Start {
                 event_loop,
                 sock,
                 arg,
             }),
-        }
+            origin,
+        })
     }
 
     fn step<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Sent<'py>> {
@@ -277,6 +290,14 @@ impl SockCall {
         format!("<coroutine object Loop.{}>", self.op.name())
     }
 
+    /// As a Python coroutine's: `(filename, lineno, function)` of the frames that made
+    /// the call, innermost first, when `sys.set_coroutine_origin_tracking_depth` was on
+    /// (asyncio's debug mode turns it on); else None.
+    #[getter]
+    fn cr_origin(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.origin.as_ref().map(|o| o.clone_ref(py))
+    }
+
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         if let Some(state) = self.state.try_lock() {
             match &*state {
@@ -293,6 +314,9 @@ impl SockCall {
                 State::Running | State::Done => {}
             }
         }
+        if let Some(origin) = &self.origin {
+            visit.call(origin)?;
+        }
         Ok(())
     }
 
@@ -306,21 +330,67 @@ impl SockCall {
 impl SockCall {
     /// A coroutine dropped before its first step was never awaited: say so, as Python
     /// does for its own coroutines (an exception being raised meanwhile is kept).
+    ///
+    /// The warning is made by the function CPython itself calls for its coroutines,
+    /// which adds "Coroutine created at" and the origin's lines when there is one. The
+    /// object may be going away, so that function gets a stand-in with the two
+    /// attributes it reads.
     fn warn_if_never_started(&self, py: Python<'_>, state: &State) {
         if !matches!(state, State::Start { .. }) {
             return;
         }
         let pending = PyErr::take(py);
-        let category = py.get_type::<pyo3::exceptions::PyRuntimeWarning>();
-        let message = format!("coroutine 'Loop.{}' was never awaited", self.op.name());
-        let message = std::ffi::CString::new(message).unwrap_or_default();
-        if let Err(err) = PyErr::warn(py, &category, &message, 1) {
+        let qualname = format!("Loop.{}", self.op.name());
+        if let Err(err) = warn_unawaited(py, &qualname, self.origin.as_ref()) {
             err.write_unraisable(py, None);
         }
         if let Some(pending) = pending {
             pending.restore(py);
         }
     }
+}
+
+/// `cr_origin` for a call made now, or None when origin tracking is off: the calling
+/// Python frames (this native code has none), innermost first, at most the tracking
+/// depth of them.
+fn origin(py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    let sys = py.import("sys")?;
+    let depth: usize = sys
+        .call_method0("get_coroutine_origin_tracking_depth")?
+        .extract()?;
+    if depth == 0 {
+        return Ok(None);
+    }
+    let mut frames = Vec::with_capacity(depth);
+    let mut frame = sys.call_method1("_getframe", (0,))?;
+    while !frame.is_none() && frames.len() < depth {
+        let code = frame.getattr("f_code")?;
+        frames.push((
+            code.getattr("co_filename")?,
+            frame.getattr("f_lineno")?,
+            code.getattr("co_name")?,
+        ));
+        frame = frame.getattr("f_back")?;
+    }
+    Ok(Some(PyTuple::new(py, frames)?.into_any().unbind()))
+}
+
+/// Python's "coroutine ... was never awaited" RuntimeWarning for a coroutine called
+/// `qualname` made at `origin`.
+fn warn_unawaited(py: Python<'_>, qualname: &str, origin: Option<&Py<PyAny>>) -> PyResult<()> {
+    let warnings = py.import("warnings")?;
+    let stand_in = py
+        .import("types")?
+        .getattr("SimpleNamespace")?
+        .call((), None)?;
+    stand_in.setattr("__qualname__", qualname)?;
+    stand_in.setattr(
+        "cr_origin",
+        origin.map_or_else(|| py.None(), |o| o.clone_ref(py)),
+    )?;
+    warnings
+        .call_method1("_warn_unawaited_coroutine", (stand_in,))
+        .map(drop)
 }
 
 impl Drop for SockCall {
@@ -341,7 +411,7 @@ impl PyLoopCore {
 
     /// `await loop.sock_recv(sock, n)`: up to `n` bytes from `sock` (asyncio's contract).
     fn sock_recv(slf: &Bound<'_, Self>, sock: Py<PyAny>, n: Py<PyAny>) -> PyResult<Py<SockCall>> {
-        Py::new(slf.py(), SockCall::new(Op::Recv, slf, sock, n))
+        Py::new(slf.py(), SockCall::new(Op::Recv, slf, sock, n)?)
     }
 
     /// `await loop.sock_sendall(sock, data)`: all of `data` sent (asyncio's contract).
@@ -350,7 +420,7 @@ impl PyLoopCore {
         sock: Py<PyAny>,
         data: Py<PyAny>,
     ) -> PyResult<Py<SockCall>> {
-        Py::new(slf.py(), SockCall::new(Op::SendAll, slf, sock, data))
+        Py::new(slf.py(), SockCall::new(Op::SendAll, slf, sock, data)?)
     }
 }
 
