@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
+import warnings
 import weakref
 
+import aioxide
 import pytest
 from _util import run_briefly
 
@@ -247,6 +250,32 @@ def test_close_drops_pending_callbacks(loop):
     del marker
     loop.close()
     assert ref() is None
+
+
+def test_running_leaves_no_reference_cycle_through_the_loop():
+    # aioxide only (a stdlib loop that has run sits in reference cycles): futures and
+    # tasks made while the loop ran leave nothing behind that keeps it alive, so a loop
+    # dropped unclosed is freed, and warns, at once rather than at the next collection.
+    async def main():
+        running = asyncio.get_running_loop()
+        fut = running.create_future()
+        running.call_soon(fut.set_result, 1)
+        return await fut + await running.create_task(answer(2))
+
+    ev = aioxide.new_event_loop()
+    assert ev.run_until_complete(main()) == 3
+    ref = weakref.ref(ev)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with warnings.catch_warnings():
+            # A recorded warning would keep the loop alive through its `source`.
+            warnings.simplefilter("ignore", ResourceWarning)
+            del ev
+            assert ref() is None
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def test_loop_repr(loop):

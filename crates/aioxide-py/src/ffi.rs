@@ -44,38 +44,6 @@ pub fn run_in_context<'py>(
     result
 }
 
-/// `callable(*args, **dict(zip(kwnames, kwargs)))` through vectorcall, without building
-/// a keyword dict: `asyncio.Future(loop=...)` and `asyncio.Task(...)` on the hot path.
-pub fn call_with_keywords<'py>(
-    callable: &Bound<'py, PyAny>,
-    args: &[&Bound<'py, PyAny>],
-    kwnames: &Bound<'py, PyTuple>,
-    kwargs: &[&Bound<'py, PyAny>],
-) -> PyResult<Bound<'py, PyAny>> {
-    let py = callable.py();
-    assert_eq!(kwnames.len(), kwargs.len(), "one value per keyword name");
-    const MAX: usize = 8;
-    assert!(args.len() + kwargs.len() <= MAX, "at most {MAX} arguments");
-    let mut ptrs = [std::ptr::null_mut::<ffi::PyObject>(); MAX];
-    for (slot, arg) in ptrs.iter_mut().zip(args.iter().chain(kwargs.iter())) {
-        *slot = arg.as_ptr();
-    }
-    // SAFETY: GIL held; `ptrs` borrows objects `args`/`kwargs` keep alive for the call; the
-    // first `args.len()` are positional, the rest match `kwnames` (a tuple of str) as
-    // vectorcall requires; the result is a new reference or NULL with an exception set.
-    unsafe {
-        Bound::from_owned_ptr_or_err(
-            py,
-            ffi::PyObject_Vectorcall(
-                callable.as_ptr(),
-                ptrs.as_ptr(),
-                args.len(),
-                kwnames.as_ptr(),
-            ),
-        )
-    }
-}
-
 /// The handle whose address the loop thread published as "running now"
 /// (`WatchState::current`), as a new reference.
 ///

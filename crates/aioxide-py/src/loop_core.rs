@@ -18,6 +18,7 @@ use aioxide_core::sys::Events;
 use aioxide_core::{Clock, ManualClock, MonotonicClock, Reactor, Scheduler};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::errors;
@@ -100,6 +101,11 @@ pub struct PyLoopCore {
     /// (see `run.rs`).
     pub poll_hot: AtomicBool,
     pub callbacks_run: AtomicU64,
+    /// `{"loop": self}`, the keywords of every `Future(loop=...)`/`Task(coro, loop=...)`
+    /// this loop makes (see `tasks.rs`). Neither type has vectorcall on 3.11, so passing
+    /// keywords any other way builds and frees a dict per call. Held only while the
+    /// loop runs.
+    pub loop_kwargs: Mutex<Option<Py<PyDict>>>,
 }
 
 impl PyLoopCore {
@@ -174,6 +180,7 @@ impl PyLoopCore {
             polled_last: AtomicBool::new(false),
             poll_hot: AtomicBool::new(false),
             callbacks_run: AtomicU64::new(0),
+            loop_kwargs: Mutex::new(None),
         })
     }
 
@@ -247,6 +254,10 @@ impl PyLoopCore {
         self.running.store(running, Ordering::Relaxed);
         if !running {
             self.stopping.store(false, Ordering::Relaxed);
+            // The cached `{"loop": self}` is a reference cycle: keep it only while running,
+            // so a loop that is dropped unclosed is still freed (and warns) at once.
+            let kwargs = self.loop_kwargs.lock().take();
+            drop(kwargs);
         }
     }
 
@@ -267,6 +278,8 @@ impl PyLoopCore {
         drop(reactor);
         let hook = self.iteration_hook.lock().take();
         drop(hook);
+        let kwargs = self.loop_kwargs.lock().take();
+        drop(kwargs);
     }
 
     /// Counters for metrics and tests: (iterations, callbacks run, ready, timers,
@@ -299,6 +312,11 @@ impl PyLoopCore {
                 visit.call(h)?;
             }
         }
+        if let Some(kwargs) = self.loop_kwargs.try_lock() {
+            if let Some(d) = &*kwargs {
+                visit.call(d)?;
+            }
+        }
         Ok(())
     }
 
@@ -309,6 +327,8 @@ impl PyLoopCore {
         drop(parked);
         let hook = self.iteration_hook.lock().take();
         drop(hook);
+        let kwargs = self.loop_kwargs.lock().take();
+        drop(kwargs);
     }
 }
 

@@ -7,9 +7,7 @@ use std::sync::atomic::Ordering;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyTuple};
-
-use crate::ffi;
+use pyo3::types::{PyDict, PyString};
 
 use crate::loop_core::PyLoopCore;
 
@@ -26,13 +24,10 @@ impl PyLoopCore {
     /// A new `asyncio.Future` bound to this loop.
     fn create_future(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         static FUTURE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        static KWNAMES: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
         let py = slf.py();
         let future = asyncio_attr(py, &FUTURE, "Future")?;
-        let kwnames =
-            KWNAMES.get_or_try_init(py, || PyTuple::new(py, ["loop"]).map(Bound::unbind))?;
-        let this = slf.as_any();
-        Ok(ffi::call_with_keywords(future, &[], kwnames.bind(py), &[this])?.unbind())
+        let kwargs = Self::loop_kwargs(slf)?;
+        Ok(future.call((), Some(&kwargs))?.unbind())
     }
 
     /// Schedule `coro` as a task. Extra keywords (such as 3.12's `eager_start`) go to
@@ -67,6 +62,26 @@ impl PyLoopCore {
 }
 
 impl PyLoopCore {
+    /// The loop's cached `{"loop": self}` (see `PyLoopCore::loop_kwargs`). A loop that
+    /// is not running gets a fresh dict each time: the cache is a reference cycle, kept
+    /// only while the running loop is referenced anyway.
+    fn loop_kwargs<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        let py = slf.py();
+        let this = slf.get();
+        if let Some(d) = &*this.loop_kwargs.lock() {
+            return Ok(d.bind(py).clone());
+        }
+        // Built with the lock released: allocating may run the garbage collector, and a
+        // finalizer may create a future on this loop.
+        let d = PyDict::new(py);
+        d.set_item(pyo3::intern!(py, "loop"), slf)?;
+        if this.running.load(Ordering::Relaxed) {
+            let old = this.loop_kwargs.lock().replace(d.clone().unbind());
+            drop(old);
+        }
+        Ok(d)
+    }
+
     /// `asyncio.Task(coro, loop=self, name=name, context=context, **kwargs)`, for loops
     /// without a task factory.
     fn task_without_factory(
@@ -81,22 +96,19 @@ impl PyLoopCore {
         let this = slf.get();
         this.check_closed()?;
         let task_type = asyncio_attr(py, &TASK, "Task")?;
-        let task = match kwargs {
-            Some(extra) if !extra.is_empty() => {
-                let all = extra.copy()?;
-                all.set_item(pyo3::intern!(py, "loop"), slf)?;
-                all.set_item(pyo3::intern!(py, "name"), name)?;
-                all.set_item(pyo3::intern!(py, "context"), context)?;
-                task_type.call((coro,), Some(&all))?
-            }
-            _ => {
-                static KWNAMES: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
-                let kwnames = KWNAMES.get_or_try_init(py, || {
-                    PyTuple::new(py, ["loop", "name", "context"]).map(Bound::unbind)
-                })?;
-                let values = [slf.as_any(), name, context];
-                ffi::call_with_keywords(task_type, &[coro], kwnames.bind(py), &values)?
-            }
+        let extra = kwargs.filter(|k| !k.is_empty());
+        let task = if extra.is_none() && name.is_none() && context.is_none() {
+            // The common case: `Task(coro, loop=self)` with the loop's cached keywords.
+            task_type.call((coro,), Some(&Self::loop_kwargs(slf)?))?
+        } else {
+            let all = match extra {
+                Some(extra) => extra.copy()?,
+                None => PyDict::new(py),
+            };
+            all.set_item(pyo3::intern!(py, "loop"), slf)?;
+            all.set_item(pyo3::intern!(py, "name"), name)?;
+            all.set_item(pyo3::intern!(py, "context"), context)?;
+            task_type.call((coro,), Some(&all))?
         };
         if this.debug.load(Ordering::Relaxed) {
             // The traceback should end at the caller of create_task, not inside it.
