@@ -12,16 +12,15 @@ _TYPE_PROTO = {socket.SOCK_STREAM: socket.IPPROTO_TCP, socket.SOCK_DGRAM: socket
 
 
 def _numeric_port(port):
-    if port is None:
+    """The port as an int, as asyncio reads it when it skips the lookup (``None`` and an
+    empty string are 0, anything ``int()`` takes is that number: ``"80"``, ``80.0``);
+    ``None`` for a service name or anything else ``int()`` refuses."""
+    if port is None or port == "" or port == b"":
         return 0
-    if isinstance(port, int):
-        return port
-    if isinstance(port, (str, bytes)):
-        try:
-            return int(port)
-        except ValueError:
-            return None
-    return None
+    try:
+        return int(port)
+    except (TypeError, ValueError):
+        return None
 
 
 def numeric_info(host, port, family, type_, proto, *rest):

@@ -203,6 +203,25 @@ def test_add_reader_negative_fd(loop):
         loop.add_writer(-1, print)
 
 
+@pytest.mark.parametrize("fd", [2**31, 2**40, 10**30])
+def test_descriptor_numbers_beyond_a_c_int(loop, fd):
+    # No descriptor has such a number: watching it is an OverflowError (the epoll
+    # selector's), removing its watcher finds nothing.
+    for add in (loop.add_reader, loop.add_writer):
+        with pytest.raises(OverflowError, match="too large to convert to C int"):
+            add(fd, print)
+    assert loop.remove_reader(fd) is False
+    assert loop.remove_writer(fd) is False
+
+
+def test_huge_negative_descriptor_number(loop):
+    fd = -(10**30)
+    with pytest.raises(ValueError, match=f"Invalid file descriptor: {fd}"):
+        loop.add_reader(fd, print)
+    with pytest.raises(ValueError, match=f"Invalid file descriptor: {fd}"):
+        loop.remove_writer(fd)
+
+
 def test_add_reader_object_without_fileno(loop):
     class NoFileno:
         def __repr__(self):

@@ -4,7 +4,7 @@
 use std::os::fd::RawFd;
 
 use aioxide_core::Interest;
-use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyAttributeError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyTuple};
 
@@ -13,14 +13,19 @@ use crate::handle::PyHandle;
 use crate::loop_core::PyLoopCore;
 
 /// selectors' rule: an int, or an object whose `fileno()` returns one; never negative.
-pub fn fileobj_to_fd(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
+/// `Ok(None)` for a number too big for a C `int`: no descriptor has it, so removing its
+/// watcher finds nothing (`False`), and watching it raises `OverflowError`, as the
+/// stdlib's epoll selector does.
+pub fn fileobj_to_fd(obj: &Bound<'_, PyAny>) -> PyResult<Option<RawFd>> {
     let py = obj.py();
-    let fd: i64 = if obj.is_instance_of::<PyInt>() {
-        obj.extract()?
+    let number = if obj.is_instance_of::<PyInt>() {
+        obj.clone()
     } else {
-        let fileno = obj.call_method0("fileno").and_then(|f| f.extract::<i64>());
+        let fileno = obj
+            .call_method0("fileno")
+            .and_then(|f| f.downcast_into::<PyInt>().map_err(PyErr::from));
         match fileno {
-            Ok(fd) => fd,
+            Ok(fd) => fd.into_any(),
             Err(e)
                 if e.is_instance_of::<PyAttributeError>(py)
                     || e.is_instance_of::<PyTypeError>(py)
@@ -31,10 +36,24 @@ pub fn fileobj_to_fd(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
             Err(e) => return Err(e),
         }
     };
-    if fd < 0 || fd > RawFd::MAX as i64 {
-        return Err(errors::invalid_fd(fd));
+    let negative = match number.extract::<i64>() {
+        Ok(fd) if fd >= 0 => return Ok(RawFd::try_from(fd).ok()),
+        Ok(_) => true,
+        Err(_) => number.lt(0)?,
+    };
+    if negative {
+        return Err(PyValueError::new_err(format!(
+            "Invalid file descriptor: {}",
+            number.str()?
+        )));
     }
-    Ok(fd as RawFd)
+    Ok(None)
+}
+
+/// [`fileobj_to_fd`] for watching: a number beyond a C `int` is an `OverflowError`.
+fn fd_to_watch(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
+    fileobj_to_fd(obj)?
+        .ok_or_else(|| PyOverflowError::new_err("Python int too large to convert to C int"))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -63,7 +82,7 @@ impl PyLoopCore {
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<Py<PyHandle>> {
         slf.get().check_closed()?;
-        let fd = fileobj_to_fd(fileobj)?;
+        let fd = fd_to_watch(fileobj)?;
         Self::add_watcher_fd(slf, side, fd, callback, args)
     }
 
@@ -134,8 +153,10 @@ impl PyLoopCore {
         if slf.get().closed.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(false);
         }
-        let fd = fileobj_to_fd(fileobj)?;
-        Self::remove_watcher_fd(slf, side, fd)
+        match fileobj_to_fd(fileobj)? {
+            Some(fd) => Self::remove_watcher_fd(slf, side, fd),
+            None => Ok(false),
+        }
     }
 
     /// Stop watching `fd` on `side`; true when a live watcher was removed.
@@ -231,13 +252,17 @@ impl PyLoopCore {
 
     /// Whether a live reader / writer is registered for `fd` (for tests and transports).
     fn _has_reader(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let fd = fileobj_to_fd(fd)?;
+        let Some(fd) = fileobj_to_fd(fd)? else {
+            return Ok(false);
+        };
         let st = slf.get().state.lock();
         Ok(st.readers.get(&fd).is_some_and(|h| !h.get().is_cancelled()))
     }
 
     fn _has_writer(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let fd = fileobj_to_fd(fd)?;
+        let Some(fd) = fileobj_to_fd(fd)? else {
+            return Ok(false);
+        };
         let st = slf.get().state.lock();
         Ok(st.writers.get(&fd).is_some_and(|h| !h.get().is_cancelled()))
     }

@@ -141,6 +141,32 @@ def test_create_server_reuse_address(loop):
     run(loop, main())
 
 
+@pytest.mark.parametrize("port", ["", b"", "0", b"0", None, 0.0])
+def test_numeric_host_ports_are_read_as_asyncio_reads_them(loop, port):
+    # With a numeric host asyncio skips the lookup and takes the port through int()
+    # (None and empty strings are 0), so all these bind an ephemeral port.
+    async def main():
+        server = await loop.create_server(echo_factory(loop), "127.0.0.1", port)
+        try:
+            addr = server.sockets[0].getsockname()
+            assert addr[1] != 0
+            assert await echo_roundtrip(loop, addr) == b"ping"
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_a_float_port_with_a_numeric_host_is_truncated(loop):
+    # asyncio turns 1.5 into port 1 (nothing listens there): refused, not a lookup error.
+    async def main():
+        with pytest.raises(ConnectionRefusedError):
+            await loop.create_connection(asyncio.Protocol, "127.0.0.1", 1.5)
+
+    run(loop, main())
+
+
 def test_create_server_reuse_port(loop):
     if not has_reuseport():
         pytest.skip("SO_REUSEPORT is not available")
