@@ -27,6 +27,8 @@ def numeric_info(host, port, family, type_, proto, *rest):
     """The address info of a numeric ``host``, or ``None`` when it needs a lookup."""
     if host is None or not isinstance(host, (str, bytes)):
         return None
+    if not (isinstance(family, int) and isinstance(proto, int)):
+        return None  # the lookup raises asyncio's TypeError for these
     expected = _TYPE_PROTO.get(type_)
     if expected is None or proto not in (0, expected):
         return None

@@ -123,10 +123,14 @@ class SocketMixin:
     async def _sock_sendall_slow(self, sock, data):
         view = memoryview(data).cast("B")
         sent = 0
+        tried = False
 
         def attempt():
-            nonlocal sent
-            if sent < len(view):
+            nonlocal sent, tried
+            if sent < len(view) or not tried:
+                # Empty data is still sent once, as asyncio does: a broken connection
+                # raises (EPIPE) rather than passing unnoticed.
+                tried = True
                 sent += sock.send(view[sent:])
             if sent < len(view):
                 raise BlockingIOError  # the rest goes when the socket is writable again

@@ -250,6 +250,15 @@ def test_sock_sendall_to_a_closed_peer_fails(loop, pair):
     assert info.value.strerror
 
 
+@pytest.mark.parametrize("data", [b"", bytearray(), memoryview(b"")])
+def test_empty_sock_sendall_to_a_closed_peer_still_sends_once(loop, pair, data):
+    # asyncio always makes the first send, even of nothing: a dead connection raises.
+    a, b = pair
+    b.close()
+    with pytest.raises(BrokenPipeError):
+        loop.run_until_complete(asyncio.wait_for(loop.sock_sendall(a, data), 5))
+
+
 def test_sock_recv_on_a_reset_connection(loop, listener):
     client = socket.create_connection(listener.getsockname(), timeout=5)
     client.setblocking(False)
