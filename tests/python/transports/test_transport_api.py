@@ -487,3 +487,35 @@ def test_write_buffer_limits(loop):
             await close_and_wait(proto)
 
     run(loop, main())
+
+
+def test_write_buffer_limits_take_any_number_as_asyncio_does(loop):
+    # asyncio only compares the marks with sizes: floats and ints beyond 64 bits are
+    # accepted (aioxide stores them rounded down, which compares the same with sizes);
+    # wrong types and bad values raise what asyncio raises.
+    async def main():
+        lsock, peer, tr, proto = await connected_to_raw(loop)
+        with lsock, peer:
+            def limits():
+                return tuple(int(mark) for mark in tr.get_write_buffer_limits())
+
+            tr.set_write_buffer_limits(high=2500.0, low=100.5)
+            assert limits() == (100, 2500)
+            tr.set_write_buffer_limits(low=3.5)
+            assert limits() == (3, 14)
+            tr.set_write_buffer_limits(high=10**30)  # in effect: never pause
+            low, high = tr.get_write_buffer_limits()
+            assert high >= 2**63 and low >= 2**61
+            tr.set_write_buffer_limits(high=float("inf"), low=0)
+            tr.write(b"x" * 1024 * 1024)
+            assert not tr.is_closing()
+            with pytest.raises(ValueError) as info:
+                tr.set_write_buffer_limits(high=-1.5)
+            assert str(info.value) == "high (-1.5) must be >= low (-1.0) must be >= 0"
+            with pytest.raises(ValueError, match="must be >= 0"):
+                tr.set_write_buffer_limits(high=float("nan"))
+            with pytest.raises(TypeError):
+                tr.set_write_buffer_limits(high="x")
+            await close_and_wait(proto)
+
+    run(loop, main())

@@ -23,7 +23,7 @@ use std::os::fd::RawFd;
 use aioxide_core::stream::{FlowEvent, WaterMarks};
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyInt, PyTuple};
 
 use crate::loop_core::PyLoopCore;
 use crate::watchers::Side;
@@ -141,30 +141,72 @@ pub(crate) fn notify_flow(
 }
 
 /// `set_write_buffer_limits(high, low)`'s marks, with asyncio's checks and messages.
-pub(crate) fn water_marks(high: Option<i64>, low: Option<i64>) -> PyResult<WaterMarks> {
+pub(crate) fn water_marks(
+    high: Option<&Bound<'_, PyAny>>,
+    low: Option<&Bound<'_, PyAny>>,
+) -> PyResult<WaterMarks> {
     water_marks_or(high, low, aioxide_core::stream::DEFAULT_HIGH)
 }
 
 /// `water_marks` with another default high-water mark.
+///
+/// asyncio takes any number (it only compares the marks with buffer sizes), so the
+/// missing mark is derived and the marks are checked as Python numbers, with asyncio's
+/// arithmetic and message; they are then stored rounded down, which keeps every
+/// comparison with a whole size the same (`size > 6.5` exactly when `size > 6`).
 pub(crate) fn water_marks_or(
-    high: Option<i64>,
-    low: Option<i64>,
+    high: Option<&Bound<'_, PyAny>>,
+    low: Option<&Bound<'_, PyAny>>,
     default_high: usize,
 ) -> PyResult<WaterMarks> {
-    if high.is_some_and(|h| h < 0) || low.is_some_and(|l| l < 0) {
-        // asyncio derives the missing mark first, then names both in the message.
-        let h = high.unwrap_or_else(|| low.map_or(default_high as i64, |l| 4 * l));
-        let l = low.unwrap_or(h.div_euclid(4));
+    if let (Some(h), Some(l)) = (high, low) {
+        if let (Ok(h), Ok(l)) = (h.extract::<usize>(), l.extract::<usize>()) {
+            return WaterMarks::from_limits_or(Some(h), Some(l), default_high)
+                .map_err(PyValueError::new_err);
+        }
+    }
+    let (high, low) = match (high, low) {
+        (None, None) => {
+            return WaterMarks::from_limits_or(None, None, default_high)
+                .map_err(PyValueError::new_err)
+        }
+        (Some(h), l) => (h.clone(), l.cloned()),
+        (None, Some(l)) => (l.mul(4)?, Some(l.clone())),
+    };
+    let low = match low {
+        Some(l) => l,
+        None => high.floor_div(4)?,
+    };
+    if !(high.ge(&low)? && low.ge(0)?) {
         return Err(PyValueError::new_err(format!(
-            "high ({h}) must be >= low ({l}) must be >= 0"
+            "high ({}) must be >= low ({}) must be >= 0",
+            high.str()?,
+            low.str()?
         )));
     }
     WaterMarks::from_limits_or(
-        high.map(|h| h as usize),
-        low.map(|l| l as usize),
+        Some(size_mark(&high)?),
+        Some(size_mark(&low)?),
         default_high,
     )
     .map_err(PyValueError::new_err)
+}
+
+/// A non-negative mark as a byte count, rounded down; beyond `usize` (a huge int,
+/// infinity) it is `usize::MAX`, a mark no buffer reaches.
+fn size_mark(mark: &Bound<'_, PyAny>) -> PyResult<usize> {
+    if let Ok(n) = mark.extract::<usize>() {
+        return Ok(n);
+    }
+    if mark.is_instance_of::<PyInt>() {
+        return Ok(usize::MAX); // an int that is not a usize and is >= 0: too big
+    }
+    let value: f64 = mark.extract()?;
+    Ok(if value >= usize::MAX as f64 {
+        usize::MAX
+    } else {
+        value.floor() as usize
+    })
 }
 
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {

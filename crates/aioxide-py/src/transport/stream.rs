@@ -446,8 +446,8 @@ impl PyStreamCore {
     fn set_write_buffer_limits(
         &self,
         py: Python<'_>,
-        high: Option<i64>,
-        low: Option<i64>,
+        high: Option<&Bound<'_, PyAny>>,
+        low: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let marks = super::water_marks(high, low)?;
         let event = self.state.lock().buf.set_marks(marks);

@@ -113,8 +113,8 @@ impl PyTlsCore {
     #[pyo3(signature = (high = None, low = None))]
     fn set_write_buffer_limits(
         slf: &Bound<'_, Self>,
-        high: Option<i64>,
-        low: Option<i64>,
+        high: Option<&Bound<'_, PyAny>>,
+        low: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let marks = super::water_marks_or(high, low, WRITE_HIGH_WATER)?;
         slf.get().st().write_marks = marks;
@@ -134,8 +134,8 @@ impl PyTlsCore {
     #[pyo3(signature = (high = None, low = None))]
     fn set_read_buffer_limits(
         slf: &Bound<'_, Self>,
-        high: Option<i64>,
-        low: Option<i64>,
+        high: Option<&Bound<'_, PyAny>>,
+        low: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let marks = super::water_marks_or(high, low, READ_HIGH_WATER)?;
         slf.get().st().read_marks = marks;
