@@ -12,7 +12,7 @@ import codecs
 import os
 
 from .._aioxide import LineBuffer
-from . import _engine
+from . import _args, _engine
 from ._modes import FileMode, parse_mode
 
 
@@ -61,7 +61,7 @@ class AIOFile:
             return None
         self._loop, self._engine = _engine.current()
         fut = self._opening = self._loop.create_future()
-        self._engine.open(os.fsencode(self._fname), self.mode.flags, 0o666, self._fname, fut)
+        self._engine.open(_args.path_bytes(self._fname), self.mode.flags, 0o666, self._fname, fut)
         try:
             self._fd = (await asyncio.shield(fut))[0]
         finally:

@@ -18,13 +18,21 @@ import os
 import warnings
 
 from .._aioxide import LineBuffer
-from . import _engine
+from . import _args, _engine
 from ._modes import FileMode, raw_mode_name
 
 READ_CHUNK = 256 * 1024
 WRITE_BUFFER = 256 * 1024
 CURRENT = -1  # the engine's "at the file position" offset (O_APPEND writes)
 
+
+# Built-in binary files take SEEK_DATA and SEEK_HOLE where the platform has them.
+_WHENCE = frozenset(
+    w
+    for w in (os.SEEK_SET, os.SEEK_CUR, os.SEEK_END, getattr(os, "SEEK_DATA", None),
+              getattr(os, "SEEK_HOLE", None))
+    if w is not None
+)
 
 def _as_bytes(data) -> bytes:
     if isinstance(data, bytes):
@@ -121,14 +129,19 @@ class AsyncFile:
         if not self._info.readable:
             raise io.UnsupportedOperation("read")
 
-    def _check_writable(self) -> None:
+    def _check_writable(self, message: str = "write") -> None:
         self._check_open()
         if not self._info.writable:
-            raise io.UnsupportedOperation("write")
+            raise io.UnsupportedOperation(message)
 
     # -- engine requests -----------------------------------------------------------
 
-    def _track(self, fut: asyncio.Future) -> asyncio.Future:
+    def _submit(self, method: str, *args) -> asyncio.Future:
+        """Hand one request to the engine and track its future. The future is tracked
+        only once the engine took the request: one refused at once (``MemoryError`` for
+        a huge read, say) leaves nothing that ``close()`` would wait for."""
+        fut = self._loop.create_future()
+        getattr(self._engine, method)(*args, fut)
         self._inflight.add(fut)
         fut.add_done_callback(self._request_done)
         return fut
@@ -141,13 +154,10 @@ class AsyncFile:
                 self._late_error = fut.exception()
 
     async def _raw_read(self, size: int, offset: int) -> bytes:
-        fut = self._track(self._loop.create_future())
-        self._engine.pread(self._fd, size, offset, fut)
-        return await fut
+        return await self._submit("pread", self._fd, size, offset)
 
     async def _raw_write(self, data: bytes, offset: int) -> int:
-        fut = self._track(self._loop.create_future())
-        self._engine.pwrite(self._fd, data, offset, fut)
+        fut = self._submit("pwrite", self._fd, data, offset)
         try:
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
@@ -156,9 +166,7 @@ class AsyncFile:
             raise
 
     async def _call(self, method, *args):
-        fut = self._track(self._loop.create_future())
-        getattr(self._engine, method)(*args, fut)
-        return await asyncio.shield(fut)
+        return await asyncio.shield(self._submit(method, *args))
 
     async def _settle(self) -> None:
         """Wait until no engine request of this file is in flight."""
@@ -199,9 +207,7 @@ class AsyncFile:
 
     async def read(self, size: int | None = -1) -> bytes:
         self._check_readable()
-        if size is None:
-            size = -1
-        size = size.__index__()
+        size = _args.read_size(size)
         buf = self._rbuf
         if 0 <= size <= len(buf) and not self._wbuf:
             return buf.take(size)
@@ -249,7 +255,7 @@ class AsyncFile:
 
     async def read1(self, size: int = -1) -> bytes:
         self._check_readable()
-        size = size.__index__()
+        size = _args.optional_size(size)
         buf = self._rbuf
         if len(buf) and not self._wbuf:
             return buf.take(size if size >= 0 else len(buf))
@@ -266,7 +272,7 @@ class AsyncFile:
 
     async def readline(self, size: int | None = -1) -> bytes:
         self._check_readable()
-        limit = -1 if size is None else size.__index__()
+        limit = _args.optional_size(size)
         if not self._wbuf:
             line = self._rbuf.readline(limit)
             if line is not None:
@@ -280,7 +286,7 @@ class AsyncFile:
                 await self._fill()
 
     async def readlines(self, hint: int | None = -1) -> list:
-        hint = -1 if hint is None else hint.__index__()
+        hint = _args.optional_size(hint)
         lines = []
         total = 0
         while True:
@@ -305,7 +311,7 @@ class AsyncFile:
     async def pread(self, size: int, offset: int) -> bytes:
         """``size`` bytes at ``offset`` (fewer at the end), without moving the position."""
         self._check_readable()
-        size, offset = size.__index__(), offset.__index__()
+        size, offset = _args.size(size), _args.offset(offset)
         if size < 0 or offset < 0:
             raise ValueError("size and offset must be non-negative")
         if size == 0:
@@ -340,7 +346,8 @@ class AsyncFile:
         return result
 
     async def writelines(self, lines) -> None:
-        self._check_writable()
+        # As io's writelines: each line is written, so nothing to write is no error.
+        self._check_open()
         for line in lines:
             await self.write(line)
 
@@ -348,7 +355,7 @@ class AsyncFile:
         """Write ``data`` at ``offset`` without moving the position."""
         self._check_writable()
         raw = _as_bytes(data)
-        offset = offset.__index__()
+        offset = _args.offset(offset)
         if offset < 0:
             raise ValueError("offset must be non-negative")
         if self._wbuf:
@@ -392,8 +399,9 @@ class AsyncFile:
 
     async def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         self._check_open()
-        offset = offset.__index__()
-        if whence not in (os.SEEK_SET, os.SEEK_CUR, os.SEEK_END):
+        offset = _args.offset(offset)
+        whence = _args.whence(whence)
+        if whence not in _WHENCE:
             raise ValueError(f"whence value {whence} unsupported")
         await self._flush_locked()
         position = self._position()
@@ -402,6 +410,11 @@ class AsyncFile:
         elif whence == os.SEEK_END:
             await self._settle()
             target = os.fstat(self._fd).st_size + offset
+        elif whence != os.SEEK_SET:
+            # SEEK_DATA / SEEK_HOLE: the file system finds the place (ENXIO past the
+            # end, as built-in seek raises it).
+            await self._settle()
+            target = os.lseek(self._fd, offset, whence)
         else:
             target = offset
         if target < 0:
@@ -411,12 +424,12 @@ class AsyncFile:
         return target
 
     async def truncate(self, size: int | None = None) -> int:
-        self._check_writable()
+        self._check_writable("truncate")
         await self._flush_locked()
         await self._settle()
         if size is None:
             size = self._position()
-        size = size.__index__()
+        size = _args.size(size)
         if size < 0:
             raise OSError(22, os.strerror(22))
         await self._discard_read_ahead()

@@ -68,6 +68,8 @@ def raw_mode_name(info: FileMode) -> str:
 def check_text_arguments(info: FileMode, buffering: int, encoding, errors, newline) -> None:
     if not isinstance(buffering, int):
         raise TypeError(f"'{type(buffering).__name__}' object cannot be interpreted as an integer")
+    if not -(2**31) <= buffering < 2**31:
+        raise OverflowError("Python int too large to convert to C int")
     if newline is not None and not isinstance(newline, str):
         raise TypeError(
             f"open() argument 'newline' must be str or None, not {type(newline).__name__}"

@@ -6,7 +6,7 @@ import asyncio
 import codecs
 import os
 
-from . import _engine
+from . import _args, _engine
 from ._file import AsyncFile
 from ._modes import check_text_arguments, parse_mode, text_encoding
 from ._text import AsyncTextFile
@@ -23,7 +23,7 @@ async def _open_file(file, mode, info, buffering, encoding, errors, newline):
         codecs.lookup(encoding)  # an unknown encoding fails before anything is opened
     loop, engine = _engine.current()
     fut = loop.create_future()
-    engine.open(os.fsencode(path), info.flags, 0o666, path, fut)
+    engine.open(_args.path_bytes(path), info.flags, 0o666, path, fut)
     try:
         fd, blksize, position = await asyncio.shield(fut)
     except asyncio.CancelledError:

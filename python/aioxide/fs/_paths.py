@@ -6,7 +6,7 @@ import asyncio
 import io
 import os
 
-from . import _engine
+from . import _args, _engine
 from ._modes import text_encoding
 
 
@@ -19,7 +19,7 @@ async def _request(method: str, *args):
 
 def _path(path) -> tuple[bytes, object]:
     name = os.fspath(path)
-    return os.fsencode(name), name
+    return _args.path_bytes(name), name
 
 
 async def read_bytes(path) -> bytes:

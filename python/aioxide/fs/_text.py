@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import codecs
 import io
+import operator
 import os
 from collections import deque
 
 from .._aioxide import LineBuffer
+from . import _args
 from ._file import AsyncFile
 
 
@@ -79,7 +81,7 @@ class AsyncTextFile(AsyncFile):
 
     async def read(self, size: int | None = -1) -> str:
         self._check_readable()
-        size = -1 if size is None else size.__index__()
+        size = _args.optional_size(size)
         async with self._lock:
             await self._before_read()
             buf = self._rbuf
@@ -116,7 +118,7 @@ class AsyncTextFile(AsyncFile):
     # -- writing -------------------------------------------------------------------
 
     async def write(self, text) -> int:
-        self._check_writable()
+        self._check_writable("not writable")
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         length = len(text)
@@ -187,7 +189,8 @@ class AsyncTextFile(AsyncFile):
 
     async def seek(self, cookie: int, whence: int = os.SEEK_SET) -> int:
         self._check_open()
-        cookie = cookie.__index__()
+        cookie = operator.index(cookie)  # a cookie packs decoder state: any size
+        whence = _args.whence(whence)
         if whence == os.SEEK_CUR:
             if cookie != 0:
                 raise io.UnsupportedOperation("can't do nonzero cur-relative seeks")
