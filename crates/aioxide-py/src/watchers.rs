@@ -83,23 +83,12 @@ impl PyLoopCore {
     ) -> PyResult<Py<PyHandle>> {
         slf.get().check_closed()?;
         let fd = fd_to_watch(fileobj)?;
-        Self::add_watcher_fd(slf, side, fd, callback, args)
-    }
-
-    /// Watch `fd` on `side` with a new handle for `callback(*args)`, replacing (and
-    /// cancelling) the previous watcher of that side.
-    pub fn add_watcher_fd(
-        slf: &Bound<'_, Self>,
-        side: Side,
-        fd: RawFd,
-        callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
-    ) -> PyResult<Py<PyHandle>> {
         Self::add_watcher_fd_for(slf, side, fd, callback, args, None)
     }
 
-    /// [`add_watcher_fd`](Self::add_watcher_fd) for the descriptor of socket object
-    /// `sock` when given: if this iteration parked a watcher of the same side for that
+    /// Watch `fd` on `side` with a new handle for `callback(*args)`, replacing (and
+    /// cancelling) the previous watcher of that side. For the descriptor of socket
+    /// object `sock`, when given: if this iteration parked a watcher of the same side for that
     /// very object (see [`park_watcher_fd`](Self::park_watcher_fd)), its registration
     /// is taken back with no system call.
     pub fn add_watcher_fd_for(

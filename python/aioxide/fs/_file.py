@@ -136,12 +136,12 @@ class AsyncFile:
 
     # -- engine requests -----------------------------------------------------------
 
-    def _submit(self, method: str, *args) -> asyncio.Future:
+    def _submit(self, request, *args) -> asyncio.Future:
         """Hand one request to the engine and track its future. The future is tracked
         only once the engine took the request: one refused at once (``MemoryError`` for
         a huge read, say) leaves nothing that ``close()`` would wait for."""
         fut = self._loop.create_future()
-        getattr(self._engine, method)(*args, fut)
+        request(*args, fut)
         self._inflight.add(fut)
         fut.add_done_callback(self._request_done)
         return fut
@@ -154,10 +154,10 @@ class AsyncFile:
                 self._late_error = fut.exception()
 
     async def _raw_read(self, size: int, offset: int) -> bytes:
-        return await self._submit("pread", self._fd, size, offset)
+        return await self._submit(self._engine.pread, self._fd, size, offset)
 
     async def _raw_write(self, data: bytes, offset: int) -> int:
-        fut = self._submit("pwrite", self._fd, data, offset)
+        fut = self._submit(self._engine.pwrite, self._fd, data, offset)
         try:
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
@@ -166,7 +166,7 @@ class AsyncFile:
             raise
 
     async def _call(self, method, *args):
-        return await asyncio.shield(self._submit(method, *args))
+        return await asyncio.shield(self._submit(getattr(self._engine, method), *args))
 
     async def _settle(self) -> None:
         """Wait until no engine request of this file is in flight."""

@@ -42,7 +42,7 @@ pub(crate) fn watch_fd(
     callback: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
     let empty = PyTuple::empty(event_loop.py());
-    PyLoopCore::add_watcher_fd(event_loop, side, fd, callback, &empty).map(drop)
+    PyLoopCore::add_watcher_fd_for(event_loop, side, fd, callback, &empty, None).map(drop)
 }
 
 pub(crate) fn unwatch_fd(
