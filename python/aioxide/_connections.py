@@ -185,6 +185,9 @@ class ConnectionMixin:
             if sock is not None:
                 sock.close()
             raise
+        finally:
+            # The error's traceback holds this frame: no cycle back to the error.
+            exceptions = mine = None
 
     async def _race_connect(self, infos, delay, laddr_infos, exceptions):
         """Happy Eyeballs (RFC 8305): start the next attempt when the previous one fails

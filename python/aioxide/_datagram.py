@@ -159,4 +159,7 @@ class DatagramMixin:
                 if sock is not None:
                     sock.close()
                 raise
-        raise exceptions[0]
+        try:
+            raise exceptions[0]
+        finally:
+            exceptions = None  # no cycle: the error's traceback holds this frame

@@ -66,6 +66,7 @@ def _step(fut, attempt) -> None:
         raise
     except BaseException as exc:
         fut.set_exception(exc)
+        del fut  # the error's traceback holds this frame: no cycle back to the error
     else:
         fut.set_result(result)
 

@@ -362,3 +362,39 @@ def test_add_reader_on_a_closed_descriptor_number(loop):
 def test_remove_reader_negative_fd(loop):
     with pytest.raises(ValueError, match="Invalid file descriptor: -1"):
         loop.remove_reader(-1)
+
+
+@pytest.mark.parametrize("side", ["reader", "writer"])
+def test_a_socket_closed_while_watched_is_removed_through_the_object(loop, side):
+    # A socket closed while watched reports fileno() -1; the watcher registered with
+    # that object is still found and removed by it (anyio closes a socket, then its
+    # future's done-callback removes the watcher).
+    a, b = socket.socketpair()
+    add = getattr(loop, f"add_{side}")
+    remove = getattr(loop, f"remove_{side}")
+    add(b, print)
+    b.close()
+    assert b.fileno() == -1
+    assert remove(b) is True
+    # Gone now, so the object is looked up as any other: its descriptor is invalid.
+    with pytest.raises(ValueError, match="Invalid file descriptor: -1"):
+        remove(b)
+    a.close()
+
+
+def test_a_closed_socket_never_watched_is_still_refused(loop, pair):
+    a, b = pair
+    loop.add_reader(a, print)
+    c, d = socket.socketpair()
+    d.close()
+    c.close()
+    with pytest.raises(ValueError, match="Invalid file descriptor: -1"):
+        loop.remove_reader(d)
+    # A watcher registered by number is not found through an object.
+    loop.add_reader(b.fileno(), print)
+    fd = b.fileno()
+    b.close()
+    with pytest.raises(ValueError, match="Invalid file descriptor: -1"):
+        loop.remove_reader(b)
+    assert loop.remove_reader(fd) is True
+    assert loop.remove_reader(a) is True

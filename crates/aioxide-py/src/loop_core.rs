@@ -53,13 +53,22 @@ const EVENTS_CAPACITY: usize = 1024;
 
 pub struct LoopState {
     pub sched: Scheduler<HandleRef>,
-    pub readers: HashMap<RawFd, Py<PyHandle>>,
-    pub writers: HashMap<RawFd, Py<PyHandle>>,
+    pub readers: HashMap<RawFd, Watch>,
+    pub writers: HashMap<RawFd, Watch>,
     /// An empty ready queue kept for its allocation (see `Scheduler::take_batch`).
     pub spare: VecDeque<HandleRef>,
     /// Watchers the native `sock_*` paths removed this iteration whose registrations
     /// wait for the end of it (see `PyLoopCore::park_watcher_fd`).
     pub parked: Vec<Parked>,
+}
+
+/// A watcher of one side of a descriptor: its handle, and the object it was asked to
+/// watch when that was not a plain number. Like a selector's key, the object is kept so
+/// that removing the watcher still finds it by identity once the object has no valid
+/// `fileno()` any more (a socket closed while watched).
+pub struct Watch {
+    pub handle: Py<PyHandle>,
+    pub fileobj: Option<Py<PyAny>>,
 }
 
 /// A parked watcher: its descriptor and side, and the socket object whose being the
@@ -136,13 +145,21 @@ impl PyLoopCore {
         self.state.lock().sched.timers.note_cancelled();
     }
 
-    /// Remove every queued handle, timer and watcher; returns the handles so the caller
-    /// drops them after the lock is gone.
-    fn take_everything(&self) -> Vec<Py<PyHandle>> {
-        let mut st = self.state.lock();
-        let mut out: Vec<Py<PyHandle>> = st.sched.drain().into_iter().map(|h| h.0).collect();
-        out.extend(st.readers.drain().map(|(_, h)| h));
-        out.extend(st.writers.drain().map(|(_, h)| h));
+    /// Remove every queued handle, timer and watcher; returns what they held so the
+    /// caller drops it after the lock is gone.
+    fn take_everything(&self) -> Vec<Py<PyAny>> {
+        let mut guard = self.state.lock();
+        let st = &mut *guard;
+        let mut out: Vec<Py<PyAny>> = st
+            .sched
+            .drain()
+            .into_iter()
+            .map(|h| h.0.into_any())
+            .collect();
+        for (_, w) in st.readers.drain().chain(st.writers.drain()) {
+            out.push(w.handle.into_any());
+            out.extend(w.fileobj);
+        }
         out
     }
 }
@@ -300,8 +317,11 @@ impl PyLoopCore {
             for h in st.sched.iter() {
                 visit.call(&h.0)?;
             }
-            for h in st.readers.values().chain(st.writers.values()) {
-                visit.call(h)?;
+            for w in st.readers.values().chain(st.writers.values()) {
+                visit.call(&w.handle)?;
+                if let Some(obj) = &w.fileobj {
+                    visit.call(obj)?;
+                }
             }
             for p in &st.parked {
                 visit.call(&p.sock)?;

@@ -36,7 +36,7 @@ impl PyLoopCore {
         for r in ready {
             let (mut drop_read, mut drop_write) = (false, false);
             if r.readable {
-                if let Some(h) = st.readers.get(&r.fd) {
+                if let Some(h) = st.readers.get(&r.fd).map(|w| &w.handle) {
                     if h.get().is_cancelled() {
                         drop_read = true;
                     } else {
@@ -46,7 +46,7 @@ impl PyLoopCore {
                 }
             }
             if r.writable {
-                if let Some(h) = st.writers.get(&r.fd) {
+                if let Some(h) = st.writers.get(&r.fd).map(|w| &w.handle) {
                     if h.get().is_cancelled() {
                         drop_write = true;
                     } else {

@@ -10,7 +10,7 @@ use pyo3::types::{PyInt, PyTuple};
 
 use crate::errors;
 use crate::handle::PyHandle;
-use crate::loop_core::PyLoopCore;
+use crate::loop_core::{PyLoopCore, Watch};
 
 /// selectors' rule: an int, or an object whose `fileno()` returns one; never negative.
 /// `Ok(None)` for a number too big for a C `int`: no descriptor has it, so removing its
@@ -83,14 +83,16 @@ impl PyLoopCore {
     ) -> PyResult<Py<PyHandle>> {
         slf.get().check_closed()?;
         let fd = fd_to_watch(fileobj)?;
-        Self::add_watcher_fd_for(slf, side, fd, callback, args, None)
+        let obj = (!fileobj.is_instance_of::<PyInt>()).then_some(fileobj);
+        Self::add_watcher_fd_for(slf, side, fd, callback, args, obj)
     }
 
     /// Watch `fd` on `side` with a new handle for `callback(*args)`, replacing (and
-    /// cancelling) the previous watcher of that side. For the descriptor of socket
-    /// object `sock`, when given: if this iteration parked a watcher of the same side for that
-    /// very object (see [`park_watcher_fd`](Self::park_watcher_fd)), its registration
-    /// is taken back with no system call.
+    /// cancelling) the previous watcher of that side. `sock` is the object `fd` was just
+    /// read from, when it was not given as a number: the watcher keeps it (see
+    /// [`Watch`](crate::loop_core::Watch)), and if this iteration parked a watcher of
+    /// the same side for that very object (see [`park_watcher_fd`](Self::park_watcher_fd)),
+    /// its registration is taken back with no system call.
     pub fn add_watcher_fd_for(
         slf: &Bound<'_, Self>,
         side: Side,
@@ -125,11 +127,15 @@ impl PyLoopCore {
                 Side::Read => &mut st.readers,
                 Side::Write => &mut st.writers,
             };
-            (map.insert(fd, handle.clone_ref(py)), unparked)
+            let watch = Watch {
+                handle: handle.clone_ref(py),
+                fileobj: sock.map(|s| s.clone().unbind()),
+            };
+            (map.insert(fd, watch), unparked)
         };
         drop(unparked);
         if let Some(old) = replaced {
-            PyHandle::cancel_handle(old.bind(py))?;
+            PyHandle::cancel_handle(old.handle.bind(py))?;
         }
         Ok(handle)
     }
@@ -142,9 +148,29 @@ impl PyLoopCore {
         if slf.get().closed.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(false);
         }
-        match fileobj_to_fd(fileobj)? {
+        match Self::watched_fd(slf, fileobj)? {
             Some(fd) => Self::remove_watcher_fd(slf, side, fd),
             None => Ok(false),
+        }
+    }
+
+    /// The descriptor of `fileobj` as [`fileobj_to_fd`] reads it; when that fails with
+    /// `ValueError` (a socket closed while watched has `fileno()` -1), the descriptor a
+    /// watcher holding that very object was registered under, as selectors look it up.
+    fn watched_fd(slf: &Bound<'_, Self>, fileobj: &Bound<'_, PyAny>) -> PyResult<Option<RawFd>> {
+        let err = match fileobj_to_fd(fileobj) {
+            Err(e) if e.is_instance_of::<PyValueError>(slf.py()) => e,
+            found => return found,
+        };
+        let st = slf.get().state.lock();
+        let mut watches = st.readers.iter().chain(st.writers.iter());
+        match watches.find(|(_, w)| {
+            w.fileobj
+                .as_ref()
+                .is_some_and(|o| o.bind(slf.py()).is(fileobj))
+        }) {
+            Some((fd, _)) => Ok(Some(*fd)),
+            None => Err(err),
         }
     }
 
@@ -199,12 +225,30 @@ impl PyLoopCore {
         };
         match removed {
             Some(old) => {
-                let was_live = !old.get().is_cancelled();
-                PyHandle::cancel_handle(old.bind(py))?;
+                let was_live = !old.handle.get().is_cancelled();
+                PyHandle::cancel_handle(old.handle.bind(py))?;
                 Ok(was_live)
             }
             None => Ok(false),
         }
+    }
+}
+
+impl PyLoopCore {
+    fn has_watcher(
+        slf: &Bound<'_, Self>,
+        side: Side,
+        fileobj: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let Some(fd) = Self::watched_fd(slf, fileobj)? else {
+            return Ok(false);
+        };
+        let st = slf.get().state.lock();
+        let map = match side {
+            Side::Read => &st.readers,
+            Side::Write => &st.writers,
+        };
+        Ok(map.get(&fd).is_some_and(|w| !w.handle.get().is_cancelled()))
     }
 }
 
@@ -241,18 +285,10 @@ impl PyLoopCore {
 
     /// Whether a live reader / writer is registered for `fd` (for tests and transports).
     fn _has_reader(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let Some(fd) = fileobj_to_fd(fd)? else {
-            return Ok(false);
-        };
-        let st = slf.get().state.lock();
-        Ok(st.readers.get(&fd).is_some_and(|h| !h.get().is_cancelled()))
+        Self::has_watcher(slf, Side::Read, fd)
     }
 
     fn _has_writer(slf: &Bound<'_, Self>, fd: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let Some(fd) = fileobj_to_fd(fd)? else {
-            return Ok(false);
-        };
-        let st = slf.get().state.lock();
-        Ok(st.writers.get(&fd).is_some_and(|h| !h.get().is_cancelled()))
+        Self::has_watcher(slf, Side::Write, fd)
     }
 }

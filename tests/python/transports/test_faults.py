@@ -523,3 +523,31 @@ def test_abort_and_close_many_transports_with_pending_data(loop):
         assert fd_count() == before
 
     run(loop, main())
+
+
+@pytest.mark.parametrize("how", ["one by one", "happy eyeballs", "datagram"])
+def test_a_failed_connect_error_is_in_no_reference_cycle(loop, is_aioxide, how):
+    # The error must not reach itself through the traceback's frames (a list of the
+    # attempts' errors, the future it was set on): it would live until a GC pass, with
+    # everything its frames hold. asyncio 3.11 still has the cycles that 3.12 removed
+    # in its happy eyeballs and datagram paths.
+    if not is_aioxide and how != "one by one":
+        pytest.skip("stdlib asyncio 3.11 keeps this error in a reference cycle")
+
+    async def fail(addr):
+        try:
+            if how == "datagram":
+                await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
+                                                    local_addr=("192.0.2.1", 0))
+            else:
+                delay = 0.05 if how == "happy eyeballs" else None
+                await loop.create_connection(asyncio.Protocol, *addr,
+                                             happy_eyeballs_delay=delay)
+        except OSError as exc:
+            return exc
+        raise AssertionError("the connect succeeded")
+
+    with refused_address() as addr:
+        exc = run(loop, fail(addr))
+    assert isinstance(exc, OSError)
+    assert gc.get_referrers(exc) == []
