@@ -119,6 +119,12 @@ class Loop(
             f"closed={self.is_closed()} debug={self.get_debug()}>"
         )
 
+    @property
+    def _closed(self) -> bool:
+        """``is_closed()`` under the attribute name asyncio's and uvloop's loops have,
+        which some libraries and test suites read."""
+        return self.is_closed()
+
     def __del__(self, _warn=warnings.warn) -> None:
         if not self.is_closed():
             _warn(f"unclosed event loop {self!r}", ResourceWarning, source=self)

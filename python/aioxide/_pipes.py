@@ -92,8 +92,9 @@ class ReadPipeTransport(_PipeTransport, CoreReading, transports.ReadTransport):
         return self._loop._has_reader(self._fileno)
 
 
-class WritePipeTransport(_PipeTransport, CoreWriting, transports.WriteTransport):
-    """The write end of a pipe (asyncio's ``_UnixWritePipeTransport``)."""
+class WritePipeTransport(_PipeTransport, CoreWriting, transports.Transport):
+    """The write end of a pipe (asyncio's ``_UnixWritePipeTransport``). Like that class
+    it is a whole ``Transport``: the reading methods raise ``NotImplementedError``."""
 
     def __init__(self, loop, pipe, protocol, waiter=None, extra=None):
         super().__init__(extra)

@@ -202,8 +202,10 @@ def test_close_a_running_loop_raises(loop):
 
 def test_is_closed_and_close_twice(loop):
     assert not loop.is_closed()
+    assert loop._closed is False  # asyncio's and uvloop's attribute, read by some code
     loop.close()
     assert loop.is_closed()
+    assert loop._closed is True
     loop.close()
     assert loop.is_closed()
 

@@ -67,6 +67,10 @@ def test_write_pipe_sends_everything_and_closes(loop):
         with open(wfd, "wb", 0) as pipe, open(rfd, "rb", 0) as rpipe:
             transport, _ = await loop.connect_write_pipe(lambda: proto, pipe)
             assert isinstance(transport, asyncio.WriteTransport)
+            # As asyncio's: a whole Transport whose reading side is not implemented.
+            assert isinstance(transport, asyncio.Transport)
+            with pytest.raises(NotImplementedError):
+                transport.pause_reading()
             transport.write(payload)
             assert transport.get_write_buffer_size() > 0
             received = bytearray()

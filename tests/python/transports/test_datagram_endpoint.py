@@ -514,6 +514,41 @@ def test_unix_datagram_with_sock(loop):
     run(loop, main())
 
 
+def test_sendto_without_an_address_on_a_socketpair(aioxide_loop):
+    # A Unix socketpair is connected but getpeername() names no peer. uvloop and aioxide
+    # send such a datagram with send(2); stdlib asyncio calls sendto(data, None), a
+    # fatal TypeError.
+    loop = aioxide_loop
+
+    async def main():
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        with b:
+            tr, proto = await loop.create_datagram_endpoint(lambda: Datagrams(loop), sock=a)
+            b.setblocking(False)
+            tr.sendto(b"to the pair")
+            assert await asyncio.wait_for(loop.sock_recv(b, 100), TIMEOUT) == b"to the pair"
+            assert not tr.is_closing()
+            await close(tr, proto)
+
+    run(loop, main())
+
+
+def test_sendto_without_an_address_when_there_is_no_peer(aioxide_loop):
+    # Nowhere to send: the OSError goes to error_received and the transport stays open.
+    loop = aioxide_loop
+
+    async def main():
+        tr, proto = await loop.create_datagram_endpoint(
+            lambda: Datagrams(loop), local_addr=("127.0.0.1", 0))
+        tr.sendto(b"nowhere")
+        exc = await asyncio.wait_for(proto.errors.get(), TIMEOUT)
+        assert isinstance(exc, OSError) and exc.errno == errno.EDESTADDRREQ
+        assert not tr.is_closing()
+        await close(tr, proto)
+
+    run(loop, main())
+
+
 def test_each_sender_gets_its_own_address(loop):
     # The transport reuses the last sender's address object while the sender stays the
     # same; alternating senders must still each be named right.

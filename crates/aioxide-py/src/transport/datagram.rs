@@ -5,10 +5,11 @@
 //! scratch buffer, one `bytes` of the datagram's size, the sender's address built in Rust
 //! (and reused while the sender stays the same), one `datagram_received` call. (A
 //! `socket.recvfrom(256 KiB)` allocates, and for such a size maps and unmaps, a 256 KiB
-//! object per datagram.) Write path: a connected socket sends with `send(2)` directly;
-//! `sendto` to an address goes through the socket's own `sendto`, which parses every
-//! address form Python accepts. What the kernel refuses for now waits in a queue of
-//! `(bytes, address)` flushed when the socket is writable, with asyncio's water marks.
+//! object per datagram.) Write path: a connected socket sends with `send(2)` directly,
+//! and so does `sendto(data)` with no address; `sendto` to an address goes through the
+//! socket's own `sendto`, which parses every address form Python accepts. What the
+//! kernel refuses for now waits in a queue of `(bytes, address)` flushed when the socket
+//! is writable, with asyncio's water marks.
 //!
 //! Locking follows `StreamCore`'s rule: `state` is never held while Python code runs.
 
@@ -171,7 +172,10 @@ impl PyDatagramCore {
         data: &Bound<'_, PyBytes>,
         addr: &Bound<'_, PyAny>,
     ) -> Result<(), SendError> {
-        if self.connected {
+        // No address to send to: `send(2)`, which also serves a socket connected in a
+        // way `getpeername()` does not show (a Unix `socketpair`), as uvloop does;
+        // `sendto(data, None)` could only fail.
+        if self.connected || addr.is_none() {
             return match socket::send(self.fd, data.as_bytes()) {
                 Ok(_) => Ok(()),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => Err(SendError::WouldBlock),
