@@ -5,6 +5,8 @@
 #   make bench        loop and network benchmarks vs uvloop and stdlib asyncio, watchdog
 #                     cost, aioxide.sync vs asgiref (not part of test)
 #   make conformance  only the test_asyncio conformance run
+#   make thirdparty   anyio's, uvloop's and aiohttp's own test suites on aioxide and on
+#                     stdlib asyncio (downloads them; about ten minutes; not part of test)
 # Everything installs into .venv from the package registries; nothing else is assumed
 # beyond Rust and Python 3.11.
 
@@ -17,7 +19,7 @@ BENCH_STAMP := $(VENV)/.bench-deps-installed
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml pyproject.toml
 JOBS ?= 2
 
-.PHONY: all demo test test-rust test-python conformance lint bench build clean
+.PHONY: all demo test test-rust test-python conformance thirdparty lint bench build clean
 
 all: test
 
@@ -50,6 +52,9 @@ test-python: $(BUILD_STAMP)
 
 conformance: $(BUILD_STAMP)
 	$(VPY) tests/conformance/run.py --jobs $(JOBS)
+
+thirdparty:
+	$(PYTHON) tests/thirdparty/run.py
 
 lint: $(DEPS_STAMP)
 	cargo fmt --all -- --check
