@@ -189,12 +189,12 @@ class BioPeer:
         self.sslobj = ctx.wrap_bio(self.incoming, self.outgoing, server_side=server_side,
                                    server_hostname=server_hostname)
 
-    async def _flush(self):
+    async def flush(self):
         data = self.outgoing.read()
         if data:
             await self.loop.sock_sendall(self.sock, data)
 
-    async def _feed(self):
+    async def feed(self):
         data = await self.loop.sock_recv(self.sock, 65536)
         if not data:
             self.incoming.write_eof()
@@ -206,15 +206,15 @@ class BioPeer:
             try:
                 self.sslobj.do_handshake()
             except ssl.SSLWantReadError:
-                await self._flush()
-                await self._feed()
+                await self.flush()
+                await self.feed()
             else:
-                await self._flush()
+                await self.flush()
                 return
 
     async def send(self, data: bytes):
         self.sslobj.write(data)
-        await self._flush()
+        await self.flush()
 
     async def recv(self, n: int) -> bytes:
         buf = bytearray()
@@ -222,7 +222,7 @@ class BioPeer:
             try:
                 buf += self.sslobj.read(n - len(buf))
             except ssl.SSLWantReadError:
-                await self._feed()
+                await self.feed()
         return bytes(buf)
 
 

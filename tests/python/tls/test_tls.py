@@ -17,6 +17,7 @@ from _tls_helpers import (
     SIGNED_CERTFILE2,
     TIMEOUT,
     Accepting,
+    BioPeer,
     Recorder,
     client_context,
     close_both,
@@ -24,6 +25,7 @@ from _tls_helpers import (
     fd_count,
     listening_socket,
     pattern,
+    raw_connect,
     record_exception_handler,
     run,
     server_context,
@@ -351,6 +353,60 @@ def test_loop_start_tls_protocols(loop, server_ctx, client_ctx):
             assert plain_client.events == ["made"]
             assert plain_server.events == ["made", "data"]
         finally:
+            server.close()
+            await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_first_data_after_start_tls_reaches_the_new_transport(loop, is_aioxide, server_ctx,
+                                                              client_ctx):
+    # The client's first data rides in the same segment as its last handshake flight.
+    # start_tls() must hand the server its TLS transport before the protocol sees that
+    # data, so the answer goes out encrypted, as on uvloop. (3.11's asyncio delivers the
+    # data first, to a protocol still holding the plain transport.)
+    if not is_aioxide:
+        pytest.skip("stdlib asyncio 3.11 delivers the data before start_tls() returns")
+
+    async def main():
+        seen = loop.create_future()
+
+        class Upgrading(asyncio.Protocol):
+            def connection_made(self, transport):
+                self.transport = transport
+                self.upgrade = loop.create_task(self.start_tls(transport))
+
+            async def start_tls(self, transport):
+                self.transport = await loop.start_tls(transport, self, server_ctx,
+                                                      server_side=True)
+
+            def data_received(self, data):
+                if not seen.done():
+                    seen.set_result((data, self.transport))
+                self.transport.write(data)
+
+        proto = Upgrading()
+        server = await loop.create_server(lambda: proto, HOST, 0)
+        sock = await raw_connect(loop, server.sockets[0].getsockname()[:2])
+        try:
+            peer = BioPeer(loop, sock, client_ctx, server_side=False,
+                           server_hostname="localhost")
+            while True:
+                try:
+                    peer.sslobj.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    await peer.flush()
+                    await peer.feed()
+            peer.sslobj.write(b"hello")
+            await peer.flush()  # the last flight and the data in one send
+            data, transport = await asyncio.wait_for(seen, TIMEOUT)
+            assert data == b"hello"
+            assert transport.get_extra_info("ssl_object") is not None
+            assert await asyncio.wait_for(peer.recv(5), TIMEOUT) == b"hello"
+            proto.transport.abort()
+        finally:
+            sock.close()
             server.close()
             await server.wait_closed()
 

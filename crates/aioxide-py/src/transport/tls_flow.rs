@@ -146,7 +146,14 @@ impl PyTlsCore {
                 .call_method1(pyo3::intern!(py, "connection_made"), (face,))?;
         }
         Self::wakeup_waiter(slf, None)?;
-        Self::do_read(slf)
+        // The handshake's last flight goes out now; application data already received
+        // waits one turn, after the waiter's callbacks: `start_tls()` hands the caller
+        // the new transport before its protocol sees the first data (as uvloop does;
+        // 3.11's asyncio delivers it at once, to a caller still holding the old one).
+        Self::fatal_on_exception(slf, Self::process_outgoing(slf))?;
+        let read = slf.getattr(pyo3::intern!(py, "_do_read"))?;
+        this.loop_(py).call_method1("call_soon", (read,))?;
+        Ok(())
     }
 
     /// Resolve the waiter of `create_connection`/`start_tls`, once.

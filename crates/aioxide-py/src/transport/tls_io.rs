@@ -22,7 +22,7 @@ const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
 impl PyTlsCore {
     /// asyncio's `except Exception` around reading and writing: an `Exception` is fatal
     /// to the connection; `BaseException`s (cancellation, `KeyboardInterrupt`) propagate.
-    fn fatal_on_exception(slf: &Bound<'_, Self>, result: PyResult<()>) -> PyResult<()> {
+    pub(crate) fn fatal_on_exception(slf: &Bound<'_, Self>, result: PyResult<()>) -> PyResult<()> {
         let py = slf.py();
         match result {
             Err(err) if err.is_instance_of::<PyException>(py) => {
