@@ -1,6 +1,7 @@
 """Run other projects' asyncio test suites on aioxide and on their reference loop.
 
-    python tests/thirdparty/run.py [anyio] [uvloop] [aiohttp] [--workdir DIR] [--jobs N]
+    python tests/thirdparty/run.py [anyio] [uvloop] [aiohttp] [starlette] [httpx]
+                                   [--workdir DIR] [--jobs N]
 
 For each suite (a pinned release, its sdist from PyPI), the tests run twice: on the loop
 the project tests against (stdlib asyncio) and on aioxide, through the project's own
@@ -10,7 +11,7 @@ the reference loop is the machine's or the suite's (no IPv6 for ``localhost``, r
 root, ...). A failure only on aioxide is either in ``KNOWN`` below, with its reason, or it
 fails this run.
 
-Not part of ``make test``: it downloads three suites and runs for about ten minutes.
+Not part of ``make test``: it downloads five suites and runs for about fifteen minutes.
 ``make thirdparty`` runs it; everything lives under ``target/thirdparty``.
 """
 
@@ -88,6 +89,20 @@ def pytest_sessionstart(session):
         _plugin.uvloop = _types.SimpleNamespace(new_event_loop=_aioxide.new_event_loop)
 '''
 
+HARNESS_ANYIO_BACKEND = '''
+
+# aioxide harness: every anyio test runs on stdlib asyncio and on aioxide.
+import aioxide as _aioxide
+
+
+@pytest.fixture(params=[
+    pytest.param(("asyncio", {}), id="asyncio"),
+    pytest.param(("asyncio", {"loop_factory": _aioxide.new_event_loop}), id="aioxide"),
+])
+def anyio_backend(request):
+    return request.param
+'''
+
 AIOHTTP_INI = """[pytest]
 addopts = --strict-markers -m "not dev_mode and not autobahn and not internal"
 filterwarnings =
@@ -113,6 +128,10 @@ DEPS = [
     # aiohttp's tests
     "aiohttp[speedups]==3.14.5", "freezegun", "pkgconfig", "proxy.py>=2.4.4rc5",
     "pytest-codspeed", "isal", "zlib_ng", "gunicorn",
+    # starlette's and httpx's tests
+    "starlette[full]==1.10.0", "httpx2[zstd]>=2.0.0", "importlib-metadata",
+    "opentelemetry-sdk", "trio", "httpx[brotli,zstd,cli,http2,socks]==0.28.1", "uvicorn",
+    "chardet", "cryptography",
 ]
 
 
@@ -158,7 +177,7 @@ def pytest(py: Path, cwd: Path, args: list[str], env: dict | None = None) -> tup
     import os
 
     full_env = dict(os.environ, **(env or {}))
-    proc = sh([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout", "120",
+    proc = sh([py, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "--timeout", "120",
                *args], cwd=cwd, env=full_env, check=False, capture_output=True, text=True)
     tail = [line for line in proc.stdout.splitlines() if re.search(r"\d+ (passed|failed)", line)]
     summary = tail[-1] if tail else proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -214,7 +233,29 @@ def run_aiohttp(py: Path, work: Path, jobs: str) -> tuple[set, set]:
             {re.sub(r"\buvloop\b", "LOOP", t) for t in ax})
 
 
-SUITES = {"anyio": run_anyio, "uvloop": run_uvloop, "aiohttp": run_aiohttp}
+def run_anyio_backend_suite(py: Path, work: Path, spec: str, args: list[str]) -> tuple[set, set]:
+    """A suite whose tests take anyio's ``anyio_backend`` fixture: each test runs on both
+    loops in one pytest run."""
+    src = sdist(py, spec, work)
+    conftest = src / "tests" / "conftest.py"
+    if "aioxide harness" not in conftest.read_text():
+        conftest.write_text(conftest.read_text() + HARNESS_ANYIO_BACKEND)
+    failed, _ = pytest(py, src, ["tests", *args])
+    return on_loop(failed, "asyncio"), on_loop(failed, "aioxide")
+
+
+def run_starlette(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    return run_anyio_backend_suite(py, work, "starlette==1.10.0", ["-n", jobs])
+
+
+def run_httpx(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    # One process: its test server always listens on port 8000.
+    return run_anyio_backend_suite(py, work, "httpx==0.28.1",
+                                   ["-p", "no:xdist", "-W", "ignore::DeprecationWarning"])
+
+
+SUITES = {"anyio": run_anyio, "uvloop": run_uvloop, "aiohttp": run_aiohttp,
+          "starlette": run_starlette, "httpx": run_httpx}
 
 
 def main() -> int:
