@@ -18,6 +18,7 @@ Not part of ``make test``: it downloads five suites and runs for about fifteen m
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import socket
@@ -174,8 +175,6 @@ def on_loop(ids: set, token: str) -> set:
 
 
 def pytest(py: Path, cwd: Path, args: list[str], env: dict | None = None) -> tuple[set, str]:
-    import os
-
     full_env = dict(os.environ, **(env or {}))
     proc = sh([py, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "--timeout", "120",
                *args], cwd=cwd, env=full_env, check=False, capture_output=True, text=True)

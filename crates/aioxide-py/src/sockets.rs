@@ -20,7 +20,7 @@ use crate::errors;
 use crate::ffi;
 use crate::handle::PyHandle;
 use crate::loop_core::PyLoopCore;
-use crate::watchers::Side;
+use crate::watchers::{FdOf, Side};
 
 /// Reads up to this size use the per-thread scratch buffer; larger ones allocate.
 const SCRATCH_LIMIT: usize = 256 * 1024;
@@ -218,7 +218,7 @@ impl PyLoopCore {
     ) -> PyResult<()> {
         let py = slf.py();
         let args = PyTuple::empty(py);
-        let handle = Self::add_watcher_fd_for(slf, side, fd, &step, &args, Some(sock))?;
+        let handle = Self::add_watcher_fd_for(slf, side, fd, &step, &args, FdOf::Socket(sock))?;
         let unwatch = Unwatch {
             event_loop: slf.clone().unbind(),
             handle,

@@ -1,6 +1,7 @@
 //! `add_reader` / `remove_reader` / `add_writer` / `remove_writer`: level-triggered
 //! callbacks for descriptors the loop does not own.
 
+use std::collections::HashMap;
 use std::os::fd::RawFd;
 
 use aioxide_core::Interest;
@@ -10,7 +11,7 @@ use pyo3::types::{PyInt, PyTuple};
 
 use crate::errors;
 use crate::handle::PyHandle;
-use crate::loop_core::{PyLoopCore, Watch};
+use crate::loop_core::{LoopState, PyLoopCore, Watch};
 
 /// selectors' rule: an int, or an object whose `fileno()` returns one; never negative.
 /// `Ok(None)` for a number too big for a C `int`: no descriptor has it, so removing its
@@ -56,6 +57,27 @@ fn fd_to_watch(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
         .ok_or_else(|| PyOverflowError::new_err("Python int too large to convert to C int"))
 }
 
+/// What the descriptor to watch was read from.
+#[derive(Clone, Copy)]
+pub enum FdOf<'a, 'py> {
+    /// A plain number, or a transport's own socket.
+    Number,
+    /// The object given to `add_reader`/`add_writer`: the watcher keeps it (see
+    /// [`Watch`]).
+    Object(&'a Bound<'py, PyAny>),
+    /// The socket of a native `sock_*` call, which keeps it itself.
+    Socket(&'a Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FdOf<'a, 'py> {
+    fn object(self) -> Option<&'a Bound<'py, PyAny>> {
+        match self {
+            FdOf::Number => None,
+            FdOf::Object(obj) | FdOf::Socket(obj) => Some(obj),
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     Read,
@@ -83,23 +105,26 @@ impl PyLoopCore {
     ) -> PyResult<Py<PyHandle>> {
         slf.get().check_closed()?;
         let fd = fd_to_watch(fileobj)?;
-        let obj = (!fileobj.is_instance_of::<PyInt>()).then_some(fileobj);
-        Self::add_watcher_fd_for(slf, side, fd, callback, args, obj)
+        let of = if fileobj.is_instance_of::<PyInt>() {
+            FdOf::Number
+        } else {
+            FdOf::Object(fileobj)
+        };
+        Self::add_watcher_fd_for(slf, side, fd, callback, args, of)
     }
 
     /// Watch `fd` on `side` with a new handle for `callback(*args)`, replacing (and
-    /// cancelling) the previous watcher of that side. `sock` is the object `fd` was just
-    /// read from, when it was not given as a number: the watcher keeps it (see
-    /// [`Watch`](crate::loop_core::Watch)), and if this iteration parked a watcher of
-    /// the same side for that very object (see [`park_watcher_fd`](Self::park_watcher_fd)),
-    /// its registration is taken back with no system call.
+    /// cancelling) the previous watcher of that side. `of` says what `fd` was just read
+    /// from: if this iteration parked a watcher of the same side for that very object
+    /// (see [`park_watcher_fd`](Self::park_watcher_fd)), its registration is taken back
+    /// with no system call.
     pub fn add_watcher_fd_for(
         slf: &Bound<'_, Self>,
         side: Side,
         fd: RawFd,
         callback: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
-        sock: Option<&Bound<'_, PyAny>>,
+        of: FdOf<'_, '_>,
     ) -> PyResult<Py<PyHandle>> {
         let py = slf.py();
         let this = slf.get();
@@ -110,7 +135,7 @@ impl PyLoopCore {
             let mut st = this.state.lock();
             // Same object, still open (the caller read `fd` from it just now): the same
             // file as when it was parked.
-            let unparked = sock.and_then(|sock| {
+            let unparked = of.object().and_then(|sock| {
                 let at = st
                     .parked
                     .iter()
@@ -123,15 +148,15 @@ impl PyLoopCore {
                 None => reactor.set_interest(fd, interest),
             };
             done.map_err(errors::os_error)?;
-            let map = match side {
-                Side::Read => &mut st.readers,
-                Side::Write => &mut st.writers,
+            let fileobj = match of {
+                FdOf::Object(obj) => Some(obj.clone().unbind()),
+                FdOf::Number | FdOf::Socket(_) => None,
             };
             let watch = Watch {
                 handle: handle.clone_ref(py),
-                fileobj: sock.map(|s| s.clone().unbind()),
+                fileobj,
             };
-            (map.insert(fd, watch), unparked)
+            (st.watches_mut(side).insert(fd, watch), unparked)
         };
         drop(unparked);
         if let Some(old) = replaced {
@@ -206,11 +231,7 @@ impl PyLoopCore {
         let reactor = this.reactor()?;
         let removed = {
             let mut st = this.state.lock();
-            let map = match side {
-                Side::Read => &mut st.readers,
-                Side::Write => &mut st.writers,
-            };
-            let removed = map.remove(&fd);
+            let removed = st.watches_mut(side).remove(&fd);
             let interest = side.set(reactor.interest(fd), false);
             match park {
                 Some(sock) => {
@@ -234,6 +255,22 @@ impl PyLoopCore {
     }
 }
 
+impl LoopState {
+    fn watches(&self, side: Side) -> &HashMap<RawFd, Watch> {
+        match side {
+            Side::Read => &self.readers,
+            Side::Write => &self.writers,
+        }
+    }
+
+    fn watches_mut(&mut self, side: Side) -> &mut HashMap<RawFd, Watch> {
+        match side {
+            Side::Read => &mut self.readers,
+            Side::Write => &mut self.writers,
+        }
+    }
+}
+
 impl PyLoopCore {
     fn has_watcher(
         slf: &Bound<'_, Self>,
@@ -244,11 +281,8 @@ impl PyLoopCore {
             return Ok(false);
         };
         let st = slf.get().state.lock();
-        let map = match side {
-            Side::Read => &st.readers,
-            Side::Write => &st.writers,
-        };
-        Ok(map.get(&fd).is_some_and(|w| !w.handle.get().is_cancelled()))
+        let watch = st.watches(side).get(&fd);
+        Ok(watch.is_some_and(|w| !w.handle.get().is_cancelled()))
     }
 }
 

@@ -26,7 +26,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyTuple};
 
 use crate::loop_core::PyLoopCore;
-use crate::watchers::Side;
+use crate::watchers::{FdOf, Side};
 
 /// `SystemExit` and `KeyboardInterrupt` propagate out of transport callbacks; every other
 /// exception a protocol raises becomes a fatal transport error (asyncio's rule).
@@ -42,7 +42,7 @@ pub(crate) fn watch_fd(
     callback: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
     let empty = PyTuple::empty(event_loop.py());
-    PyLoopCore::add_watcher_fd_for(event_loop, side, fd, callback, &empty, None).map(drop)
+    PyLoopCore::add_watcher_fd_for(event_loop, side, fd, callback, &empty, FdOf::Number).map(drop)
 }
 
 pub(crate) fn unwatch_fd(
