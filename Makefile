@@ -5,9 +5,9 @@
 #   make bench        loop and network benchmarks vs uvloop and stdlib asyncio, watchdog
 #                     cost, aioxide.sync vs asgiref (not part of test)
 #   make conformance  only the test_asyncio conformance run
-#   make thirdparty   anyio's, uvloop's, aiohttp's, starlette's and httpx's own test
-#                     suites on aioxide and on stdlib asyncio (downloads them; about
-#                     fifteen minutes; not part of test)
+#   make thirdparty   the own test suites of anyio, uvloop, aiohttp, starlette, httpx,
+#                     uvicorn, asyncssh, aioquic and aiosmtpd on aioxide and on stdlib
+#                     asyncio (downloads them; about 25 minutes; not part of test)
 # Everything installs into .venv from the package registries; nothing else is assumed
 # beyond Rust and Python 3.11.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import socket
@@ -29,6 +30,65 @@ def test_reader_fires_when_readable(loop, pair):
     safety.cancel()
     assert got == [("tag", b"hello")]
     assert loop.remove_reader(b.fileno()) is True
+
+
+def test_a_descriptor_that_stays_ready_is_reported_on_every_iteration(loop, pair):
+    # asyncio polls on every iteration with callbacks ready when anything is watched, so
+    # a ready descriptor's callback runs in each iteration, between the links of a
+    # call_soon chain; code that counts on that order (asyncssh's redirects) notices a
+    # loop that skips polls.
+    a, b = pair
+    a.send(b"x")  # never read: b stays readable
+    order = []
+
+    def link(i):
+        order.append(i)
+        if i < 4:
+            loop.call_soon(link, i + 1)
+        else:
+            loop.stop()
+
+    loop.add_reader(b, order.append, "io")
+    loop.call_soon(link, 0)
+    safety = stop_after(loop)
+    loop.run_forever()
+    safety.cancel()
+    loop.remove_reader(b)
+    assert order == [0, "io", 1, "io", 2, "io", 3, "io", 4, "io"]
+
+
+def test_data_waiting_in_a_new_read_pipe_comes_before_callbacks_scheduled_after_it(loop):
+    # asyncssh's redirect_stdin: a new read pipe whose data is already waiting, then the
+    # old pipe's transport closed; the new data arrives before the old connection_lost.
+    events = []
+
+    class Recorder(asyncio.Protocol):
+        def __init__(self, name):
+            self.name = name
+
+        def data_received(self, data):
+            events.append((self.name, data))
+
+        def connection_lost(self, exc):
+            events.append((self.name, "lost"))
+
+    async def main():
+        pairs = [socket.socketpair() for _ in range(2)]
+        for (near, _), data in zip(pairs, (b"old", b"new"), strict=True):
+            near.send(data)
+        files = [os.fdopen(far.detach(), "rb", buffering=0) for _, far in pairs]
+        old, _ = await loop.connect_read_pipe(lambda: Recorder("old"), files[0])
+        await asyncio.sleep(0.05)
+        new, _ = await loop.connect_read_pipe(lambda: Recorder("new"), files[1])
+        old.close()
+        await asyncio.sleep(0.05)
+        new.close()
+        for near, _ in pairs:
+            near.close()
+        await asyncio.sleep(0)
+
+    loop.run_until_complete(asyncio.wait_for(main(), 5))
+    assert events == [("old", b"old"), ("new", b"new"), ("old", "lost"), ("new", "lost")]
 
 
 def test_reader_does_not_fire_while_not_readable(loop, pair):

@@ -233,6 +233,19 @@ def test_socket_subclass_methods_are_used(loop):
         b.close()
 
 
+def test_sock_recv_while_socket_socket_is_patched_with_a_function(loop, pair, monkeypatch):
+    # A test may patch socket.socket with a factory function (asyncssh's TUN/TAP mocks
+    # do); sockets made before still work with sock_recv and sock_sendall.
+    a, b = pair
+    monkeypatch.setattr(socket, "socket", lambda *args, **kwargs: None)
+
+    async def main():
+        await loop.sock_sendall(a, b"patched")
+        return await asyncio.wait_for(loop.sock_recv(b, 100), 5)
+
+    assert loop.run_until_complete(main()) == b"patched"
+
+
 def test_sock_sendall_empty(loop, pair):
     a, b = pair
     assert loop.run_until_complete(loop.sock_sendall(a, b"")) is None

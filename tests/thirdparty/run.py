@@ -1,7 +1,9 @@
 """Run other projects' asyncio test suites on aioxide and on their reference loop.
 
-    python tests/thirdparty/run.py [anyio] [uvloop] [aiohttp] [starlette] [httpx]
-                                   [--workdir DIR] [--jobs N]
+    python tests/thirdparty/run.py [SUITE ...] [--workdir DIR] [--jobs N]
+
+SUITE is any of anyio, uvloop, aiohttp, starlette, httpx, uvicorn, asyncssh, aioquic,
+aiosmtpd (default: all).
 
 For each suite (a pinned release, its sdist from PyPI), the tests run twice: on the loop
 the project tests against (stdlib asyncio) and on aioxide, through the project's own
@@ -11,7 +13,7 @@ the reference loop is the machine's or the suite's (no IPv6 for ``localhost``, r
 root, ...). A failure only on aioxide is either in ``KNOWN`` below, with its reason, or it
 fails this run.
 
-Not part of ``make test``: it downloads five suites and runs for about fifteen minutes.
+Not part of ``make test``: it downloads nine suites and runs for about 25 minutes.
 ``make thirdparty`` runs it; everything lives under ``target/thirdparty``.
 """
 
@@ -41,6 +43,12 @@ KNOWN = {
         "test left open",
     "test_web_functional.py::test_keepalive_expires_on_time":
         "mock-patches loop.time(); aioxide's timers run on its own clock, as uvloop's do",
+    "test_connection.py::_TestConnection::test_connect_timeout_exceeded":
+        "mock-patches asyncio.BaseEventLoop.create_connection, stdlib's own loop class "
+        "(fails on uvloop too)",
+    "test_server.py::TestUnthreaded::test_unixsocket":
+        "expects 3.11 asyncio to leave a Unix server's socket file behind (see "
+        "test_create_unix_server_1 above)",
     "test_to_thread.py::TestBlockingPortalProvider::test_single_thread":
         "compares threading.active_count() before and after; flaky under xdist when a "
         "thread of an earlier test in the same worker is still exiting",
@@ -104,6 +112,39 @@ def anyio_backend(request):
     return request.param
 '''
 
+HARNESS_POLICY = '''
+
+# aioxide harness: every new event loop is an aioxide loop when AIOXIDE_THIRDPARTY is set.
+import asyncio as _asyncio
+import os as _os
+
+if _os.environ.get("AIOXIDE_THIRDPARTY"):
+    import aioxide as _aioxide
+
+    _asyncio.set_event_loop_policy(_aioxide.EventLoopPolicy())
+    assert isinstance(_asyncio.new_event_loop(), _aioxide.Loop)
+'''
+
+ANCHOR_ASYNCSSH = ("        if uvloop_available and os.environ.get('USE_UVLOOP'):"
+                   " # pragma: no cover\n")
+HARNESS_ASYNCSSH = (
+    "        if os.environ.get('AIOXIDE_THIRDPARTY'):\n"
+    "            cls.loop = __import__('aioxide').new_event_loop()\n"
+    "        elif uvloop_available and os.environ.get('USE_UVLOOP'): # pragma: no cover\n"
+)
+
+AIOSMTPD_INI = """[pytest]
+filterwarnings =
+    error
+    ignore:pkg_resources is deprecated as an API:DeprecationWarning
+    ignore:unclosed transport:ResourceWarning
+    ignore:unclosed <socket.socket:ResourceWarning
+    ignore:unclosed event loop:ResourceWarning
+    ignore:loop is closed:ResourceWarning
+    ignore::pytest.PytestUnknownMarkWarning
+xfail_strict = true
+"""
+
 AIOHTTP_INI = """[pytest]
 addopts = --strict-markers -m "not dev_mode and not autobahn and not internal"
 filterwarnings =
@@ -131,8 +172,11 @@ DEPS = [
     "pytest-codspeed", "isal", "zlib_ng", "gunicorn",
     # starlette's and httpx's tests
     "starlette[full]==1.10.0", "httpx2[zstd]>=2.0.0", "importlib-metadata",
-    "opentelemetry-sdk", "trio", "httpx[brotli,zstd,cli,http2,socks]==0.28.1", "uvicorn",
+    "opentelemetry-sdk", "trio", "httpx[brotli,zstd,cli,http2,socks]==0.28.1",
     "chardet", "cryptography",
+    # uvicorn's, asyncssh's, aioquic's and aiosmtpd's tests
+    "uvicorn[standard]==0.54.0", "a2wsgi", "wsproto", "zttp", "asyncssh[bcrypt]==2.24.1",
+    "aioquic==1.7.2", "aiosmtpd==1.4.6",
 ]
 
 
@@ -253,8 +297,55 @@ def run_httpx(py: Path, work: Path, jobs: str) -> tuple[set, set]:
                                    ["-p", "no:xdist", "-W", "ignore::DeprecationWarning"])
 
 
+def run_uvicorn(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    return run_anyio_backend_suite(py, work, "uvicorn==0.54.0", ["-n", jobs])
+
+
+def copied_tests(py: Path, work: Path, spec: str, tests_dir: str) -> tuple[Path, bool]:
+    """A copy of the sdist's tests under ``work/<name>-tests/tests``; whether it is new."""
+    src = sdist(py, spec, work)
+    root = work / f"{spec.split('==')[0]}-tests"
+    if root.exists():
+        return root, False
+    shutil.copytree(src / tests_dir, root / "tests")
+    return root, True
+
+
+def twice(py: Path, root: Path, args: list[str]) -> tuple[set, set]:
+    """The suite on the reference loop, then with AIOXIDE_THIRDPARTY set."""
+    ref, _ = pytest(py, root, args)
+    ax, _ = pytest(py, root, args, {"AIOXIDE_THIRDPARTY": "1"})
+    return ref, ax
+
+
+def run_asyncssh(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    root, new = copied_tests(py, work, "asyncssh==2.24.1", "tests")
+    if new:
+        patch(root / "tests" / "util.py", ANCHOR_ASYNCSSH, HARNESS_ASYNCSSH)
+    return twice(py, root, ["tests", "-n", jobs])
+
+
+def run_aioquic(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    root, new = copied_tests(py, work, "aioquic==1.7.2", "tests")
+    if new:
+        (root / "tests" / "conftest.py").write_text(HARNESS_POLICY)
+    return twice(py, root, ["tests", "-n", jobs])
+
+
+def run_aiosmtpd(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    root, new = copied_tests(py, work, "aiosmtpd==1.4.6", "aiosmtpd/tests")
+    if new:
+        (root / "pytest.ini").write_text(AIOSMTPD_INI)
+        conftest = root / "tests" / "conftest.py"
+        conftest.write_text(conftest.read_text() + HARNESS_POLICY)
+    # One process: xdist cannot send one of its test ids (a lone surrogate) between
+    # processes.
+    return twice(py, root, ["tests", "-p", "no:xdist"])
+
+
 SUITES = {"anyio": run_anyio, "uvloop": run_uvloop, "aiohttp": run_aiohttp,
-          "starlette": run_starlette, "httpx": run_httpx}
+          "starlette": run_starlette, "httpx": run_httpx, "uvicorn": run_uvicorn,
+          "asyncssh": run_asyncssh, "aioquic": run_aioquic, "aiosmtpd": run_aiosmtpd}
 
 
 def main() -> int:

@@ -38,5 +38,6 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     transport::init_pymodule(m)?;
     fs::init_pymodule(m)?;
     sock_call::init_pymodule(m)?;
+    sockets::init_pymodule(m)?;
     Ok(())
 }

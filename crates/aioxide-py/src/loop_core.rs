@@ -104,8 +104,6 @@ pub struct PyLoopCore {
     pub iterations: AtomicU64,
     /// Watchdog and metrics state (see `debug.rs`).
     pub watch: crate::debug::WatchState,
-    /// The previous iteration polled (see `run.rs`).
-    pub polled_last: AtomicBool,
     /// Events were waiting at the last poll: try the next one without releasing the GIL
     /// (see `run.rs`).
     pub poll_hot: AtomicBool,
@@ -194,7 +192,6 @@ impl PyLoopCore {
             thread: Mutex::new(None),
             iterations: AtomicU64::new(0),
             watch: crate::debug::WatchState::default(),
-            polled_last: AtomicBool::new(false),
             poll_hot: AtomicBool::new(false),
             callbacks_run: AtomicU64::new(0),
             loop_kwargs: Mutex::new(None),

@@ -5,8 +5,9 @@
 //! timers, then run exactly the callbacks that were ready at that point.
 //!
 //! This is the hottest code of the loop: with no timers the clock is not read, with
-//! callbacks ready and no descriptor watched there is no system call at all, and a busy
-//! loop with descriptors watched polls on every other iteration.
+//! callbacks ready and no descriptor watched there is no system call at all. With a
+//! descriptor watched every iteration polls, as asyncio's and uvloop's do: a descriptor
+//! that is ready when an iteration starts has its callback in that iteration.
 
 use std::collections::VecDeque;
 use std::io::ErrorKind;
@@ -146,13 +147,11 @@ impl PyLoopCore {
                 .poll_timeout_with(|| this.clock.read().now(), stopping, &mut dropped);
         // With callbacks ready and no descriptor watched, a zero-timeout poll could report
         // nothing: cross-thread wakeups only matter to a sleeping loop, and their callbacks
-        // are already queued. Skip the system call. With descriptors watched, a busy loop
-        // (callbacks ready every iteration) polls on every other iteration: I/O callbacks
-        // wait at most one extra iteration and are never starved, and a ping-pong pays
-        // one `epoll_wait` per message instead of two.
-        let zero_poll_due = reactor.watched() > 0 && !this.polled_last.load(Ordering::Relaxed);
-        let needs_poll = timeout != Some(0.0) || zero_poll_due || manual;
-        this.polled_last.store(needs_poll, Ordering::Relaxed);
+        // are already queued. Skip the system call. With a descriptor watched, poll on
+        // every iteration (skipping every other one saved a system call per ping-pong
+        // message but ran ready I/O an iteration after asyncio and uvloop do, which code
+        // that counts on their order notices).
+        let needs_poll = timeout != Some(0.0) || reactor.watched() > 0 || manual;
         let mut batch = if needs_poll {
             drop(st);
             drop(std::mem::take(&mut dropped));

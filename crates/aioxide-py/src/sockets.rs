@@ -28,14 +28,28 @@ const SCRATCH_LIMIT: usize = 256 * 1024;
 /// Larger `sock_recv` sizes take the Python path (which allocates what it is asked for).
 const NATIVE_RECV_MAX: usize = 1 << 20;
 
+/// `socket.socket`, read when `_aioxide` is imported (see `init_pymodule`).
+static SOCKET: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// Read `socket.socket` now, while it is the real class: a test that patches it later
+/// (with a function, say) must not turn every `sock_recv` into a `TypeError`.
+pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    SOCKET.import(m.py(), "socket", "socket")?;
+    Ok(())
+}
+
 /// The descriptor of `sock` when the native path may serve it: a plain `socket.socket`
 /// (a subclass or a mock may override `recv`/`send`) in non-blocking mode (a blocking
 /// socket keeps Python's own blocking behaviour). `None` sends the caller to the Python
 /// path.
 fn native_fd(sock: &Bound<'_, PyAny>) -> PyResult<Option<RawFd>> {
-    static SOCKET: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     let py = sock.py();
-    if !sock.get_type().is(SOCKET.import(py, "socket", "socket")?) {
+    let Ok(socket_type) = SOCKET.import(py, "socket", "socket") else {
+        // `socket.socket` is patched with something that is not a class (a test's mock)
+        // and was never read before: the Python path serves.
+        return Ok(None);
+    };
+    if !sock.get_type().is(socket_type) {
         return Ok(None);
     }
     let timeout = sock.call_method0(pyo3::intern!(py, "gettimeout"))?;
