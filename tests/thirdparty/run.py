@@ -3,7 +3,7 @@
     python tests/thirdparty/run.py [SUITE ...] [--workdir DIR] [--jobs N]
 
 SUITE is any of anyio, uvloop, aiohttp, starlette, httpx, uvicorn, asyncssh, aioquic,
-aiosmtpd (default: all).
+aiosmtpd, tornado (default: all).
 
 For each suite (a pinned release, its sdist from PyPI), the tests run twice: on the loop
 the project tests against (stdlib asyncio) and on aioxide, through the project's own
@@ -13,7 +13,7 @@ the reference loop is the machine's or the suite's (no IPv6 for ``localhost``, r
 root, ...). A failure only on aioxide is either in ``KNOWN`` below, with its reason, or it
 fails this run.
 
-Not part of ``make test``: it downloads nine suites and runs for about 25 minutes.
+Not part of ``make test``: it downloads ten suites and runs for about 25 minutes.
 ``make thirdparty`` runs it; everything lives under ``target/thirdparty``.
 """
 
@@ -133,6 +133,22 @@ HARNESS_ASYNCSSH = (
     "        elif uvloop_available and os.environ.get('USE_UVLOOP'): # pragma: no cover\n"
 )
 
+# Tornado's own runner (unittest), its loops from the policy.
+HARNESS_TORNADO = '''"""tornado.test.runtests on the policy's loops (aioxide's if asked)."""
+import asyncio
+import os
+
+if os.environ.get("AIOXIDE_THIRDPARTY"):
+    import aioxide
+
+    asyncio.set_event_loop_policy(aioxide.EventLoopPolicy())
+    assert isinstance(asyncio.new_event_loop(), aioxide.Loop)
+
+from tornado.test.runtests import all, main  # noqa: E402,F401 (main runs __main__.all)
+
+main()
+'''
+
 AIOSMTPD_INI = """[pytest]
 filterwarnings =
     error
@@ -176,7 +192,7 @@ DEPS = [
     "chardet", "cryptography",
     # uvicorn's, asyncssh's, aioquic's and aiosmtpd's tests
     "uvicorn[standard]==0.54.0", "a2wsgi", "wsproto", "zttp", "asyncssh[bcrypt]==2.24.1",
-    "aioquic==1.7.2", "aiosmtpd==1.4.6",
+    "aioquic==1.7.2", "aiosmtpd==1.4.6", "tornado==6.6.1",
 ]
 
 
@@ -343,9 +359,27 @@ def run_aiosmtpd(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     return twice(py, root, ["tests", "-p", "no:xdist"])
 
 
+def run_tornado(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    """Tornado's unittest runner (its tests ship in the wheel), once per loop."""
+    script = work / "tornado-runtests.py"
+    script.write_text(HARNESS_TORNADO)
+    runs = []
+    for env in ({}, {"AIOXIDE_THIRDPARTY": "1"}):
+        proc = sh([py, script], cwd=work, env=dict(os.environ, **env), check=False,
+                  capture_output=True, text=True, timeout=1800)
+        summary = re.findall(r"^(?:Ran .*|OK.*|FAILED .*)$", proc.stderr, re.M)
+        print("   ", " ".join(summary[-2:]) or proc.stderr[-2000:], flush=True)
+        runs.append({f"tornado {m.group(2)}" for m in
+                     re.finditer(r"^(FAIL|ERROR): \S+ \((\S+)\)", proc.stderr, re.M)})
+        if not summary:
+            runs[-1].add("tornado: the runner reported no result")
+    return runs[0], runs[1]
+
+
 SUITES = {"anyio": run_anyio, "uvloop": run_uvloop, "aiohttp": run_aiohttp,
           "starlette": run_starlette, "httpx": run_httpx, "uvicorn": run_uvicorn,
-          "asyncssh": run_asyncssh, "aioquic": run_aioquic, "aiosmtpd": run_aiosmtpd}
+          "asyncssh": run_asyncssh, "aioquic": run_aioquic, "aiosmtpd": run_aiosmtpd,
+          "tornado": run_tornado}
 
 
 def main() -> int:
