@@ -44,12 +44,11 @@ pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// path.
 fn native_fd(sock: &Bound<'_, PyAny>) -> PyResult<Option<RawFd>> {
     let py = sock.py();
-    let Ok(socket_type) = SOCKET.import(py, "socket", "socket") else {
-        // `socket.socket` is patched with something that is not a class (a test's mock)
-        // and was never read before: the Python path serves.
+    // Set when the module was imported (`init_pymodule` fails the import otherwise).
+    let Some(socket_type) = SOCKET.get(py) else {
         return Ok(None);
     };
-    if !sock.get_type().is(socket_type) {
+    if !sock.get_type().is(socket_type.bind(py)) {
         return Ok(None);
     }
     let timeout = sock.call_method0(pyo3::intern!(py, "gettimeout"))?;
