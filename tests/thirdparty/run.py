@@ -3,7 +3,7 @@
     python tests/thirdparty/run.py [SUITE ...] [--workdir DIR] [--jobs N]
 
 SUITE is any of anyio, uvloop, aiohttp, starlette, httpx, uvicorn, asyncssh, aioquic,
-aiosmtpd, tornado (default: all).
+aiosmtpd, tornado, asyncpg (default: all).
 
 For each suite (a pinned release, its sdist from PyPI), the tests run twice: on the loop
 the project tests against (stdlib asyncio) and on aioxide, through the project's own
@@ -13,8 +13,12 @@ the reference loop is the machine's or the suite's (no IPv6 for ``localhost``, r
 root, ...). A failure only on aioxide is either in ``KNOWN`` below, with its reason, or it
 fails this run.
 
-Not part of ``make test``: it downloads ten suites and runs for about 25 minutes.
-``make thirdparty`` runs it; everything lives under ``target/thirdparty``.
+Not part of ``make test``: it downloads eleven suites and runs for about 30 minutes.
+``make thirdparty`` runs it; everything lives under ``target/thirdparty``. asyncpg's
+suite needs PostgreSQL's server programs (Debian's ``postgresql``) and starts its own
+clusters, which PostgreSQL refuses to do as root: run as root, this script runs that
+suite as ``nobody``, after letting other users reach the interpreter (``chmod o+x``
+on the directories above it, as asyncpg's own CI does).
 """
 
 from __future__ import annotations
@@ -195,6 +199,8 @@ DEPS = [
     # those tests run on no loop and are not compared)
     "uvicorn[standard]==0.54.0", "a2wsgi", "wsproto", "zttp", "asyncssh[bcrypt]==2.24.1",
     "aioquic==1.7.2", "aiosmtpd==1.4.6", "tornado==6.6.1",
+    # asyncpg's tests
+    "asyncpg==0.32.0", "distro~=1.9.0",
 ]
 
 
@@ -236,10 +242,12 @@ def on_loop(ids: set, token: str) -> set:
     return {pattern.sub("LOOP", t) for t in ids if pattern.search(t.partition("[")[2])}
 
 
-def pytest(py: Path, cwd: Path, args: list[str], env: dict | None = None) -> tuple[set, str]:
+def pytest(py: Path, cwd: Path, args: list[str], env: dict | None = None,
+           prefix: list[str] | None = None) -> tuple[set, str]:
     full_env = dict(os.environ, **(env or {}))
-    proc = sh([py, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "--timeout", "120",
-               *args], cwd=cwd, env=full_env, check=False, capture_output=True, text=True)
+    proc = sh([*(prefix or []), py, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider",
+               "--timeout", "120", *args],
+              cwd=cwd, env=full_env, check=False, capture_output=True, text=True)
     tail = [line for line in proc.stdout.splitlines() if re.search(r"\d+ (passed|failed)", line)]
     summary = tail[-1] if tail else proc.stdout[-2000:] + proc.stderr[-2000:]
     print("   ", summary, flush=True)
@@ -378,10 +386,40 @@ def run_tornado(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     return runs[0], runs[1]
 
 
+def unprivileged(py: Path) -> list[str]:
+    """The command prefix that runs as ``nobody`` when this script runs as root (for
+    programs that refuse root); nothing otherwise."""
+    if os.geteuid() != 0:
+        return []
+    # Each directory above the interpreter must be searchable by other users.
+    for d in [*Path(py).resolve().parents, *py.parents]:
+        if d.stat().st_mode & 0o001 == 0:
+            sh(["chmod", "o+x", d])
+    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+            "env", "HOME=/tmp"]
+
+
+def run_asyncpg(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    """asyncpg's unittest suite under pytest, one process (its clusters and databases
+    are shared between tests). It makes its own PostgreSQL clusters with pg_config's
+    programs."""
+    if shutil.which("pg_config") is None:
+        print("   no pg_config on PATH (Debian's postgresql, libpq-dev): not run")
+        return set(), {"asyncpg: not run (no PostgreSQL server programs)"}
+    root, new = copied_tests(py, work, "asyncpg==0.32.0", "tests")
+    if new:
+        (root / "tests" / "conftest.py").write_text(HARNESS_POLICY)
+    args = ["tests", "-p", "no:xdist"]
+    prefix = unprivileged(py)
+    ref, _ = pytest(py, root, args, prefix=prefix)
+    ax, _ = pytest(py, root, args, {"AIOXIDE_THIRDPARTY": "1"}, prefix=prefix)
+    return ref, ax
+
+
 SUITES = {"anyio": run_anyio, "uvloop": run_uvloop, "aiohttp": run_aiohttp,
           "starlette": run_starlette, "httpx": run_httpx, "uvicorn": run_uvicorn,
           "asyncssh": run_asyncssh, "aioquic": run_aioquic, "aiosmtpd": run_aiosmtpd,
-          "tornado": run_tornado}
+          "tornado": run_tornado, "asyncpg": run_asyncpg}
 
 
 def main() -> int:
