@@ -3,7 +3,7 @@
     python tests/thirdparty/run.py [SUITE ...] [--workdir DIR] [--jobs N]
 
 SUITE is any of anyio, uvloop, aiohttp, starlette, httpx, uvicorn, asyncssh, aioquic,
-aiosmtpd, tornado, asyncpg (default: all).
+aiosmtpd, tornado, asyncpg, redis (default: all).
 
 For each suite (a pinned release, its sdist from PyPI), the tests run twice: on the loop
 the project tests against (stdlib asyncio) and on aioxide, through the project's own
@@ -13,12 +13,14 @@ the reference loop is the machine's or the suite's (no IPv6 for ``localhost``, r
 root, ...). A failure only on aioxide is either in ``KNOWN`` below, with its reason, or it
 fails this run.
 
-Not part of ``make test``: it downloads eleven suites and runs for about 30 minutes.
+Not part of ``make test``: it downloads twelve suites and runs for about 50 minutes.
 ``make thirdparty`` runs it; everything lives under ``target/thirdparty``. asyncpg's
 suite needs PostgreSQL's server programs (Debian's ``postgresql``) and starts its own
 clusters, which PostgreSQL refuses to do as root: run as root, this script runs that
 suite as ``nobody``, after letting other users reach the interpreter (``chmod o+x``
-on the directories above it, as asyncpg's own CI does).
+on the directories above it, as asyncpg's own CI does). redis-py's asyncio suite needs
+``redis-server`` (Debian's ``redis-server``); it runs in a virtualenv of its own, since
+it brings pytest-asyncio, which would take part in every other suite's run.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,7 +129,9 @@ if _os.environ.get("AIOXIDE_THIRDPARTY"):
     import aioxide as _aioxide
 
     _asyncio.set_event_loop_policy(_aioxide.EventLoopPolicy())
-    assert isinstance(_asyncio.new_event_loop(), _aioxide.Loop)
+    _probe = _asyncio.new_event_loop()
+    assert isinstance(_probe, _aioxide.Loop)
+    _probe.close()
 '''
 
 ANCHOR_ASYNCSSH = ("        if uvloop_available and os.environ.get('USE_UVLOOP'):"
@@ -146,7 +151,9 @@ if os.environ.get("AIOXIDE_THIRDPARTY"):
     import aioxide
 
     asyncio.set_event_loop_policy(aioxide.EventLoopPolicy())
-    assert isinstance(asyncio.new_event_loop(), aioxide.Loop)
+    probe = asyncio.new_event_loop()
+    assert isinstance(probe, aioxide.Loop)
+    probe.close()
 
 from tornado.test.runtests import all, main  # noqa: E402,F401 (main runs __main__.all)
 
@@ -416,10 +423,61 @@ def run_asyncpg(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     return ref, ax
 
 
+REDIS_DEPS = [
+    "redis==8.1.0", "pytest", "pytest-asyncio", "pytest-timeout", "packaging", "mock",
+    "numpy", "ujson", "xxhash", "redis-entraid==1.2.1", "pybreaker", "aiohttp",
+    "opentelemetry-api", "opentelemetry-sdk", "invoke", "click",
+]
+# Need a Redis Cluster or the Redis Stack modules: they fail on every loop here.
+REDIS_IGNORED = ["test_cluster.py", "test_cluster_transaction.py", "test_json.py",
+                 "test_search.py", "test_bloom.py", "test_timeseries.py"]
+
+
+def run_redis(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    """redis-py's asyncio suite (pytest-asyncio, loops from the policy) against a
+    redis-server of its own, one process (the tests share the server's database)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        print("   no redis-server on PATH (Debian's redis-server): not run")
+        return set(), {"redis: not run (no redis-server)"}
+    venv = work / "venv-redis"
+    rpy = venv / "bin" / "python"
+    if not rpy.exists():
+        sh([sys.executable, "-m", "venv", venv])
+    sh([rpy, "-m", "pip", "install", "--quiet", *REDIS_DEPS])
+    sh([rpy, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
+        *(work / "wheels").glob("aioxide-*.whl")])
+    src = sdist(py, "redis==8.1.0", work)
+    conftest = src / "tests" / "conftest.py"
+    if "aioxide harness" not in conftest.read_text():
+        conftest.write_text(conftest.read_text() + HARNESS_POLICY)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):  # until it listens
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        args = ["tests/test_asyncio", "-p", "no:xdist", "-o", "addopts=",
+                "-o", "log_cli_level=CRITICAL", f"--redis-url=redis://127.0.0.1:{port}/0",
+                *(f"--ignore=tests/test_asyncio/{name}" for name in REDIS_IGNORED)]
+        return twice(rpy, src, args)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 SUITES = {"anyio": run_anyio, "uvloop": run_uvloop, "aiohttp": run_aiohttp,
           "starlette": run_starlette, "httpx": run_httpx, "uvicorn": run_uvicorn,
           "asyncssh": run_asyncssh, "aioquic": run_aioquic, "aiosmtpd": run_aiosmtpd,
-          "tornado": run_tornado, "asyncpg": run_asyncpg}
+          "tornado": run_tornado, "asyncpg": run_asyncpg,
+          "redis": run_redis}
 
 
 def main() -> int:
