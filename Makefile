@@ -6,8 +6,10 @@
 #                     cost, aioxide.sync vs asgiref (not part of test)
 #   make conformance  only the test_asyncio conformance run
 #   make thirdparty   the own test suites of anyio, uvloop, aiohttp, starlette, httpx,
-#                     uvicorn, asyncssh, aioquic, aiosmtpd and tornado on aioxide and on
-#                     stdlib asyncio (downloads them; about 25 minutes; not part of test)
+#                     uvicorn, asyncssh, aioquic, aiosmtpd, tornado, asyncpg and redis-py
+#                     on aioxide and on stdlib asyncio (downloads them; about 40 minutes;
+#                     asyncpg's needs Debian's postgresql, redis-py's redis-server; not
+#                     part of test)
 # Everything installs into .venv from the package registries; nothing else is assumed
 # beyond Rust and Python 3.11.
 

@@ -13,7 +13,7 @@ the reference loop is the machine's or the suite's (no IPv6 for ``localhost``, r
 root, ...). A failure only on aioxide is either in ``KNOWN`` below, with its reason, or it
 fails this run.
 
-Not part of ``make test``: it downloads twelve suites and runs for about 50 minutes.
+Not part of ``make test``: it downloads twelve suites and runs for about 40 minutes.
 ``make thirdparty`` runs it; everything lives under ``target/thirdparty``. asyncpg's
 suite needs PostgreSQL's server programs (Debian's ``postgresql``) and starts its own
 clusters, which PostgreSQL refuses to do as root: run as root, this script runs that
