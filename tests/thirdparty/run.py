@@ -457,13 +457,13 @@ def run_redis(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1",
                              "--save", "", "--appendonly", "no"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):  # until it listens
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
     try:
+        for _ in range(100):  # until it listens
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
         args = ["tests/test_asyncio", "-p", "no:xdist", "-o", "addopts=",
                 "-o", "log_cli_level=CRITICAL", f"--redis-url=redis://127.0.0.1:{port}/0",
                 *(f"--ignore=tests/test_asyncio/{name}" for name in REDIS_IGNORED)]
