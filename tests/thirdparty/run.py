@@ -3,7 +3,7 @@
     python tests/thirdparty/run.py [SUITE ...] [--workdir DIR] [--jobs N]
 
 SUITE is any of anyio, uvloop, aiohttp, starlette, httpx, uvicorn, asyncssh, aioquic,
-aiosmtpd, tornado, asyncpg, redis (default: all).
+aiosmtpd, tornado, asyncpg, redis, asgiref, aiofiles, hypercorn (default: all).
 
 For each suite (a pinned release, its sdist from PyPI), the tests run twice: on the loop
 the project tests against (stdlib asyncio) and on aioxide, through the project's own
@@ -13,14 +13,15 @@ the reference loop is the machine's or the suite's (no IPv6 for ``localhost``, r
 root, ...). A failure only on aioxide is either in ``KNOWN`` below, with its reason, or it
 fails this run.
 
-Not part of ``make test``: it downloads twelve suites and runs for about 40 minutes.
+Not part of ``make test``: it downloads fifteen suites and runs for about 40 minutes.
 ``make thirdparty`` runs it; everything lives under ``target/thirdparty``. asyncpg's
 suite needs PostgreSQL's server programs (Debian's ``postgresql``) and starts its own
 clusters, which PostgreSQL refuses to do as root: run as root, this script runs that
 suite as ``nobody``, after letting other users reach the interpreter (``chmod o+x``
 on the directories above it, as asyncpg's own CI does). redis-py's asyncio suite needs
-``redis-server`` (Debian's ``redis-server``); it runs in a virtualenv of its own, since
-it brings pytest-asyncio, which would take part in every other suite's run.
+``redis-server`` (Debian's ``redis-server``). redis-py's, asgiref's, aiofiles' and
+hypercorn's suites run on pytest-asyncio, in a virtualenv of their own, since
+pytest-asyncio would take part in every other suite's run.
 """
 
 from __future__ import annotations
@@ -423,14 +424,53 @@ def run_asyncpg(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     return ref, ax
 
 
-REDIS_DEPS = [
-    "redis==8.1.0", "pytest", "pytest-asyncio", "pytest-timeout", "packaging", "mock",
-    "numpy", "ujson", "xxhash", "redis-entraid==1.2.1", "pybreaker", "aiohttp",
-    "opentelemetry-api", "opentelemetry-sdk", "invoke", "click",
+# The suites run with pytest-asyncio, in a virtualenv of their own (pytest-asyncio would
+# take part in every other suite's run).
+PYTEST_ASYNCIO_DEPS = [
+    "pytest", "pytest-asyncio", "pytest-timeout", "packaging", "mock",
+    # redis-py's tests
+    "redis==8.1.0", "numpy", "ujson", "xxhash", "redis-entraid==1.2.1", "pybreaker",
+    "aiohttp", "opentelemetry-api", "opentelemetry-sdk", "invoke", "click",
+    # asgiref's, aiofiles' and hypercorn's tests
+    "asgiref==3.13.0", "aiofiles==25.1.0", "hypercorn==0.18.0", "pytest-trio", "trio",
+    "httpx", "h2", "wsproto", "hypothesis", "mypy",
 ]
 # Need a Redis Cluster or the Redis Stack modules: they fail on every loop here.
 REDIS_IGNORED = ["test_cluster.py", "test_cluster_transaction.py", "test_json.py",
                  "test_search.py", "test_bloom.py", "test_timeseries.py"]
+
+
+def pytest_asyncio_suite(py: Path, work: Path, spec: str) -> tuple[Path, Path]:
+    """The pytest-asyncio virtualenv's interpreter, and the sdist of ``spec`` with the
+    policy harness in its tests' conftest."""
+    venv = work / "venv-pytest-asyncio"
+    apy = venv / "bin" / "python"
+    if not apy.exists():
+        sh([sys.executable, "-m", "venv", venv])
+    sh([apy, "-m", "pip", "install", "--quiet", *PYTEST_ASYNCIO_DEPS])
+    sh([apy, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
+        *(work / "wheels").glob("aioxide-*.whl")])
+    src = sdist(py, spec, work)
+    conftest = src / "tests" / "conftest.py"
+    text = conftest.read_text() if conftest.exists() else ""
+    if "aioxide harness" not in text:
+        conftest.write_text(text + HARNESS_POLICY)
+    return apy, src
+
+
+def run_asgiref(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    apy, src = pytest_asyncio_suite(py, work, "asgiref==3.13.0")
+    return twice(apy, src, ["tests", "-p", "no:xdist"])
+
+
+def run_aiofiles(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    apy, src = pytest_asyncio_suite(py, work, "aiofiles==25.1.0")
+    return twice(apy, src, ["tests", "-p", "no:xdist"])
+
+
+def run_hypercorn(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    apy, src = pytest_asyncio_suite(py, work, "hypercorn==0.18.0")
+    return twice(apy, src, ["tests", "-p", "no:xdist", "-o", "addopts="])
 
 
 def run_redis(py: Path, work: Path, jobs: str) -> tuple[set, set]:
@@ -440,17 +480,7 @@ def run_redis(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     if server is None:
         print("   no redis-server on PATH (Debian's redis-server): not run")
         return set(), {"redis: not run (no redis-server)"}
-    venv = work / "venv-redis"
-    rpy = venv / "bin" / "python"
-    if not rpy.exists():
-        sh([sys.executable, "-m", "venv", venv])
-    sh([rpy, "-m", "pip", "install", "--quiet", *REDIS_DEPS])
-    sh([rpy, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
-        *(work / "wheels").glob("aioxide-*.whl")])
-    src = sdist(py, "redis==8.1.0", work)
-    conftest = src / "tests" / "conftest.py"
-    if "aioxide harness" not in conftest.read_text():
-        conftest.write_text(conftest.read_text() + HARNESS_POLICY)
+    rpy, src = pytest_asyncio_suite(py, work, "redis==8.1.0")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -476,8 +506,8 @@ def run_redis(py: Path, work: Path, jobs: str) -> tuple[set, set]:
 SUITES = {"anyio": run_anyio, "uvloop": run_uvloop, "aiohttp": run_aiohttp,
           "starlette": run_starlette, "httpx": run_httpx, "uvicorn": run_uvicorn,
           "asyncssh": run_asyncssh, "aioquic": run_aioquic, "aiosmtpd": run_aiosmtpd,
-          "tornado": run_tornado, "asyncpg": run_asyncpg,
-          "redis": run_redis}
+          "tornado": run_tornado, "asyncpg": run_asyncpg, "redis": run_redis,
+          "asgiref": run_asgiref, "aiofiles": run_aiofiles, "hypercorn": run_hypercorn}
 
 
 def main() -> int:
