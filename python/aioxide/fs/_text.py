@@ -58,6 +58,11 @@ class AsyncTextFile(AsyncFile):
     def newlines(self):
         return getattr(self._decoder, "newlines", None)
 
+    async def readline(self, size: int = -1) -> str:
+        # io.TextIOWrapper.readline takes an integer only; None is a TypeError there,
+        # unlike read(None), readlines(None) and a binary file's readline(None).
+        return await super().readline(_args.size(size))
+
     @property
     def line_buffering(self) -> bool:
         return self._line_buffering

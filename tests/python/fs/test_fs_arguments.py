@@ -70,6 +70,14 @@ def test_binary_readline_limit_of_a_wrong_type(loop, tmp_path, mode, bad):
     check_same_error(loop, tmp_path / "f", mode, "readline", bad)
 
 
+@pytest.mark.parametrize("mode", ["r", "r+"])
+@pytest.mark.parametrize("bad", NOT_INTS + [None], ids=_arg_id)
+def test_text_readline_limit_of_a_wrong_type(loop, tmp_path, mode, bad):
+    # A text file's readline takes an integer only: None is a TypeError there, unlike
+    # read(None), readlines(None) and a binary file's readline(None).
+    check_same_error(loop, tmp_path / "f", mode, "readline", bad)
+
+
 @pytest.mark.parametrize("mode", ["rb", "r+b"])
 def test_binary_read_below_minus_one(loop, tmp_path, mode):
     check_same_error(loop, tmp_path / "f", mode, "read", -2)
