@@ -214,6 +214,32 @@ def test_non_callable_is_refused(debug_loop, method, name):
 
 
 @pytest.mark.parametrize(
+    "method",
+    [
+        lambda lp, cb: lp.call_soon(cb),
+        lambda lp, cb: lp.call_soon_threadsafe(cb),
+        lambda lp, cb: lp.call_later(0, cb),
+        lambda lp, cb: lp.call_at(lp.time(), cb),
+    ],
+    ids=["call_soon", "call_soon_threadsafe", "call_later", "call_at"],
+)
+def test_non_callable_outside_debug_mode_fails_when_it_runs(loop, method):
+    # As asyncio and uvloop: no check when scheduling; calling it fails in the exception
+    # handler and the loop goes on (Sanic's tests schedule a task object this way).
+    seen = []
+    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx))
+    handle = method(loop, 42)
+    assert not handle.cancelled()
+    loop.call_later(0.01, loop.stop)
+    loop.run_forever()
+    assert len(seen) == 1
+    assert isinstance(seen[0]["exception"], TypeError)
+    assert "'int' object is not callable" in str(seen[0]["exception"])
+    assert seen[0]["message"] == "Exception in callback 42()"
+    assert seen[0]["handle"] is handle
+
+
+@pytest.mark.parametrize(
     "callback",
     [coro_func, Owner().method, functools.partial(coro_func)],
     ids=["function", "bound-method", "partial"],

@@ -109,6 +109,27 @@ def test_stop_before_run_forever_runs_one_iteration(loop):
     assert seen == ["ready", "next-iteration"]
 
 
+def test_a_stop_request_cleared_through_the_stopping_attribute(loop):
+    # asyncio's loops keep the request in a plain `_stopping` attribute, which servers
+    # such as Sanic read and reset (`loop._stopping = False`) before running shutdown
+    # code after a stop() that came in while the loop was not running.
+    assert loop._stopping is False
+    loop.stop()
+    assert loop._stopping is True
+    loop._stopping = False
+    assert loop._stopping is False
+    # Nothing is left of the request: a run goes on until its future is done.
+    assert loop.run_until_complete(answer(7)) == 7
+    # Set to true, the next run stops after one iteration, as after stop().
+    loop._stopping = True
+    seen = []
+    loop.call_soon(seen.append, "ready")
+    loop.call_soon(lambda: loop.call_soon(seen.append, "next-iteration"))
+    loop.run_forever()
+    assert seen == ["ready"]
+    assert loop._stopping is False
+
+
 def test_is_running(loop):
     seen = []
     assert not loop.is_running()

@@ -257,9 +257,18 @@ impl PyLoopCore {
         self.stopping.store(true, Ordering::Relaxed);
     }
 
+    /// The pending stop request, under the attribute name asyncio's loops keep it in.
     #[getter]
     fn _stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// Servers such as Sanic reset asyncio's `_stopping` to drop a stop request that
+    /// came while the loop was not running; any value counts by its truth.
+    #[setter(_stopping)]
+    fn set_stopping(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.stopping.store(value.is_truthy()?, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Mark the loop running on the calling thread (`true`) or not running (`false`).
