@@ -197,33 +197,25 @@ def debug_loop(loop):
     return loop
 
 
-@pytest.mark.parametrize(
-    "method, name",
-    [
-        (lambda lp, cb: lp.call_soon(cb), "call_soon"),
-        (lambda lp, cb: lp.call_soon_threadsafe(cb), "call_soon_threadsafe"),
-        (lambda lp, cb: lp.call_later(1, cb), "call_at"),
-        (lambda lp, cb: lp.call_at(lp.time() + 1, cb), "call_at"),
-    ],
-    ids=["call_soon", "call_soon_threadsafe", "call_later", "call_at"],
-)
+# Each way of scheduling a callback (due at once), and the method name asyncio's
+# TypeError gives for it (call_later reports call_at, which it calls).
+SCHEDULERS = {
+    "call_soon": (lambda lp, cb: lp.call_soon(cb), "call_soon"),
+    "call_soon_threadsafe": (lambda lp, cb: lp.call_soon_threadsafe(cb), "call_soon_threadsafe"),
+    "call_later": (lambda lp, cb: lp.call_later(0, cb), "call_at"),
+    "call_at": (lambda lp, cb: lp.call_at(lp.time(), cb), "call_at"),
+}
+
+
+@pytest.mark.parametrize("method, name", SCHEDULERS.values(), ids=SCHEDULERS.keys())
 def test_non_callable_is_refused(debug_loop, method, name):
     message = f"a callable object was expected by {name}(), got 42"
     with pytest.raises(TypeError, match=re.escape(message)):
         method(debug_loop, 42)
 
 
-@pytest.mark.parametrize(
-    "method",
-    [
-        lambda lp, cb: lp.call_soon(cb),
-        lambda lp, cb: lp.call_soon_threadsafe(cb),
-        lambda lp, cb: lp.call_later(0, cb),
-        lambda lp, cb: lp.call_at(lp.time(), cb),
-    ],
-    ids=["call_soon", "call_soon_threadsafe", "call_later", "call_at"],
-)
-def test_non_callable_outside_debug_mode_fails_when_it_runs(loop, method):
+@pytest.mark.parametrize("method, name", SCHEDULERS.values(), ids=SCHEDULERS.keys())
+def test_non_callable_outside_debug_mode_fails_when_it_runs(loop, method, name):
     # As asyncio and uvloop: no check when scheduling; calling it fails in the exception
     # handler and the loop goes on (Sanic's tests schedule a task object this way).
     seen = []
