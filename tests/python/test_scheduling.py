@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import threading
 import time
+import weakref
 
 import pytest
 from _util import run_briefly
@@ -300,6 +302,59 @@ def test_call_soon_threadsafe_from_many_threads(loop):
     assert len(seen) == per_thread * n_threads
     for tag in range(n_threads):
         assert [i for t, i in seen if t == tag] == list(range(per_thread))
+
+
+def test_finalizers_that_schedule_callbacks_during_collections(loop):
+    # A collection can start at any allocation, including one the loop makes while it
+    # holds its queues; finalizers then run Python code there, which schedules more
+    # callbacks, from the loop's thread and from others. Nothing may be lost or fail.
+    per_thread = 2000
+    n_threads = 3
+    ran = []
+    finalized = []
+    errors = []
+    done = loop.create_future()
+
+    class Cycle:
+        pass
+
+    def make_garbage(i):
+        ran.append(i)
+        c = Cycle()
+        c.self = c  # only the collector frees it
+        weakref.finalize(c, loop.call_soon_threadsafe, finalized.append, i)
+        c.handle = loop.call_soon(lambda: None)
+        if len(ran) == per_thread * n_threads and not done.done():
+            done.set_result(None)
+
+    def worker():
+        try:
+            for i in range(per_thread):
+                loop.call_soon_threadsafe(make_garbage, i)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(n_threads)]
+
+    async def main():
+        for t in threads:
+            t.start()
+        await asyncio.wait_for(done, 30)
+        gc.collect()
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(5, 2, 2)
+    try:
+        loop.run_until_complete(main())
+    finally:
+        gc.set_threshold(*thresholds)
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert len(ran) == per_thread * n_threads
+    assert len(finalized) == per_thread * n_threads
 
 
 def test_call_soon_threadsafe_returns_a_cancellable_handle(loop):

@@ -192,7 +192,7 @@ impl PyLoopCore {
         let elapsed = load_f64(&st.ran) + current;
         let waiting = load_f64(&st.waiting);
         let (ready, timers) = {
-            let s = self.state.lock();
+            let s = self.state.borrow_mut(py);
             (s.sched.ready_len(), s.sched.timers.len())
         };
         let d = PyDict::new(py);

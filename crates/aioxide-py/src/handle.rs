@@ -6,7 +6,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use parking_lot::Mutex;
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -34,7 +33,7 @@ struct Refs {
     weakref
 )]
 pub struct PyHandle {
-    refs: Mutex<Refs>,
+    refs: crate::ffi::GilCell<Refs>,
     cancelled: AtomicBool,
     /// For timers: still in the loop's heap (asyncio's `TimerHandle._scheduled`).
     scheduled: AtomicBool,
@@ -74,14 +73,14 @@ impl PyHandle {
         if this.scheduled.load(Ordering::Acquire) {
             if let Some(event_loop) = this.loop_of(py) {
                 if let Ok(core) = event_loop.bind(py).downcast::<PyLoopCore>() {
-                    core.get().timer_cancelled();
+                    core.get().timer_cancelled(py);
                 }
             }
         }
         // Release the callback and its arguments now, as asyncio does; drop them after the
         // lock is released because dropping may run arbitrary Python code.
         let (callback, args) = {
-            let mut refs = this.refs.lock();
+            let mut refs = this.refs.borrow_mut(py);
             (refs.callback.take(), refs.args.take())
         };
         drop((callback, args));
@@ -95,7 +94,7 @@ impl PyHandle {
         event_loop: Py<PyAny>,
     ) -> PyHandle {
         PyHandle {
-            refs: Mutex::new(Refs {
+            refs: crate::ffi::GilCell::new(Refs {
                 callback: Some(callback),
                 args: Some(args),
                 context: Some(context),
@@ -112,13 +111,13 @@ impl PyHandle {
     }
 
     /// Debug mode: remember where the handle was created.
-    pub fn set_source_traceback(&self, tb: Py<PyAny>) {
-        self.refs.lock().source_traceback = Some(tb);
+    pub fn set_source_traceback(&self, py: Python<'_>, tb: Py<PyAny>) {
+        self.refs.borrow_mut(py).source_traceback = Some(tb);
     }
 
     fn source_traceback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.refs
-            .lock()
+            .borrow_mut(py)
             .source_traceback
             .as_ref()
             .map(|t| t.clone_ref(py))
@@ -130,7 +129,7 @@ impl PyHandle {
 
     fn loop_of(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.refs
-            .lock()
+            .borrow_mut(py)
             .event_loop
             .as_ref()
             .map(|l| l.clone_ref(py))
@@ -145,7 +144,7 @@ impl PyHandle {
         // Bound (not Py) clones: their drops decref directly, without pyo3's per-drop
         // check of whether the GIL is held.
         let (callback, args, context) = {
-            let refs = this.refs.lock();
+            let refs = this.refs.borrow_mut(py);
             match (&refs.callback, &refs.args, &refs.context) {
                 (Some(cb), Some(args), Some(ctx)) => (
                     cb.bind(py).clone(),
@@ -202,17 +201,29 @@ impl PyHandle {
     }
 
     fn get_context(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.refs.lock().context.as_ref().map(|c| c.clone_ref(py))
+        self.refs
+            .borrow_mut(py)
+            .context
+            .as_ref()
+            .map(|c| c.clone_ref(py))
     }
 
     #[getter]
     fn _callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.refs.lock().callback.as_ref().map(|c| c.clone_ref(py))
+        self.refs
+            .borrow_mut(py)
+            .callback
+            .as_ref()
+            .map(|c| c.clone_ref(py))
     }
 
     #[getter]
     fn _args(&self, py: Python<'_>) -> Option<Py<PyTuple>> {
-        self.refs.lock().args.as_ref().map(|a| a.clone_ref(py))
+        self.refs
+            .borrow_mut(py)
+            .args
+            .as_ref()
+            .map(|a| a.clone_ref(py))
     }
 
     #[getter]
@@ -251,7 +262,7 @@ impl PyHandle {
         }
         let py = slf.py();
         let cb_args = {
-            let refs = slf.get().refs.lock();
+            let refs = slf.get().refs.borrow_mut(py);
             match (&refs.callback, &refs.args) {
                 (Some(cb), Some(args)) => Some((cb.clone_ref(py), args.clone_ref(py))),
                 _ => None,
@@ -273,7 +284,7 @@ impl PyHandle {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Some(refs) = self.refs.try_lock() {
+        if let Some(refs) = self.refs.traverse_borrow(&visit) {
             if let Some(x) = &refs.callback {
                 visit.call(x)?;
             }
@@ -293,8 +304,8 @@ impl PyHandle {
         Ok(())
     }
 
-    fn __clear__(&self) {
-        let taken = std::mem::take(&mut *self.refs.lock());
+    fn __clear__(&self, py: Python<'_>) {
+        let taken = std::mem::take(&mut *self.refs.borrow_mut(py));
         drop(taken);
     }
 }

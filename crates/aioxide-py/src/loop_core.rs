@@ -81,7 +81,7 @@ pub struct Parked {
 
 #[pyclass(name = "LoopCore", module = "aioxide._aioxide", frozen, subclass)]
 pub struct PyLoopCore {
-    pub state: Mutex<LoopState>,
+    pub state: crate::ffi::GilCell<LoopState>,
     /// `None` once the loop is closed; cloned out for each wait so close never blocks.
     pub reactor: Mutex<Option<Arc<Reactor>>>,
     /// The poller's event buffer and the readiness list made from it; only the loop
@@ -112,7 +112,7 @@ pub struct PyLoopCore {
     /// this loop makes (see `tasks.rs`). Neither type has vectorcall on 3.11, so passing
     /// keywords any other way builds and frees a dict per call. Held only while the
     /// loop runs.
-    pub loop_kwargs: Mutex<Option<Py<PyDict>>>,
+    pub loop_kwargs: crate::ffi::GilCell<Option<Py<PyDict>>>,
 }
 
 impl PyLoopCore {
@@ -139,14 +139,14 @@ impl PyLoopCore {
         self.reactor.lock().clone().ok_or_else(errors::loop_closed)
     }
 
-    pub fn timer_cancelled(&self) {
-        self.state.lock().sched.timers.note_cancelled();
+    pub fn timer_cancelled(&self, py: Python<'_>) {
+        self.state.borrow_mut(py).sched.timers.note_cancelled();
     }
 
     /// Remove every queued handle, timer and watcher; returns what they held so the
     /// caller drops it after the lock is gone.
-    fn take_everything(&self) -> Vec<Py<PyAny>> {
-        let mut guard = self.state.lock();
+    fn take_everything(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        let mut guard = self.state.borrow_mut(py);
         let st = &mut *guard;
         let mut out: Vec<Py<PyAny>> = st
             .sched
@@ -172,7 +172,7 @@ impl PyLoopCore {
     ) -> PyResult<Self> {
         let reactor = Reactor::new().map_err(errors::os_error)?;
         Ok(PyLoopCore {
-            state: Mutex::new(LoopState {
+            state: crate::ffi::GilCell::new(LoopState {
                 sched: Scheduler::default(),
                 readers: HashMap::new(),
                 writers: HashMap::new(),
@@ -194,7 +194,7 @@ impl PyLoopCore {
             watch: crate::debug::WatchState::default(),
             poll_hot: AtomicBool::new(false),
             callbacks_run: AtomicU64::new(0),
-            loop_kwargs: Mutex::new(None),
+            loop_kwargs: crate::ffi::GilCell::new(None),
         })
     }
 
@@ -272,21 +272,21 @@ impl PyLoopCore {
     }
 
     /// Mark the loop running on the calling thread (`true`) or not running (`false`).
-    fn _set_running(&self, running: bool) {
+    fn _set_running(&self, py: Python<'_>, running: bool) {
         *self.thread.lock() = running.then(|| std::thread::current().id());
         self.running.store(running, Ordering::Relaxed);
         if !running {
             self.stopping.store(false, Ordering::Relaxed);
             // The cached `{"loop": self}` is a reference cycle: keep it only while running,
             // so a loop that is dropped unclosed is still freed (and warns) at once.
-            let kwargs = self.loop_kwargs.lock().take();
+            let kwargs = self.loop_kwargs.borrow_mut(py).take();
             drop(kwargs);
         }
     }
 
     /// Close the native side: drop every pending callback and watcher, release the poller
     /// and waker descriptors. Idempotent.
-    fn _close_core(&self) {
+    fn _close_core(&self, py: Python<'_>) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -294,21 +294,21 @@ impl PyLoopCore {
         if let Some(reactor) = &reactor {
             reactor.clear();
         }
-        let handles = self.take_everything();
+        let handles = self.take_everything(py);
         drop(handles);
-        let parked = std::mem::take(&mut self.state.lock().parked);
+        let parked = std::mem::take(&mut self.state.borrow_mut(py).parked);
         drop(parked);
         drop(reactor);
         let hook = self.iteration_hook.lock().take();
         drop(hook);
-        let kwargs = self.loop_kwargs.lock().take();
+        let kwargs = self.loop_kwargs.borrow_mut(py).take();
         drop(kwargs);
     }
 
     /// Counters for metrics and tests: (iterations, callbacks run, ready, timers,
     /// cancelled timers).
-    fn _counters(&self) -> (u64, u64, usize, usize, usize) {
-        let st = self.state.lock();
+    fn _counters(&self, py: Python<'_>) -> (u64, u64, usize, usize, usize) {
+        let st = self.state.borrow_mut(py);
         (
             self.iterations.load(Ordering::Relaxed),
             self.callbacks_run.load(Ordering::Relaxed),
@@ -319,7 +319,7 @@ impl PyLoopCore {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Some(st) = self.state.try_lock() {
+        if let Some(st) = self.state.traverse_borrow(&visit) {
             for h in st.sched.iter() {
                 visit.call(&h.0)?;
             }
@@ -338,7 +338,7 @@ impl PyLoopCore {
                 visit.call(h)?;
             }
         }
-        if let Some(kwargs) = self.loop_kwargs.try_lock() {
+        if let Some(kwargs) = self.loop_kwargs.traverse_borrow(&visit) {
             if let Some(d) = &*kwargs {
                 visit.call(d)?;
             }
@@ -346,14 +346,14 @@ impl PyLoopCore {
         Ok(())
     }
 
-    fn __clear__(&self) {
-        let handles = self.take_everything();
+    fn __clear__(&self, py: Python<'_>) {
+        let handles = self.take_everything(py);
         drop(handles);
-        let parked = std::mem::take(&mut self.state.lock().parked);
+        let parked = std::mem::take(&mut self.state.borrow_mut(py).parked);
         drop(parked);
         let hook = self.iteration_hook.lock().take();
         drop(hook);
-        let kwargs = self.loop_kwargs.lock().take();
+        let kwargs = self.loop_kwargs.borrow_mut(py).take();
         drop(kwargs);
     }
 }
@@ -363,7 +363,7 @@ impl PyLoopCore {
     /// Snapshot of the ready queue (asyncio's `_ready`), for introspection and tests.
     #[getter]
     fn _ready(&self, py: Python<'_>) -> Vec<Py<PyHandle>> {
-        let st = self.state.lock();
+        let st = self.state.borrow_mut(py);
         let mut out: Vec<Py<PyHandle>> = Vec::with_capacity(st.sched.ready_len());
         out.extend(st.sched.iter_ready().map(|h| h.0.clone_ref(py)));
         out
@@ -372,7 +372,7 @@ impl PyLoopCore {
     /// Snapshot of the scheduled timers (asyncio's `_scheduled`), in no particular order.
     #[getter]
     fn _scheduled(&self, py: Python<'_>) -> Vec<Py<PyHandle>> {
-        let st = self.state.lock();
+        let st = self.state.borrow_mut(py);
         st.sched.timers.iter().map(|h| h.0.clone_ref(py)).collect()
     }
 }

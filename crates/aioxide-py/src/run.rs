@@ -33,7 +33,7 @@ impl PyLoopCore {
     /// Queue the reader and writer callbacks of descriptors the poller reported; drop the
     /// registration of a watcher whose handle was cancelled (asyncio's `_process_events`).
     fn dispatch_io(&self, py: Python<'_>, reactor: &Reactor, ready: &[Readiness]) -> PyResult<()> {
-        let mut st = self.state.lock();
+        let mut st = self.state.borrow_mut(py);
         for r in ready {
             let (mut drop_read, mut drop_write) = (false, false);
             if r.readable {
@@ -141,7 +141,7 @@ impl PyLoopCore {
         let stopping = this.stopping.load(Ordering::Relaxed);
 
         let mut dropped: Vec<HandleRef> = Vec::new();
-        let mut st = this.state.lock();
+        let mut st = this.state.borrow_mut(py);
         let timeout =
             st.sched
                 .poll_timeout_with(|| this.clock.read().now(), stopping, &mut dropped);
@@ -156,7 +156,7 @@ impl PyLoopCore {
             drop(st);
             drop(std::mem::take(&mut dropped));
             this.poll_io(py, reactor, if manual { Some(0.0) } else { timeout })?;
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             this.take_batch(&mut st, &mut dropped)
         } else {
             let batch = this.take_batch(&mut st, &mut dropped);
@@ -191,13 +191,13 @@ impl PyLoopCore {
 
             if let Err(err) = result {
                 bump(&this.callbacks_run, ran);
-                this.state.lock().sched.restore_unrun(batch);
+                this.state.borrow_mut(py).sched.restore_unrun(batch);
                 return Err(err);
             }
         }
         bump(&this.callbacks_run, ran);
         let parked = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             if batch.capacity() > 0 {
                 // Keep the emptied buffer for the next batch (saves an allocation).
                 st.spare = batch;
@@ -235,7 +235,10 @@ impl PyLoopCore {
             if let Some(hook) = &hook {
                 hook.call0(py)?;
             }
-            if this.stopping.swap(false, Ordering::Relaxed) {
+            // A load first: a swap is a locked instruction on every iteration. Only the
+            // loop thread clears the flag, so a `stop()` between the two is not lost.
+            if this.stopping.load(Ordering::Relaxed) {
+                this.stopping.store(false, Ordering::Relaxed);
                 return Ok(());
             }
         }

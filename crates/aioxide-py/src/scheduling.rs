@@ -109,7 +109,7 @@ impl PyLoopCore {
             slf.clone().into_any().unbind(),
         );
         if slf.get().debug.load(Ordering::Relaxed) {
-            handle.set_source_traceback(creation_stack(py)?);
+            handle.set_source_traceback(py, creation_stack(py)?);
         }
         Ok(handle)
     }
@@ -126,7 +126,7 @@ impl PyLoopCore {
         check_callback_mode(callback, method, this.debug.load(Ordering::Relaxed))?;
         let handle = Self::new_handle(slf, callback, args, context)?;
         let queued = HandleRef(handle.clone_ref(slf.py()));
-        this.state.lock().sched.push_ready(queued);
+        this.state.borrow_mut(slf.py()).sched.push_ready(queued);
         Ok(handle)
     }
 
@@ -149,7 +149,7 @@ impl PyLoopCore {
         let timer = Py::new(py, init)?;
         let as_handle: Py<PyHandle> = timer.clone_ref(py).into_bound(py).into_super().unbind();
         this.state
-            .lock()
+            .borrow_mut(py)
             .sched
             .push_timer(when, HandleRef(as_handle));
         Ok(timer)

@@ -13,7 +13,6 @@
 
 use std::sync::atomic::Ordering;
 
-use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple, PyType};
@@ -54,7 +53,7 @@ enum State {
 #[pyclass(module = "aioxide._aioxide", frozen)]
 pub struct SockCall {
     op: Op,
-    state: Mutex<State>,
+    state: crate::ffi::GilCell<State>,
     /// `cr_origin`: where the call was made, when coroutine origin tracking was on.
     origin: Option<Py<PyAny>>,
 }
@@ -74,7 +73,7 @@ impl SockCall {
         let event_loop = event_loop.clone().unbind();
         Ok(SockCall {
             op,
-            state: Mutex::new(State::Start {
+            state: crate::ffi::GilCell::new(State::Start {
                 event_loop,
                 sock,
                 arg,
@@ -84,7 +83,7 @@ impl SockCall {
     }
 
     fn step<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Sent<'py>> {
-        let state = std::mem::replace(&mut *self.state.lock(), State::Running);
+        let state = std::mem::replace(&mut *self.state.borrow_mut(py), State::Running);
         let iter = match state {
             State::Start {
                 event_loop,
@@ -93,7 +92,7 @@ impl SockCall {
             } => {
                 if !value.is_none() {
                     // Still not started, as a Python coroutine stays.
-                    *self.state.lock() = State::Start {
+                    *self.state.borrow_mut(py) = State::Start {
                         event_loop,
                         sock,
                         arg,
@@ -104,12 +103,12 @@ impl SockCall {
                 }
                 match self.start(event_loop.bind(py), sock.bind(py), arg.bind(py)) {
                     Ok(Started::Done(result)) => {
-                        *self.state.lock() = State::Done;
+                        *self.state.borrow_mut(py) = State::Done;
                         return Ok(Sent::Return(result));
                     }
                     Ok(Started::Wait(iter)) => iter,
                     Err(err) => {
-                        *self.state.lock() = State::Done;
+                        *self.state.borrow_mut(py) = State::Done;
                         return Err(err);
                     }
                 }
@@ -117,7 +116,7 @@ impl SockCall {
             State::Awaiting(iter) => iter.into_bound(py),
             other => {
                 let running = matches!(other, State::Running);
-                *self.state.lock() = other;
+                *self.state.borrow_mut(py) = other;
                 return Err(match running {
                     true => PyValueError::new_err("coroutine already executing"),
                     false => PyRuntimeError::new_err("cannot reuse already awaited coroutine"),
@@ -125,7 +124,7 @@ impl SockCall {
             }
         };
         let sent = ffi::iter_send(&iter, value);
-        *self.state.lock() = match &sent {
+        *self.state.borrow_mut(py) = match &sent {
             Ok(Sent::Next(_)) => State::Awaiting(iter.unbind()),
             _ => State::Done,
         };
@@ -232,7 +231,7 @@ impl SockCall {
         val: Option<&Bound<'_, PyAny>>,
         tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let state = std::mem::replace(&mut *self.state.lock(), State::Running);
+        let state = std::mem::replace(&mut *self.state.borrow_mut(py), State::Running);
         match state {
             State::Awaiting(iter) => {
                 let iter = iter.into_bound(py);
@@ -241,25 +240,25 @@ impl SockCall {
                     (val, None) => iter.call_method1("throw", (typ, val)),
                     (val, tb) => iter.call_method1("throw", (typ, val, tb)),
                 };
-                *self.state.lock() = match &thrown {
+                *self.state.borrow_mut(py) = match &thrown {
                     Ok(_) => State::Awaiting(iter.unbind()),
                     Err(_) => State::Done,
                 };
                 thrown.map(Bound::unbind)
             }
             State::Running => {
-                *self.state.lock() = State::Running;
+                *self.state.borrow_mut(py) = State::Running;
                 Err(PyValueError::new_err("coroutine already executing"))
             }
             _ => {
-                *self.state.lock() = State::Done;
+                *self.state.borrow_mut(py) = State::Done;
                 Err(Self::exception(typ, val)?)
             }
         }
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let state = std::mem::replace(&mut *self.state.lock(), State::Done);
+        let state = std::mem::replace(&mut *self.state.borrow_mut(py), State::Done);
         match state {
             State::Awaiting(iter) => {
                 let iter = iter.into_bound(py);
@@ -269,7 +268,7 @@ impl SockCall {
                 Ok(())
             }
             State::Running => {
-                *self.state.lock() = State::Running;
+                *self.state.borrow_mut(py) = State::Running;
                 Err(PyValueError::new_err("coroutine already executing"))
             }
             _ => Ok(()),
@@ -299,7 +298,7 @@ impl SockCall {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        if let Some(state) = self.state.try_lock() {
+        if let Some(state) = self.state.traverse_borrow(&visit) {
             match &*state {
                 State::Start {
                     event_loop,
@@ -321,7 +320,7 @@ impl SockCall {
     }
 
     fn __clear__(&self, py: Python<'_>) {
-        let state = std::mem::replace(&mut *self.state.lock(), State::Done);
+        let state = std::mem::replace(&mut *self.state.borrow_mut(py), State::Done);
         self.warn_if_never_started(py, &state);
         drop(state);
     }

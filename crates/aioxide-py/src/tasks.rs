@@ -68,7 +68,7 @@ impl PyLoopCore {
     fn loop_kwargs<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
         let py = slf.py();
         let this = slf.get();
-        if let Some(d) = &*this.loop_kwargs.lock() {
+        if let Some(d) = &*this.loop_kwargs.borrow_mut(py) {
             return Ok(d.bind(py).clone());
         }
         // Built with the lock released: allocating may run the garbage collector, and a
@@ -76,7 +76,7 @@ impl PyLoopCore {
         let d = PyDict::new(py);
         d.set_item(pyo3::intern!(py, "loop"), slf)?;
         if this.running.load(Ordering::Relaxed) {
-            let old = this.loop_kwargs.lock().replace(d.clone().unbind());
+            let old = this.loop_kwargs.borrow_mut(py).replace(d.clone().unbind());
             drop(old);
         }
         Ok(d)

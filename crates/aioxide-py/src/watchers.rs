@@ -132,7 +132,7 @@ impl PyLoopCore {
         let handle = Self::new_handle(slf, callback, args, None)?;
         let reactor = this.reactor()?;
         let (replaced, unparked) = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             // Same object, still open (the caller read `fd` from it just now): the same
             // file as when it was parked.
             let unparked = of.object().and_then(|sock| {
@@ -187,7 +187,7 @@ impl PyLoopCore {
             Err(e) if e.is_instance_of::<PyValueError>(slf.py()) => e,
             found => return found,
         };
-        let st = slf.get().state.lock();
+        let st = slf.get().state.borrow_mut(slf.py());
         let mut watches = st.readers.iter().chain(st.writers.iter());
         match watches.find(|(_, w)| {
             w.fileobj
@@ -230,7 +230,7 @@ impl PyLoopCore {
         }
         let reactor = this.reactor()?;
         let removed = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             let removed = st.watches_mut(side).remove(&fd);
             let interest = side.set(reactor.interest(fd), false);
             match park {
@@ -280,7 +280,7 @@ impl PyLoopCore {
         let Some(fd) = Self::watched_fd(slf, fileobj)? else {
             return Ok(false);
         };
-        let st = slf.get().state.lock();
+        let st = slf.get().state.borrow_mut(slf.py());
         let watch = st.watches(side).get(&fd);
         Ok(watch.is_some_and(|w| !w.handle.get().is_cancelled()))
     }

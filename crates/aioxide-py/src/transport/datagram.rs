@@ -20,7 +20,6 @@ use std::os::fd::RawFd;
 use aioxide_core::stream::{Flow, FlowEvent, WaterMarks};
 use aioxide_core::sys::sockaddr::{recv_from, AddrParts, SockAddr};
 use aioxide_core::sys::socket;
-use parking_lot::Mutex;
 use pyo3::exceptions::{PyBlockingIOError, PyInterruptedError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
@@ -59,7 +58,7 @@ pub struct PyDatagramCore {
     address: Option<Py<PyAny>>,
     /// The socket is connected: datagrams go out with `send(2)`.
     connected: bool,
-    state: Mutex<DatagramState>,
+    state: crate::ffi::GilCell<DatagramState>,
 }
 
 /// How a send attempt failed, in asyncio's terms.
@@ -121,17 +120,17 @@ impl PyDatagramCore {
     }
 
     fn protocol(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let st = self.state.lock();
+        let st = self.state.borrow_mut(py);
         st.protocol.as_ref().map(|p| p.clone_ref(py))
     }
 
     fn transport(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let st = self.state.lock();
+        let st = self.state.borrow_mut(py);
         st.transport.as_ref().map(|t| t.clone_ref(py))
     }
 
     fn sock(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let st = self.state.lock();
+        let st = self.state.borrow_mut(py);
         st.sock.as_ref().map(|s| s.clone_ref(py))
     }
 
@@ -206,7 +205,7 @@ impl PyDatagramCore {
         let py = slf.py();
         let this = slf.get();
         let (drop_writer, drop_reader, dropped) = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             if st.conn_lost > 0 {
                 return Ok(());
             }
@@ -236,7 +235,7 @@ impl PyDatagramCore {
     fn peer_object(&self, py: Python<'_>, from: &SockAddr) -> Option<Py<PyAny>> {
         let raw = from.as_bytes();
         {
-            let st = self.state.lock();
+            let st = self.state.borrow_mut(py);
             if let Some((last_raw, obj)) = &st.last_peer {
                 if last_raw.as_slice() == raw {
                     return Some(obj.clone_ref(py));
@@ -246,7 +245,7 @@ impl PyDatagramCore {
         let obj = address_object(py, from.parts())?;
         let old = self
             .state
-            .lock()
+            .borrow_mut(py)
             .last_peer
             .replace((raw.to_vec(), obj.clone_ref(py)));
         drop(old);
@@ -277,7 +276,7 @@ impl PyDatagramCore {
             fd,
             address: address.filter(|a| a.bind(sock.py()).is_truthy().unwrap_or(true)),
             connected,
-            state: Mutex::new(DatagramState {
+            state: crate::ffi::GilCell::new(DatagramState {
                 sock: Some(sock.clone().unbind()),
                 transport: Some(transport.clone().unbind()),
                 protocol: Some(protocol.clone().unbind()),
@@ -292,7 +291,7 @@ impl PyDatagramCore {
     }
 
     fn _start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let reading = slf.get().state.lock().flags.is_reading();
+        let reading = slf.get().state.borrow_mut(slf.py()).flags.is_reading();
         if reading {
             Self::watch(slf, Side::Read, slf.as_any())?;
         }
@@ -303,7 +302,7 @@ impl PyDatagramCore {
     fn __call__(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        if this.state.lock().conn_lost > 0 {
+        if this.state.borrow_mut(py).conn_lost > 0 {
             return Ok(());
         }
         let mut from = SockAddr::default();
@@ -360,7 +359,7 @@ impl PyDatagramCore {
             (None, Some(addr)) => addr.clone(),
             (None, None) => none,
         };
-        let mut st = this.state.lock();
+        let mut st = this.state.borrow_mut(py);
         if st.conn_lost > 0 && this.address.is_some() {
             let warn = st.conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES;
             st.conn_lost += 1;
@@ -384,7 +383,7 @@ impl PyDatagramCore {
                 }
                 Err(err) => return this.send_failed(py, err),
             }
-            st = this.state.lock();
+            st = this.state.borrow_mut(py);
         }
         st.queued += data.as_bytes().len();
         st.queue.push_back((data.unbind(), addr.unbind()));
@@ -400,7 +399,7 @@ impl PyDatagramCore {
         let this = slf.get();
         loop {
             let Some((data, addr)) = ({
-                let mut st = this.state.lock();
+                let mut st = this.state.borrow_mut(py);
                 let item = st.queue.pop_front();
                 if let Some((data, _)) = &item {
                     st.queued -= data.bind(py).as_bytes().len();
@@ -412,7 +411,7 @@ impl PyDatagramCore {
             match this.send_one(py, data.bind(py), addr.bind(py)) {
                 Ok(()) => {}
                 Err(SendError::WouldBlock) => {
-                    let mut st = this.state.lock();
+                    let mut st = this.state.borrow_mut(py);
                     st.queued += data.bind(py).as_bytes().len();
                     st.queue.push_front((data, addr));
                     break;
@@ -421,13 +420,13 @@ impl PyDatagramCore {
             }
         }
         let event = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             let size = st.queued;
             st.flow.shrank(size)
         };
         this.flow(py, event)?; // resume_writing() may queue more
         let closing = {
-            let st = this.state.lock();
+            let st = this.state.borrow_mut(py);
             if !st.queue.is_empty() {
                 return Ok(());
             }
@@ -444,7 +443,7 @@ impl PyDatagramCore {
         let py = slf.py();
         let this = slf.get();
         let lost_now = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             if st.flags.closing {
                 return Ok(());
             }
@@ -473,17 +472,17 @@ impl PyDatagramCore {
         Self::force_close(slf, exc)
     }
 
-    fn is_closing(&self) -> bool {
-        self.state.lock().flags.closing
+    fn is_closing(&self, py: Python<'_>) -> bool {
+        self.state.borrow_mut(py).flags.closing
     }
 
-    fn is_reading(&self) -> bool {
-        self.state.lock().flags.is_reading()
+    fn is_reading(&self, py: Python<'_>) -> bool {
+        self.state.borrow_mut(py).flags.is_reading()
     }
 
     /// True when the reading state changed.
     fn pause_reading(&self, py: Python<'_>) -> PyResult<bool> {
-        if !self.state.lock().flags.pause() {
+        if !self.state.borrow_mut(py).flags.pause() {
             return Ok(false);
         }
         self.unwatch(py, Side::Read)?;
@@ -491,19 +490,19 @@ impl PyDatagramCore {
     }
 
     fn resume_reading(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        if !slf.get().state.lock().flags.resume() {
+        if !slf.get().state.borrow_mut(slf.py()).flags.resume() {
             return Ok(false);
         }
         Self::watch(slf, Side::Read, slf.as_any())?;
         Ok(true)
     }
 
-    fn get_write_buffer_size(&self) -> usize {
-        self.state.lock().queued
+    fn get_write_buffer_size(&self, py: Python<'_>) -> usize {
+        self.state.borrow_mut(py).queued
     }
 
-    fn get_write_buffer_limits(&self) -> (usize, usize) {
-        let marks = self.state.lock().flow.marks();
+    fn get_write_buffer_limits(&self, py: Python<'_>) -> (usize, usize) {
+        let marks = self.state.borrow_mut(py).flow.marks();
         (marks.low, marks.high)
     }
 
@@ -516,7 +515,7 @@ impl PyDatagramCore {
     ) -> PyResult<()> {
         let marks = super::water_marks(high, low)?;
         let event = {
-            let mut st = self.state.lock();
+            let mut st = self.state.borrow_mut(py);
             let size = st.queued;
             st.flow.set_marks(marks, size)
         };
@@ -524,12 +523,12 @@ impl PyDatagramCore {
     }
 
     #[getter]
-    fn protocol_paused(&self) -> bool {
-        self.state.lock().flow.is_paused()
+    fn protocol_paused(&self, py: Python<'_>) -> bool {
+        self.state.borrow_mut(py).flow.is_paused()
     }
 
-    fn set_protocol(&self, protocol: Py<PyAny>) {
-        let old = self.state.lock().protocol.replace(protocol);
+    fn set_protocol(&self, py: Python<'_>, protocol: Py<PyAny>) {
+        let old = self.state.borrow_mut(py).protocol.replace(protocol);
         drop(old);
     }
 
@@ -538,8 +537,8 @@ impl PyDatagramCore {
     }
 
     /// Whether a writer callback is registered (the queue is not empty).
-    fn is_writing(&self) -> bool {
-        !self.state.lock().queue.is_empty()
+    fn is_writing(&self, py: Python<'_>) -> bool {
+        !self.state.borrow_mut(py).queue.is_empty()
     }
 
     /// The socket while the transport owns it, else None.
@@ -552,7 +551,7 @@ impl PyDatagramCore {
     fn _call_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        if this.state.lock().sock.is_none() {
+        if this.state.borrow_mut(py).sock.is_none() {
             return Ok(());
         }
         let lost = match this.protocol(py) {
@@ -563,7 +562,7 @@ impl PyDatagramCore {
             None => Ok(()),
         };
         let taken = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             (
                 st.sock.take(),
                 st.protocol.take(),
@@ -586,7 +585,7 @@ impl PyDatagramCore {
             visit.call(address)?;
         }
         // Never held while Python code runs (see `StreamCore`).
-        if let Some(st) = self.state.try_lock() {
+        if let Some(st) = self.state.traverse_borrow(&visit) {
             for obj in [&st.sock, &st.transport, &st.protocol]
                 .into_iter()
                 .flatten()
@@ -604,8 +603,8 @@ impl PyDatagramCore {
         Ok(())
     }
 
-    fn __clear__(&self) {
-        let taken = self.state.try_lock().map(|mut st| {
+    fn __clear__(&self, py: Python<'_>) {
+        let taken = self.state.try_borrow_mut(py).map(|mut st| {
             (
                 st.transport.take(),
                 st.protocol.take(),

@@ -12,7 +12,6 @@ use std::os::fd::RawFd;
 
 use aioxide_core::stream::{FlowEvent, WaterMarks, WriteBuffer};
 use aioxide_core::sys::socket;
-use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -51,7 +50,7 @@ pub struct PyStreamCore {
     pub(crate) fd: RawFd,
     /// A pipe transport's core (`read`/`write` instead of `recv`/`send`).
     pub(crate) pipe: bool,
-    pub(crate) state: Mutex<StreamState>,
+    pub(crate) state: crate::ffi::GilCell<StreamState>,
 }
 
 fn buffered_protocol_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
@@ -119,13 +118,13 @@ impl PyStreamCore {
 
     /// The Python transport, while the core has one.
     pub(crate) fn transport(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let st = self.state.lock();
+        let st = self.state.borrow_mut(py);
         st.transport.as_ref().map(|t| t.clone_ref(py))
     }
 
     /// The protocol, while the core has one.
     pub(crate) fn protocol(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let st = self.state.lock();
+        let st = self.state.borrow_mut(py);
         st.protocol.as_ref().map(|p| p.clone_ref(py))
     }
 
@@ -172,7 +171,7 @@ impl PyStreamCore {
         let py = slf.py();
         let this = slf.get();
         let (drop_writer, drop_reader) = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             if st.conn_lost > 0 {
                 return Ok(());
             }
@@ -210,7 +209,7 @@ impl PyStreamCore {
                 .map(Bound::unbind)
         };
         let old = {
-            let mut st = self.state.lock();
+            let mut st = self.state.borrow_mut(py);
             st.buffered = buffered;
             let old_cb = std::mem::replace(&mut st.data_received, data_received);
             let old = st.protocol.replace(protocol.clone().unbind());
@@ -244,7 +243,7 @@ impl PyStreamCore {
             event_loop: event_loop.unbind(),
             fd,
             pipe,
-            state: Mutex::new(StreamState {
+            state: crate::ffi::GilCell::new(StreamState {
                 sock: Some(sock.clone().unbind()),
                 transport: Some(transport.clone().unbind()),
                 protocol: None,
@@ -269,14 +268,14 @@ impl PyStreamCore {
 
     /// The protocol was told to pause writing and not yet to resume.
     #[getter]
-    fn protocol_paused(&self) -> bool {
-        self.state.lock().buf.is_paused()
+    fn protocol_paused(&self, py: Python<'_>) -> bool {
+        self.state.borrow_mut(py).buf.is_paused()
     }
 
     /// Start reading (scheduled right after `connection_made`); nothing if the transport
     /// was paused or closed meanwhile (asyncio's `_add_reader`).
     fn _start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let reading = slf.get().state.lock().flags.is_reading();
+        let reading = slf.get().state.borrow_mut(slf.py()).flags.is_reading();
         if reading {
             Self::watch_read(slf)?;
         }
@@ -288,7 +287,7 @@ impl PyStreamCore {
         let this = slf.get();
         let bytes = data_bytes(data)?;
         let bytes = bytes.as_bytes();
-        let mut st = this.state.lock();
+        let mut st = this.state.borrow_mut(py);
         if st.eof {
             return Err(PyRuntimeError::new_err(
                 "Cannot call write() after write_eof()",
@@ -354,7 +353,7 @@ impl PyStreamCore {
             // A pipe has no half-close: its end of stream is closing the descriptor.
             return Self::close(slf);
         }
-        let mut st = this.state.lock();
+        let mut st = this.state.borrow_mut(slf.py());
         if st.flags.closing || st.eof {
             return Ok(());
         }
@@ -370,15 +369,15 @@ impl PyStreamCore {
         true
     }
 
-    fn is_closing(&self) -> bool {
-        self.state.lock().flags.closing
+    fn is_closing(&self, py: Python<'_>) -> bool {
+        self.state.borrow_mut(py).flags.closing
     }
 
     fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         let lost_now = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             if st.flags.closing {
                 return Ok(());
             }
@@ -411,13 +410,13 @@ impl PyStreamCore {
         Self::force_close(slf, slf.py().None())
     }
 
-    fn is_reading(&self) -> bool {
-        self.state.lock().flags.is_reading()
+    fn is_reading(&self, py: Python<'_>) -> bool {
+        self.state.borrow_mut(py).flags.is_reading()
     }
 
     /// True when the reading state changed (the caller logs it in debug mode).
     fn pause_reading(&self, py: Python<'_>) -> PyResult<bool> {
-        if !self.state.lock().flags.pause() {
+        if !self.state.borrow_mut(py).flags.pause() {
             return Ok(false);
         }
         self.unwatch(py, Side::Read)?;
@@ -425,20 +424,20 @@ impl PyStreamCore {
     }
 
     fn resume_reading(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        if !slf.get().state.lock().flags.resume() {
+        if !slf.get().state.borrow_mut(slf.py()).flags.resume() {
             return Ok(false);
         }
         Self::watch_read(slf)?;
         Ok(true)
     }
 
-    fn get_write_buffer_size(&self) -> usize {
-        self.state.lock().buf.len()
+    fn get_write_buffer_size(&self, py: Python<'_>) -> usize {
+        self.state.borrow_mut(py).buf.len()
     }
 
     /// `(low, high)`, as asyncio returns them.
-    fn get_write_buffer_limits(&self) -> (usize, usize) {
-        let marks = self.state.lock().buf.marks();
+    fn get_write_buffer_limits(&self, py: Python<'_>) -> (usize, usize) {
+        let marks = self.state.borrow_mut(py).buf.marks();
         (marks.low, marks.high)
     }
 
@@ -450,7 +449,7 @@ impl PyStreamCore {
         low: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let marks = super::water_marks(high, low)?;
-        let event = self.state.lock().buf.set_marks(marks);
+        let event = self.state.borrow_mut(py).buf.set_marks(marks);
         self.flow(py, event)
     }
 
@@ -459,20 +458,20 @@ impl PyStreamCore {
     }
 
     fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
-        let st = self.state.lock();
+        let st = self.state.borrow_mut(py);
         st.protocol
             .as_ref()
             .map_or_else(|| py.None(), |p| p.clone_ref(py))
     }
 
     /// Whether a writer callback is registered (for the transport's repr).
-    fn is_writing(&self) -> bool {
-        self.state.lock().writing
+    fn is_writing(&self, py: Python<'_>) -> bool {
+        self.state.borrow_mut(py).writing
     }
 
     /// The socket while the transport owns it, else None.
     fn sock(&self, py: Python<'_>) -> Py<PyAny> {
-        let st = self.state.lock();
+        let st = self.state.borrow_mut(py);
         st.sock
             .as_ref()
             .map_or_else(|| py.None(), |s| s.clone_ref(py))
@@ -480,20 +479,20 @@ impl PyStreamCore {
 
     /// Let go of the socket without closing it (what `transport._pipe = None` means to
     /// code written for asyncio's pipe transports: the caller closed it already).
-    fn _forget_sock(&self) {
-        let old = self.state.lock().sock.take();
+    fn _forget_sock(&self, py: Python<'_>) {
+        let old = self.state.borrow_mut(py).sock.take();
         drop(old);
     }
 
     /// `sendfile` support: a future resolved once the write buffer is empty; `write()`
     /// refuses data until `_reset_empty_waiter()`.
     fn _make_empty_waiter(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.state.lock().empty_waiter.is_some() {
+        if self.state.borrow_mut(py).empty_waiter.is_some() {
             return Err(PyRuntimeError::new_err("Empty waiter is already set"));
         }
         let waiter = self.loop_(py).call_method0("create_future")?;
         let empty = {
-            let mut st = self.state.lock();
+            let mut st = self.state.borrow_mut(py);
             st.empty_waiter = Some(waiter.clone().unbind());
             st.buf.is_empty()
         };
@@ -503,8 +502,8 @@ impl PyStreamCore {
         Ok(waiter.unbind())
     }
 
-    fn _reset_empty_waiter(&self) {
-        let old = self.state.lock().empty_waiter.take();
+    fn _reset_empty_waiter(&self, py: Python<'_>) {
+        let old = self.state.borrow_mut(py).empty_waiter.take();
         drop(old);
     }
 
@@ -512,7 +511,7 @@ impl PyStreamCore {
         visit.call(&self.event_loop)?;
         // Never held while Python code runs, so it is free whenever the collector runs;
         // skip rather than block if that invariant were ever broken.
-        if let Some(st) = self.state.try_lock() {
+        if let Some(st) = self.state.traverse_borrow(&visit) {
             for obj in [
                 &st.sock,
                 &st.transport,
@@ -529,8 +528,8 @@ impl PyStreamCore {
         Ok(())
     }
 
-    fn __clear__(&self) {
-        let taken = self.state.try_lock().map(|mut st| {
+    fn __clear__(&self, py: Python<'_>) {
+        let taken = self.state.try_borrow_mut(py).map(|mut st| {
             (
                 st.transport.take(),
                 st.protocol.take(),

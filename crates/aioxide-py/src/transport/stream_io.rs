@@ -73,7 +73,7 @@ impl PyStreamCore {
             (Read::Data(_), Some(data)) => {
                 let callback = this
                     .state
-                    .lock()
+                    .borrow_mut(py)
                     .data_received
                     .as_ref()
                     .map(|c| c.clone_ref(py));
@@ -184,7 +184,7 @@ impl PyStreamCore {
         let py = slf.py();
         let this = slf.get();
         let protocol = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             st.flags.closing = true;
             st.protocol.as_ref().map(|p| p.clone_ref(py))
         };
@@ -216,7 +216,7 @@ impl PyStreamCore {
     /// The reader callback: one read, delivered to the protocol.
     fn __call__(slf: &Bound<'_, Self>) -> PyResult<()> {
         let buffered = {
-            let st = slf.get().state.lock();
+            let st = slf.get().state.borrow_mut(slf.py());
             if st.conn_lost > 0 {
                 return Ok(());
             }
@@ -233,7 +233,7 @@ impl PyStreamCore {
     /// or hang-up) once the reader has gone, which is noticed without writing. Scheduled
     /// after `connection_made`; nothing if the transport closed meanwhile.
     fn _watch_peer_close(slf: &Bound<'_, Self>) -> PyResult<()> {
-        if slf.get().state.lock().flags.closing {
+        if slf.get().state.borrow_mut(slf.py()).flags.closing {
             return Ok(());
         }
         let callback = slf.getattr(pyo3::intern!(slf.py(), "_peer_closed"))?;
@@ -245,7 +245,7 @@ impl PyStreamCore {
         let py = slf.py();
         let this = slf.get();
         this.debug_log(py, "info", "%r was closed by peer")?;
-        let exc = if this.state.lock().buf.is_empty() {
+        let exc = if this.state.borrow_mut(py).buf.is_empty() {
             py.None()
         } else {
             PyBrokenPipeError::new_err(())
@@ -264,7 +264,7 @@ impl PyStreamCore {
         let this = slf.get();
         let fd = this.fd;
         let flushed = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             if st.conn_lost > 0 || st.buf.is_empty() {
                 return Ok(());
             }
@@ -274,7 +274,7 @@ impl PyStreamCore {
             Ok((_, event)) => event,
             Err(e) => {
                 let waiter = {
-                    let mut st = this.state.lock();
+                    let mut st = this.state.borrow_mut(py);
                     st.buf.clear();
                     st.writing = false;
                     st.empty_waiter.as_ref().map(|w| w.clone_ref(py))
@@ -293,7 +293,7 @@ impl PyStreamCore {
         // resume_writing() may write more, so emptiness is checked after it.
         this.flow(py, event)?;
         let (waiter, closing, eof) = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             if !st.buf.is_empty() || !st.writing {
                 return Ok(());
             }
@@ -325,7 +325,7 @@ impl PyStreamCore {
         let py = slf.py();
         let this = slf.get();
         let (protocol, transport) = {
-            let st = this.state.lock();
+            let st = this.state.borrow_mut(py);
             if st.sock.is_none() {
                 return Ok(());
             }
@@ -342,7 +342,7 @@ impl PyStreamCore {
             None => Ok(()),
         };
         let (sock, old) = {
-            let mut st = this.state.lock();
+            let mut st = this.state.borrow_mut(py);
             (
                 st.sock.take(),
                 (

@@ -17,7 +17,6 @@
 use std::collections::VecDeque;
 
 use aioxide_core::stream::WaterMarks;
-use parking_lot::{Mutex, MutexGuard};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
@@ -120,7 +119,7 @@ pub struct PyTlsCore {
     /// The timeouts as given (a number of seconds), for `call_later` and messages.
     pub(crate) handshake_timeout: Py<PyAny>,
     pub(crate) shutdown_timeout: Py<PyAny>,
-    pub(crate) state: Mutex<TlsState>,
+    pub(crate) state: crate::ffi::GilCell<TlsState>,
 }
 
 /// The `ssl` module's exception types the state machine tells apart.
@@ -176,8 +175,8 @@ pub(crate) fn flow_change(paused: &mut bool, size: usize, marks: WaterMarks) -> 
 }
 
 impl PyTlsCore {
-    pub(crate) fn st(&self) -> MutexGuard<'_, TlsState> {
-        self.state.lock()
+    pub(crate) fn st(&self, py: Python<'_>) -> crate::ffi::GilRef<'_, TlsState> {
+        self.state.borrow_mut(py)
     }
 
     pub(crate) fn loop_<'py>(&self, py: Python<'py>) -> &Bound<'py, PyAny> {
@@ -203,20 +202,20 @@ impl PyTlsCore {
     }
 
     pub(crate) fn transport(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.st().transport.as_ref().map(|t| t.clone_ref(py))
+        self.st(py).transport.as_ref().map(|t| t.clone_ref(py))
     }
 
     pub(crate) fn app_protocol(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.st().app_protocol.as_ref().map(|p| p.clone_ref(py))
+        self.st(py).app_protocol.as_ref().map(|p| p.clone_ref(py))
     }
 
-    pub(crate) fn phase(&self) -> Phase {
-        self.st().phase
+    pub(crate) fn phase(&self, py: Python<'_>) -> Phase {
+        self.st(py).phase
     }
 
     /// A change of state, refused as asyncio refuses it.
-    pub(crate) fn set_phase(&self, new: Phase) -> PyResult<()> {
-        let mut st = self.st();
+    pub(crate) fn set_phase(&self, py: Python<'_>, new: Phase) -> PyResult<()> {
+        let mut st = self.st(py);
         let allowed = matches!(
             (st.phase, new),
             (_, Phase::Unwrapped)
@@ -249,7 +248,7 @@ impl PyTlsCore {
                 .map(Bound::unbind)
         };
         let old = {
-            let mut st = self.st();
+            let mut st = self.st(py);
             st.app_buffered = buffered;
             (
                 st.app_protocol.replace(protocol.clone().unbind()),
@@ -263,7 +262,7 @@ impl PyTlsCore {
     /// Application data and backlog not yet handed to the transport underneath.
     pub(crate) fn write_buffer_size(&self, py: Python<'_>) -> PyResult<usize> {
         let pending: usize = self.outgoing.bind(py).getattr("pending")?.extract()?;
-        Ok(pending + self.st().backlog_size)
+        Ok(pending + self.st(py).backlog_size)
     }
 
     pub(crate) fn read_buffer_size(&self, py: Python<'_>) -> PyResult<usize> {
@@ -306,7 +305,7 @@ impl PyTlsCore {
             extra: extra.unbind(),
             handshake_timeout,
             shutdown_timeout,
-            state: Mutex::new(TlsState {
+            state: crate::ffi::GilCell::new(TlsState {
                 phase: Phase::Unwrapped,
                 app_state: if call_connection_made {
                     AppState::Init
@@ -345,8 +344,8 @@ impl PyTlsCore {
     }
 
     /// The application's transport is made once, right after the core.
-    fn _set_app_transport(&self, face: Py<PyAny>) -> PyResult<()> {
-        let mut st = self.st();
+    fn _set_app_transport(&self, py: Python<'_>, face: Py<PyAny>) -> PyResult<()> {
+        let mut st = self.st(py);
         if st.face_created {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(
                 "Creating _SSLProtocolTransport twice",
@@ -360,7 +359,7 @@ impl PyTlsCore {
     /// The application's transport until the connection is lost (asyncio's name).
     #[getter]
     fn _app_transport(&self, py: Python<'_>) -> Py<PyAny> {
-        let st = self.st();
+        let st = self.st(py);
         st.face
             .as_ref()
             .map_or_else(|| py.None(), |f| f.clone_ref(py))
@@ -377,8 +376,8 @@ impl PyTlsCore {
     }
 
     #[getter]
-    fn _state(&self) -> &'static str {
-        self.phase().name()
+    fn _state(&self, py: Python<'_>) -> &'static str {
+        self.phase(py).name()
     }
 
     // -- the protocol of the transport underneath -----------------------------------
@@ -388,7 +387,7 @@ impl PyTlsCore {
             .getattr(pyo3::intern!(slf.py(), "write"))?
             .unbind();
         let old = {
-            let mut st = slf.get().st();
+            let mut st = slf.get().st(slf.py());
             (
                 st.transport.replace(transport.clone().unbind()),
                 st.transport_write.replace(write),
@@ -400,7 +399,7 @@ impl PyTlsCore {
 
     fn data_received(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         slf.get().incoming_write.bind(slf.py()).call1((data,))?;
-        match slf.get().phase() {
+        match slf.get().phase(slf.py()) {
             Phase::Handshake => Self::do_handshake(slf),
             Phase::Wrapped => Self::do_read(slf),
             Phase::Flushing => Self::do_flush(slf),
@@ -419,18 +418,18 @@ impl PyTlsCore {
     }
 
     /// The transport underneath is over its high-water mark.
-    fn pause_writing(&self) {
-        self.st().ssl_writing_paused = true;
+    fn pause_writing(&self, py: Python<'_>) {
+        self.st(py).ssl_writing_paused = true;
     }
 
     fn resume_writing(slf: &Bound<'_, Self>) -> PyResult<()> {
-        slf.get().st().ssl_writing_paused = false;
+        slf.get().st(slf.py()).ssl_writing_paused = false;
         Self::process_outgoing(slf)
     }
 
     fn _check_handshake_timeout(slf: &Bound<'_, Self>) -> PyResult<()> {
         let this = slf.get();
-        if this.phase() != Phase::Handshake {
+        if this.phase(slf.py()) != Phase::Handshake {
             return Ok(());
         }
         let message = format!(
@@ -447,7 +446,7 @@ impl PyTlsCore {
 
     fn _check_shutdown_timeout(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
-        if !matches!(slf.get().phase(), Phase::Flushing | Phase::Shutdown) {
+        if !matches!(slf.get().phase(py), Phase::Flushing | Phase::Shutdown) {
             return Ok(());
         }
         if let Some(transport) = slf.get().transport(py) {
@@ -461,7 +460,7 @@ impl PyTlsCore {
 
     /// Resume after the application resumed reading (scheduled by `resume_reading`).
     fn _resume(slf: &Bound<'_, Self>) -> PyResult<()> {
-        match slf.get().phase() {
+        match slf.get().phase(slf.py()) {
             Phase::Wrapped => Self::do_read(slf),
             Phase::Flushing => Self::do_flush(slf),
             Phase::Shutdown => Self::do_shutdown(slf),
@@ -489,7 +488,7 @@ impl PyTlsCore {
             visit.call(obj)?;
         }
         visit.call(&self.extra)?;
-        if let Some(st) = self.state.try_lock() {
+        if let Some(st) = self.state.traverse_borrow(&visit) {
             for obj in [
                 &st.app_protocol,
                 &st.app_data_received,
@@ -512,8 +511,8 @@ impl PyTlsCore {
         Ok(())
     }
 
-    fn __clear__(&self) {
-        let taken = self.state.try_lock().map(|mut st| {
+    fn __clear__(&self, py: Python<'_>) {
+        let taken = self.state.try_borrow_mut(py).map(|mut st| {
             (
                 st.app_protocol.take(),
                 st.app_data_received.take(),

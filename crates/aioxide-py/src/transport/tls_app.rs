@@ -51,14 +51,14 @@ impl PyTlsCore {
         self.app_protocol(py).unwrap_or_else(|| py.None())
     }
 
-    fn is_closing(&self) -> bool {
-        self.st().face_closed
+    fn is_closing(&self, py: Python<'_>) -> bool {
+        self.st(py).face_closed
     }
 
     /// Close: flush, then a TLS shutdown, then close the transport underneath.
     fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
         {
-            let mut st = slf.get().st();
+            let mut st = slf.get().st(slf.py());
             if st.face_closed {
                 st.face_detached = true;
                 return Ok(());
@@ -69,14 +69,14 @@ impl PyTlsCore {
     }
 
     /// The face was collected unclosed: mark it closed; true if the caller should warn.
-    fn _face_deleted(&self) -> bool {
-        let mut st = self.st();
+    fn _face_deleted(&self, py: Python<'_>) -> bool {
+        let mut st = self.st(py);
         !std::mem::replace(&mut st.face_closed, true)
     }
 
     fn abort(slf: &Bound<'_, Self>) -> PyResult<()> {
         let detached = {
-            let mut st = slf.get().st();
+            let mut st = slf.get().st(slf.py());
             st.face_closed = true;
             st.face_detached
         };
@@ -88,21 +88,21 @@ impl PyTlsCore {
 
     #[pyo3(signature = (exc = None))]
     fn _force_close(slf: &Bound<'_, Self>, exc: Option<Py<PyAny>>) -> PyResult<()> {
-        slf.get().st().face_closed = true;
+        slf.get().st(slf.py()).face_closed = true;
         Self::abort_with(slf, exc)
     }
 
-    fn is_reading(&self) -> bool {
-        !self.st().app_reading_paused
+    fn is_reading(&self, py: Python<'_>) -> bool {
+        !self.st(py).app_reading_paused
     }
 
-    fn pause_reading(&self) {
-        self.st().app_reading_paused = true;
+    fn pause_reading(&self, py: Python<'_>) {
+        self.st(py).app_reading_paused = true;
     }
 
     fn resume_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
-        if !std::mem::replace(&mut slf.get().st().app_reading_paused, false) {
+        if !std::mem::replace(&mut slf.get().st(py).app_reading_paused, false) {
             return Ok(());
         }
         let resume = slf.getattr(pyo3::intern!(py, "_resume"))?;
@@ -117,13 +117,13 @@ impl PyTlsCore {
         low: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let marks = super::water_marks_or(high, low, WRITE_HIGH_WATER)?;
-        slf.get().st().write_marks = marks;
+        slf.get().st(slf.py()).write_marks = marks;
         Self::control_app_writing(slf, None)
     }
 
     /// `(low, high)`, as asyncio returns them.
-    fn get_write_buffer_limits(&self) -> (usize, usize) {
-        let marks = self.st().write_marks;
+    fn get_write_buffer_limits(&self, py: Python<'_>) -> (usize, usize) {
+        let marks = self.st(py).write_marks;
         (marks.low, marks.high)
     }
 
@@ -138,12 +138,12 @@ impl PyTlsCore {
         low: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let marks = super::water_marks_or(high, low, READ_HIGH_WATER)?;
-        slf.get().st().read_marks = marks;
+        slf.get().st(slf.py()).read_marks = marks;
         Self::control_ssl_reading(slf, None)
     }
 
-    fn get_read_buffer_limits(&self) -> (usize, usize) {
-        let marks = self.st().read_marks;
+    fn get_read_buffer_limits(&self, py: Python<'_>) -> (usize, usize) {
+        let marks = self.st(py).read_marks;
         (marks.low, marks.high)
     }
 
@@ -153,8 +153,8 @@ impl PyTlsCore {
 
     /// We asked the application to pause writing (sendfile's fallback reads this).
     #[getter]
-    fn protocol_paused(&self) -> bool {
-        self.st().app_writing_paused
+    fn protocol_paused(&self, py: Python<'_>) -> bool {
+        self.st(py).app_writing_paused
     }
 
     fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -183,9 +183,9 @@ impl PyTlsCore {
 
     /// For asyncio's tests: queue data as if a write had been refused.
     #[allow(non_snake_case)]
-    fn _test__append_write_backlog(&self, data: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn _test__append_write_backlog(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let len = data.len()?;
-        let mut st = self.st();
+        let mut st = self.st(py);
         st.backlog.push_back(data.clone().unbind());
         st.backlog_size += len;
         Ok(())

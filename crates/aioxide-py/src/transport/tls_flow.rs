@@ -72,10 +72,10 @@ impl PyTlsCore {
         } else {
             None
         };
-        this.st().handshake_start = start;
-        this.set_phase(Phase::Handshake)?;
+        this.st(py).handshake_start = start;
+        this.set_phase(py, Phase::Handshake)?;
         let timer = Self::call_later(slf, &this.handshake_timeout, "_check_handshake_timeout")?;
-        let old = this.st().handshake_timer.replace(timer);
+        let old = this.st(py).handshake_timer.replace(timer);
         drop(old);
         Self::do_handshake(slf)
     }
@@ -93,19 +93,19 @@ impl PyTlsCore {
     fn on_handshake_complete(slf: &Bound<'_, Self>, failure: Option<PyErr>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let timer = this.st().handshake_timer.take();
+        let timer = this.st(py).handshake_timer.take();
         cancel(py, timer)?;
         let sslobj = this.sslobj.bind(py);
         let peercert = match failure {
             Some(err) => Err(err),
             None => this
-                .set_phase(Phase::Wrapped)
+                .set_phase(py, Phase::Wrapped)
                 .and_then(|_| sslobj.call_method0("getpeercert")),
         };
         let peercert = match peercert {
             Ok(peercert) => peercert,
             Err(err) => {
-                this.set_phase(Phase::Unwrapped)?;
+                this.set_phase(py, Phase::Unwrapped)?;
                 let exc = err.into_value(py).into_bound(py).into_any();
                 let message = if exc.is_instance(ssl_errors(py)?.cert_error.bind(py))? {
                     "SSL handshake failed on verifying the certificate"
@@ -117,7 +117,7 @@ impl PyTlsCore {
             }
         };
         if this.debug(py)? {
-            if let Some(start) = this.st().handshake_start {
+            if let Some(start) = this.st(py).handshake_start {
                 let now: f64 = this.loop_(py).call_method0("time")?.extract()?;
                 let ms = ((now - start) * 1e3).into_pyobject(py)?.into_any().unbind();
                 Self::debug_log(slf, "%r: SSL handshake took %.1f ms", Some(ms))?;
@@ -129,7 +129,7 @@ impl PyTlsCore {
         extra.set_item("compression", sslobj.call_method0("compression")?)?;
         extra.set_item("ssl_object", sslobj)?;
         let made = {
-            let mut st = this.st();
+            let mut st = this.st(py);
             if st.app_state == AppState::Init {
                 st.app_state = AppState::Made;
                 st.app_protocol
@@ -159,7 +159,7 @@ impl PyTlsCore {
     /// Resolve the waiter of `create_connection`/`start_tls`, once.
     fn wakeup_waiter(slf: &Bound<'_, Self>, exc: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let py = slf.py();
-        let Some(waiter) = slf.get().st().waiter.take() else {
+        let Some(waiter) = slf.get().st(py).waiter.take() else {
             return Ok(());
         };
         let waiter = waiter.bind(py);
@@ -179,26 +179,26 @@ impl PyTlsCore {
     pub(crate) fn on_eof(slf: &Bound<'_, Self>) -> PyResult<Option<bool>> {
         let py = slf.py();
         let this = slf.get();
-        this.st().eof_received = true;
+        this.st(py).eof_received = true;
         let result = (|| -> PyResult<Option<bool>> {
             if this.debug(py)? {
                 Self::debug_log(slf, "%r received EOF", None)?;
             }
-            match this.phase() {
+            match this.phase(py) {
                 Phase::Handshake => {
                     // asyncio fails the handshake with a bare ConnectionResetError.
                     Self::on_handshake_complete(slf, Some(PyConnectionResetError::new_err(())))?;
                 }
                 Phase::Wrapped => {
-                    this.set_phase(Phase::Flushing)?;
-                    if this.st().app_reading_paused {
+                    this.set_phase(py, Phase::Flushing)?;
+                    if this.st(py).app_reading_paused {
                         return Ok(Some(true));
                     }
                     Self::do_flush(slf)?;
                 }
                 Phase::Flushing => {
                     Self::do_write(slf)?;
-                    this.set_phase(Phase::Shutdown)?;
+                    this.set_phase(py, Phase::Shutdown)?;
                     Self::do_shutdown(slf)?;
                 }
                 Phase::Shutdown => Self::do_shutdown(slf)?,
@@ -219,11 +219,11 @@ impl PyTlsCore {
     pub(crate) fn on_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let backlog = std::mem::take(&mut this.st().backlog);
+        let backlog = std::mem::take(&mut this.st(py).backlog);
         drop(backlog);
         this.outgoing_read.bind(py).call0()?;
         let (lost_call, old, timers) = {
-            let mut st = this.st();
+            let mut st = this.st(py);
             st.backlog_size = 0;
             st.conn_lost += 1;
             st.face_closed = true;
@@ -264,31 +264,31 @@ impl PyTlsCore {
 
     pub(crate) fn start_shutdown(slf: &Bound<'_, Self>) -> PyResult<()> {
         let this = slf.get();
-        let phase = this.phase();
+        let phase = this.phase(slf.py());
         if phase.is_closing() {
             return Ok(());
         }
-        this.st().face_closed = true;
+        this.st(slf.py()).face_closed = true;
         if phase == Phase::Handshake {
             return Self::abort_with(slf, None);
         }
-        this.set_phase(Phase::Flushing)?;
+        this.set_phase(slf.py(), Phase::Flushing)?;
         let timer = Self::call_later(slf, &this.shutdown_timeout, "_check_shutdown_timeout")?;
-        let old = this.st().shutdown_timer.replace(timer);
+        let old = this.st(slf.py()).shutdown_timer.replace(timer);
         drop(old);
         Self::do_flush(slf)
     }
 
     pub(crate) fn do_flush(slf: &Bound<'_, Self>) -> PyResult<()> {
         Self::do_read(slf)?;
-        slf.get().set_phase(Phase::Shutdown)?;
+        slf.get().set_phase(slf.py(), Phase::Shutdown)?;
         Self::do_shutdown(slf)
     }
 
     pub(crate) fn do_shutdown(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let eof = this.st().eof_received;
+        let eof = this.st(py).eof_received;
         let unwrapped = if eof {
             Ok(())
         } else {
@@ -308,7 +308,7 @@ impl PyTlsCore {
     fn on_shutdown_complete(slf: &Bound<'_, Self>, failure: Option<PyErr>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let timer = this.st().shutdown_timer.take();
+        let timer = this.st(py).shutdown_timer.take();
         cancel(py, timer)?;
         if let Some(err) = failure {
             let exc = err.into_value(py).into_bound(py).into_any();
@@ -325,7 +325,7 @@ impl PyTlsCore {
     pub(crate) fn abort_with(slf: &Bound<'_, Self>, exc: Option<Py<PyAny>>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        this.set_phase(Phase::Unwrapped)?;
+        this.set_phase(py, Phase::Unwrapped)?;
         let Some(transport) = this.transport(py) else {
             return Ok(());
         };

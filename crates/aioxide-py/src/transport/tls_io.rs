@@ -42,10 +42,10 @@ impl PyTlsCore {
     ) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let phase = this.phase();
+        let phase = this.phase(py);
         if phase.is_closing() {
             let warn = {
-                let mut st = this.st();
+                let mut st = this.st(py);
                 let warn = st.conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES;
                 st.conn_lost += 1;
                 warn
@@ -58,7 +58,7 @@ impl PyTlsCore {
         for item in data {
             let item = item?;
             let len = item.len()?;
-            let mut st = this.st();
+            let mut st = this.st(py);
             st.backlog.push_back(item.unbind());
             st.backlog_size += len;
         }
@@ -78,7 +78,7 @@ impl PyTlsCore {
         let py = slf.py();
         let this = slf.get();
         {
-            let st = this.st();
+            let st = this.st(py);
             if st.phase != Phase::Wrapped || !st.backlog.is_empty() {
                 return Ok(false);
             }
@@ -86,10 +86,10 @@ impl PyTlsCore {
         let written = this.ssl_write.bind(py).call1((data,));
         let result = match written.and_then(|count| count.extract::<usize>()) {
             Ok(count) => this
-                .queue_rest(data, count, len)
+                .queue_rest(py, data, count, len)
                 .and_then(|_| Self::process_outgoing(slf)),
             Err(err) if ssl_errors(py)?.is_again(py, &err) => this
-                .queue_rest(data, 0, len)
+                .queue_rest(py, data, 0, len)
                 .and_then(|_| Self::process_outgoing(slf)),
             Err(err) => Err(err),
         };
@@ -98,12 +98,18 @@ impl PyTlsCore {
     }
 
     /// Queue what `SSLObject.write` did not take of `data` (`len` bytes, `count` taken).
-    fn queue_rest(&self, data: &Bound<'_, PyAny>, count: usize, len: usize) -> PyResult<()> {
+    fn queue_rest(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        count: usize,
+        len: usize,
+    ) -> PyResult<()> {
         if count >= len {
             return Ok(());
         }
         let rest = data.get_item(PySlice::new(data.py(), count as isize, len as isize, 1))?;
-        let mut st = self.st();
+        let mut st = self.st(py);
         st.backlog.push_back(rest.unbind());
         st.backlog_size += len - count;
         Ok(())
@@ -115,7 +121,7 @@ impl PyTlsCore {
         let this = slf.get();
         let write = this.ssl_write.bind(py);
         loop {
-            let Some(front) = this.st().backlog.front().map(|d| d.clone_ref(py)) else {
+            let Some(front) = this.st(py).backlog.front().map(|d| d.clone_ref(py)) else {
                 break;
             };
             let front = front.bind(py);
@@ -126,7 +132,7 @@ impl PyTlsCore {
             };
             let len = front.len()?;
             let done = {
-                let mut st = this.st();
+                let mut st = this.st(py);
                 st.backlog_size -= count.min(len);
                 st.backlog.pop_front()
             };
@@ -134,7 +140,7 @@ impl PyTlsCore {
             if count < len {
                 // The rest goes back in front.
                 let rest = front.get_item(PySlice::new(py, count as isize, len as isize, 1))?;
-                this.st().backlog.push_front(rest.unbind());
+                this.st(py).backlog.push_front(rest.unbind());
             }
         }
         Self::process_outgoing(slf)
@@ -145,7 +151,7 @@ impl PyTlsCore {
         let py = slf.py();
         let this = slf.get();
         let (paused, write) = {
-            let st = this.st();
+            let st = this.st(py);
             (
                 st.ssl_writing_paused,
                 st.transport_write.as_ref().map(|w| w.clone_ref(py)),
@@ -180,7 +186,7 @@ impl PyTlsCore {
             None => this.outgoing.bind(py).getattr("pending")?.extract()?,
         };
         let (change, protocol, face) = {
-            let mut st = this.st();
+            let mut st = this.st(py);
             let size = pending + st.backlog_size;
             let marks = st.write_marks;
             let change = flow_change(&mut st.app_writing_paused, size, marks);
@@ -221,7 +227,7 @@ impl PyTlsCore {
     /// Decrypt what arrived and give it to the application, then send what that
     /// produced; a failure is fatal to the connection.
     pub(crate) fn do_read(slf: &Bound<'_, Self>) -> PyResult<()> {
-        if !matches!(slf.get().phase(), Phase::Wrapped | Phase::Flushing) {
+        if !matches!(slf.get().phase(slf.py()), Phase::Wrapped | Phase::Flushing) {
             return Ok(());
         }
         Self::fatal_on_exception(slf, Self::read_then_write(slf))
@@ -230,7 +236,7 @@ impl PyTlsCore {
     fn read_then_write(slf: &Bound<'_, Self>) -> PyResult<()> {
         let this = slf.get();
         let (paused, buffered) = {
-            let st = this.st();
+            let st = this.st(slf.py());
             (st.app_reading_paused, st.app_buffered)
         };
         if !paused {
@@ -240,7 +246,7 @@ impl PyTlsCore {
             } else {
                 Self::read_copied(slf)?
             };
-            if this.st().backlog.is_empty() {
+            if this.st(slf.py()).backlog.is_empty() {
                 Self::process_outgoing(slf)?;
             } else {
                 Self::do_write(slf)?;
@@ -295,7 +301,7 @@ impl PyTlsCore {
         }
         if !chunks.is_empty() {
             let callback = this
-                .st()
+                .st(py)
                 .app_data_received
                 .as_ref()
                 .map(|c| c.clone_ref(py));
@@ -371,7 +377,7 @@ impl PyTlsCore {
     pub(crate) fn call_eof_received(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let protocol = {
-            let mut st = slf.get().st();
+            let mut st = slf.get().st(py);
             if st.app_state != AppState::Made {
                 return Ok(());
             }
@@ -413,7 +419,7 @@ impl PyTlsCore {
             None => this.read_buffer_size(py)?,
         };
         let (change, transport) = {
-            let mut st = this.st();
+            let mut st = this.st(py);
             let marks = st.read_marks;
             let change = flow_change(&mut st.ssl_reading_paused, size, marks);
             (change, st.transport.as_ref().map(|t| t.clone_ref(py)))
