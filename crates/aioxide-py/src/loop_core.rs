@@ -87,7 +87,7 @@ pub struct PyLoopCore {
     /// The poller's event buffer and the readiness list made from it; only the loop
     /// thread touches them, inside `run_once`.
     pub events: Mutex<(Events, Vec<aioxide_core::Readiness>)>,
-    pub clock: parking_lot::RwLock<LoopClock>,
+    pub clock: crate::ffi::GilCell<LoopClock>,
     /// Called after every iteration when set (test clocks, metrics).
     pub iteration_hook: Mutex<Option<Py<PyAny>>>,
     /// `clock` is manual (read every iteration without taking the clock's lock).
@@ -181,7 +181,7 @@ impl PyLoopCore {
             }),
             reactor: Mutex::new(Some(Arc::new(reactor))),
             events: Mutex::new((Events::with_capacity(EVENTS_CAPACITY), Vec::new())),
-            clock: parking_lot::RwLock::new(LoopClock::Monotonic(MonotonicClock)),
+            clock: crate::ffi::GilCell::new(LoopClock::Monotonic(MonotonicClock)),
             iteration_hook: Mutex::new(None),
             manual_clock: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -199,19 +199,19 @@ impl PyLoopCore {
     }
 
     /// The loop's clock: `time.monotonic()`.
-    fn time(&self) -> f64 {
-        self.clock.read().now()
+    fn time(&self, py: Python<'_>) -> f64 {
+        self.clock.borrow_mut(py).now()
     }
 
     /// Switch to a manual clock starting at `start` (tests only: time then moves only
     /// through `_advance_clock`, and the poller never sleeps).
-    fn _use_manual_clock(&self, start: f64) {
-        *self.clock.write() = LoopClock::Manual(ManualClock::new(start));
+    fn _use_manual_clock(&self, py: Python<'_>, start: f64) {
+        *self.clock.borrow_mut(py) = LoopClock::Manual(ManualClock::new(start));
         self.manual_clock.store(true, Ordering::Relaxed);
     }
 
-    fn _advance_clock(&self, seconds: f64) -> PyResult<()> {
-        match &*self.clock.read() {
+    fn _advance_clock(&self, py: Python<'_>, seconds: f64) -> PyResult<()> {
+        match &*self.clock.borrow_mut(py) {
             LoopClock::Manual(c) => {
                 c.advance(seconds);
                 Ok(())

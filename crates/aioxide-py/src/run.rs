@@ -112,12 +112,13 @@ impl PyLoopCore {
     /// whole queue taken (callbacks they schedule wait for the next iteration).
     fn take_batch(
         &self,
+        py: Python<'_>,
         st: &mut crate::loop_core::LoopState,
         dropped: &mut Vec<HandleRef>,
     ) -> VecDeque<HandleRef> {
         let due = st.sched.collect_due_with(
             || {
-                let clock = self.clock.read();
+                let clock = self.clock.borrow_mut(py);
                 clock.now() + clock.resolution()
             },
             dropped,
@@ -144,7 +145,7 @@ impl PyLoopCore {
         let mut st = this.state.borrow_mut(py);
         let timeout =
             st.sched
-                .poll_timeout_with(|| this.clock.read().now(), stopping, &mut dropped);
+                .poll_timeout_with(|| this.clock.borrow_mut(py).now(), stopping, &mut dropped);
         // With callbacks ready and no descriptor watched, a zero-timeout poll could report
         // nothing: cross-thread wakeups only matter to a sleeping loop, and their callbacks
         // are already queued. Skip the system call. With a descriptor watched, poll on
@@ -157,9 +158,9 @@ impl PyLoopCore {
             drop(std::mem::take(&mut dropped));
             this.poll_io(py, reactor, if manual { Some(0.0) } else { timeout })?;
             let mut st = this.state.borrow_mut(py);
-            this.take_batch(&mut st, &mut dropped)
+            this.take_batch(py, &mut st, &mut dropped)
         } else {
-            let batch = this.take_batch(&mut st, &mut dropped);
+            let batch = this.take_batch(py, &mut st, &mut dropped);
             drop(st);
             batch
         };

@@ -224,7 +224,7 @@ impl PyLoopCore {
         context: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTimerHandle>> {
         let delay = extract_time(delay, "delay must not be None")?;
-        let when = slf.get().clock.read().now() + delay;
+        let when = slf.get().clock.borrow_mut(slf.py()).now() + delay;
         let when_obj = when.into_pyobject(slf.py())?.into_any().unbind();
         Self::schedule_at(slf, when, when_obj, callback, args, context)
     }
