@@ -7,9 +7,10 @@
 #   make conformance  only the test_asyncio conformance run
 #   make thirdparty   the own test suites of anyio, uvloop, aiohttp, starlette, httpx,
 #                     uvicorn, asyncssh, aioquic, aiosmtpd, tornado, asyncpg, redis-py,
-#                     asgiref, aiofiles, hypercorn and Sanic on aioxide and on stdlib
-#                     asyncio (downloads them; about 45 minutes; asyncpg's needs Debian's
-#                     postgresql, redis-py's redis-server; not part of test)
+#                     asgiref, aiofiles, hypercorn, Sanic, pyzmq, aioconsole and aiomisc
+#                     on aioxide and on stdlib asyncio (downloads them; about 50
+#                     minutes; asyncpg's needs Debian's postgresql, redis-py's
+#                     redis-server; not part of test)
 # Everything installs into .venv from the package registries; nothing else is assumed
 # beyond Rust and Python 3.11.
 

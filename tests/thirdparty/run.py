@@ -3,7 +3,8 @@
     python tests/thirdparty/run.py [SUITE ...] [--workdir DIR] [--jobs N]
 
 SUITE is any of anyio, uvloop, aiohttp, starlette, httpx, uvicorn, asyncssh, aioquic,
-aiosmtpd, tornado, asyncpg, redis, asgiref, aiofiles, hypercorn, sanic (default: all).
+aiosmtpd, tornado, asyncpg, redis, asgiref, aiofiles, hypercorn, sanic, pyzmq,
+aioconsole, aiomisc (default: all).
 
 For each suite (a pinned release, its sdist from PyPI), the tests run twice: on the loop
 the project tests against (stdlib asyncio) and on aioxide, through the project's own
@@ -13,15 +14,17 @@ the reference loop is the machine's or the suite's (no IPv6 for ``localhost``, r
 root, ...). A failure only on aioxide is either in ``KNOWN`` below, with its reason, or it
 fails this run.
 
-Not part of ``make test``: it downloads sixteen suites and runs for about 45 minutes.
+Not part of ``make test``: it downloads nineteen suites and runs for about 50 minutes.
 ``make thirdparty`` runs it; everything lives under ``target/thirdparty``. asyncpg's
 suite needs PostgreSQL's server programs (Debian's ``postgresql``) and starts its own
 clusters, which PostgreSQL refuses to do as root: run as root, this script runs that
 suite as ``nobody``, after letting other users reach the interpreter (``chmod o+x``
 on the directories above it, as asyncpg's own CI does). redis-py's asyncio suite needs
-``redis-server`` (Debian's ``redis-server``). redis-py's, asgiref's, aiofiles' and
-hypercorn's suites run on pytest-asyncio, in a virtualenv of their own, since
-pytest-asyncio would take part in every other suite's run; Sanic's has one too.
+``redis-server`` (Debian's ``redis-server``). redis-py's, asgiref's, aiofiles',
+hypercorn's, pyzmq's and aioconsole's suites run on pytest-asyncio, in a virtualenv of
+their own, since pytest-asyncio would take part in every other suite's run; Sanic's and
+aiomisc's have one each too. The helpers live in ``common.py``, the harness texts in
+``harnesses.py``.
 """
 
 from __future__ import annotations
@@ -33,11 +36,36 @@ import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from common import (
+    ROOT,
+    add_harness,
+    copied_tests,
+    on_loop,
+    patch,
+    pytest,
+    sdist,
+    sh,
+    twice,
+    unprivileged,
+    venv_with,
+)
+from harnesses import (
+    AIOHTTP_INI,
+    AIOSMTPD_INI,
+    ANCHOR_ASYNCSSH,
+    HARNESS_AIOCONSOLE,
+    HARNESS_AIOHTTP,
+    HARNESS_ANYIO_BACKEND,
+    HARNESS_ANYIO_PARAM,
+    HARNESS_ASYNCSSH,
+    HARNESS_BLOCKBUSTER,
+    HARNESS_POLICY,
+    HARNESS_TORNADO,
+    HARNESS_UVLOOP,
+)
 
 # Failures only on aioxide that are understood: test-id substring -> reason.
 KNOWN = {
@@ -64,137 +92,13 @@ KNOWN = {
         "sleeps exactly the server's 2 s keep-alive timeout and races the server's "
         "timeout check; its body, run alone 8 times per loop, failed twice on stdlib "
         "asyncio and twice on aioxide",
+    "test_thread_pool.py::test_threaded_generator_close[":
+        "aiomisc's generator-close test races its worker thread's finally block: run 6 "
+        "times alone, it failed once on stdlib asyncio and once on aioxide",
     "test_to_thread.py::TestBlockingPortalProvider::test_single_thread":
         "compares threading.active_count() before and after; flaky under xdist when a "
         "thread of an earlier test in the same worker is still exiting",
 }
-
-HARNESS_ANYIO_PARAM = '''    pytest.param(
-        ("asyncio", {"debug": True, "loop_factory": __import__("aioxide").new_event_loop}),
-        id="asyncio+aioxide",
-    ),
-]'''
-
-HARNESS_BLOCKBUSTER = '''
-        # aioxide's counterparts of the stdlib calls blockbuster allows:
-        bb.functions["os.sendfile"].can_block_in("aioxide/_sockets.py", {"_attempt", "_step"})
-        for func in ("os.stat", "os.unlink"):
-            bb.functions[func].can_block_in(
-                "aioxide/_servers.py", {"create_unix_server", "_stop_serving", "close"})
-        bb.functions["os.read"].can_block_in(
-            "aioxide/_subprocess.py", {"subprocess_exec", "subprocess_shell"})
-'''
-
-HARNESS_UVLOOP = '''
-
-# aioxide harness: the asyncio test classes get aioxide loops when UVT_AIOXIDE is set.
-import os as _os
-if _os.environ.get("UVT_AIOXIDE"):
-    import aioxide as _aioxide
-    from uvloop import _testbase as _tb
-
-    _tb.AIOTestCase.setUp = lambda self: _tb.BaseTestCase.setUp(self)
-    _tb.AIOTestCase.tearDown = lambda self: _tb.BaseTestCase.tearDown(self)
-    _tb.AIOTestCase.new_loop = lambda self: _aioxide.new_event_loop()
-    _tb.AIOTestCase.new_policy = lambda self: _aioxide.EventLoopPolicy()
-'''
-
-HARNESS_AIOHTTP = '''
-
-# aioxide harness: --aiohttp-loop=uvloop runs on aioxide when AIOH_AIOXIDE is set.
-def pytest_sessionstart(session):
-    import os as _os
-    if _os.environ.get("AIOH_AIOXIDE"):
-        import sys as _sys
-        import types as _types
-
-        import aioxide as _aioxide
-        _plugin = _sys.modules["aiohttp.pytest_plugin"]
-        _plugin.uvloop = _types.SimpleNamespace(new_event_loop=_aioxide.new_event_loop)
-'''
-
-HARNESS_ANYIO_BACKEND = '''
-
-# aioxide harness: every anyio test runs on stdlib asyncio and on aioxide.
-import aioxide as _aioxide
-
-
-@pytest.fixture(params=[
-    pytest.param(("asyncio", {}), id="asyncio"),
-    pytest.param(("asyncio", {"loop_factory": _aioxide.new_event_loop}), id="aioxide"),
-])
-def anyio_backend(request):
-    return request.param
-'''
-
-HARNESS_POLICY = '''
-
-# aioxide harness: every new event loop is an aioxide loop when AIOXIDE_THIRDPARTY is set.
-import asyncio as _asyncio
-import os as _os
-
-if _os.environ.get("AIOXIDE_THIRDPARTY"):
-    import aioxide as _aioxide
-
-    _asyncio.set_event_loop_policy(_aioxide.EventLoopPolicy())
-    _probe = _asyncio.new_event_loop()
-    assert isinstance(_probe, _aioxide.Loop)
-    _probe.close()
-'''
-
-ANCHOR_ASYNCSSH = ("        if uvloop_available and os.environ.get('USE_UVLOOP'):"
-                   " # pragma: no cover\n")
-HARNESS_ASYNCSSH = (
-    "        if os.environ.get('AIOXIDE_THIRDPARTY'):\n"
-    "            cls.loop = __import__('aioxide').new_event_loop()\n"
-    "        elif uvloop_available and os.environ.get('USE_UVLOOP'): # pragma: no cover\n"
-)
-
-# Tornado's own runner (unittest), its loops from the policy.
-HARNESS_TORNADO = '''"""tornado.test.runtests on the policy's loops (aioxide's if asked)."""
-import asyncio
-import os
-
-if os.environ.get("AIOXIDE_THIRDPARTY"):
-    import aioxide
-
-    asyncio.set_event_loop_policy(aioxide.EventLoopPolicy())
-    probe = asyncio.new_event_loop()
-    assert isinstance(probe, aioxide.Loop)
-    probe.close()
-
-from tornado.test.runtests import all, main  # noqa: E402,F401 (main runs __main__.all)
-
-main()
-'''
-
-AIOSMTPD_INI = """[pytest]
-filterwarnings =
-    error
-    ignore:pkg_resources is deprecated as an API:DeprecationWarning
-    ignore:unclosed transport:ResourceWarning
-    ignore:unclosed <socket.socket:ResourceWarning
-    ignore:unclosed event loop:ResourceWarning
-    ignore:loop is closed:ResourceWarning
-    ignore::pytest.PytestUnknownMarkWarning
-xfail_strict = true
-"""
-
-AIOHTTP_INI = """[pytest]
-addopts = --strict-markers -m "not dev_mode and not autobahn and not internal"
-filterwarnings =
-    error
-    ignore:Unclosed client session <aiohttp.client.ClientSession object at 0x:ResourceWarning
-    ignore:coroutine method 'aclose' of 'BodyPartReader:RuntimeWarning
-    ignore:aiohttp.pytest_plugin will be removed in v4:DeprecationWarning
-xfail_strict = true
-testpaths = tests/
-markers =
-    dev_mode: mark test to run in dev mode.
-    internal: tests which may cause issues for packagers.
-    skip_blockbuster: mark test to skip the blockbuster fixture.
-    autobahn: Autobahn testsuite.
-"""
 
 DEPS = [
     # anyio's tests
@@ -217,76 +121,6 @@ DEPS = [
     # asyncpg's tests
     "asyncpg==0.32.0", "distro~=1.9.0",
 ]
-
-
-def sh(cmd, **kw) -> subprocess.CompletedProcess:
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    return subprocess.run([str(c) for c in cmd], check=kw.pop("check", True), **kw)
-
-
-def sdist(py: Path, spec: str, into: Path) -> Path:
-    """Unpack the sdist of ``spec`` (``name==version``) under ``into``; its directory."""
-    name, version = spec.split("==")
-    target = into / f"{name}-{version}"
-    if not target.exists():
-        sh([py, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-            "-d", into, spec])
-        with tarfile.open(into / f"{name}-{version}.tar.gz") as tar:
-            tar.extractall(into, filter="data")
-    return target
-
-
-def patch(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    if new in text:
-        return
-    if old not in text:
-        raise SystemExit(f"{path}: the harness's anchor is gone ({old.strip()[:60]!r})")
-    path.write_text(text.replace(old, new, 1))
-
-
-def failures(output: str) -> set[str]:
-    """Test ids pytest reported FAILED, SUBFAILED(...) or ERROR (summary lines)."""
-    pattern = r"^(?:SUB)?(?:FAILED|ERROR)(?:\(.*?\))? (tests/\S+)"
-    return {m.group(1) for m in re.finditer(pattern, output, re.M)}
-
-
-def on_loop(ids: set, token: str) -> set:
-    """The ids whose parameters name ``token``, with that name replaced by ``LOOP``."""
-    pattern = re.compile(rf"(?<![\w+]){re.escape(token)}(?![\w+])")
-    return {pattern.sub("LOOP", t) for t in ids if pattern.search(t.partition("[")[2])}
-
-
-def pytest(py: Path, cwd: Path, args: list[str], env: dict | None = None,
-           prefix: list[str] | None = None) -> tuple[set, str]:
-    full_env = dict(os.environ, **(env or {}))
-    proc = sh([*(prefix or []), py, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider",
-               "--timeout", "120", *args],
-              cwd=cwd, env=full_env, check=False, capture_output=True, text=True)
-    tail = [line for line in proc.stdout.splitlines() if re.search(r"\d+ (passed|failed)", line)]
-    summary = tail[-1] if tail else proc.stdout[-2000:] + proc.stderr[-2000:]
-    print("   ", summary, flush=True)
-    return failures(proc.stdout), summary
-
-
-def venv_with(work: Path, name: str, deps: list[str]) -> Path:
-    """The interpreter of ``work/<name>``, a virtualenv with ``deps`` and the aioxide
-    wheel just built (reinstalled on every run)."""
-    venv = work / name
-    vpy = venv / "bin" / "python"
-    if not vpy.exists():
-        sh([sys.executable, "-m", "venv", venv])
-    sh([vpy, "-m", "pip", "install", "--quiet", *deps])
-    sh([vpy, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
-        *(work / "wheels").glob("aioxide-*.whl")])
-    return vpy
-
-
-def add_harness(conftest: Path, harness: str) -> None:
-    """Append ``harness`` to a suite's conftest (made if missing), once."""
-    text = conftest.read_text() if conftest.exists() else ""
-    if "aioxide harness" not in text:
-        conftest.write_text(text + harness)
 
 
 def run_anyio(py: Path, work: Path, jobs: str) -> tuple[set, set]:
@@ -360,23 +194,6 @@ def run_uvicorn(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     return run_anyio_backend_suite(py, work, "uvicorn==0.54.0", ["-n", jobs])
 
 
-def copied_tests(py: Path, work: Path, spec: str, tests_dir: str) -> tuple[Path, bool]:
-    """A copy of the sdist's tests under ``work/<name>-tests/tests``; whether it is new."""
-    src = sdist(py, spec, work)
-    root = work / f"{spec.split('==')[0]}-tests"
-    if root.exists():
-        return root, False
-    shutil.copytree(src / tests_dir, root / "tests")
-    return root, True
-
-
-def twice(py: Path, root: Path, args: list[str]) -> tuple[set, set]:
-    """The suite on the reference loop, then with AIOXIDE_THIRDPARTY set."""
-    ref, _ = pytest(py, root, args)
-    ax, _ = pytest(py, root, args, {"AIOXIDE_THIRDPARTY": "1"})
-    return ref, ax
-
-
 def run_asyncssh(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     root, new = copied_tests(py, work, "asyncssh==2.24.1", "tests")
     if new:
@@ -419,19 +236,6 @@ def run_tornado(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     return runs[0], runs[1]
 
 
-def unprivileged(py: Path) -> list[str]:
-    """The command prefix that runs as ``nobody`` when this script runs as root (for
-    programs that refuse root); nothing otherwise."""
-    if os.geteuid() != 0:
-        return []
-    # Each directory above the interpreter must be searchable by other users.
-    for d in [*Path(py).resolve().parents, *py.parents]:
-        if d.stat().st_mode & 0o001 == 0:
-            sh(["chmod", "o+x", d])
-    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-            "env", "HOME=/tmp"]
-
-
 def run_asyncpg(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     """asyncpg's unittest suite under pytest, one process (its clusters and databases
     are shared between tests). It makes its own PostgreSQL clusters with pg_config's
@@ -459,6 +263,8 @@ PYTEST_ASYNCIO_DEPS = [
     # asgiref's, aiofiles' and hypercorn's tests
     "asgiref==3.13.0", "aiofiles==25.1.0", "hypercorn==0.18.0", "pytest-trio", "trio",
     "httpx", "h2", "wsproto", "hypothesis", "mypy",
+    # pyzmq's and aioconsole's tests
+    "pyzmq==27.3.0", "tornado", "pytest-xdist", "aioconsole==0.8.2",
 ]
 # Need a Redis Cluster or the Redis Stack modules: they fail on every loop here.
 REDIS_IGNORED = ["test_cluster.py", "test_cluster_transaction.py", "test_json.py",
@@ -542,12 +348,66 @@ def run_redis(py: Path, work: Path, jobs: str) -> tuple[set, set]:
         proc.wait()
 
 
+def run_pyzmq(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    """pyzmq's suite (pytest-asyncio, loops from the policy): zmq.asyncio watches a
+    ZeroMQ socket's edge-triggered descriptor with add_reader."""
+    apy = venv_with(work, "venv-pytest-asyncio", PYTEST_ASYNCIO_DEPS)
+    root, new = copied_tests(py, work, "pyzmq==27.3.0", "tests")
+    if new:
+        shutil.copy(sdist(py, "pyzmq==27.3.0", work) / "pytest.ini", root / "pytest.ini")
+        add_harness(root / "tests" / "conftest.py", HARNESS_POLICY)
+    return twice(apy, root, ["tests", "-n", jobs])
+
+
+AIOCONSOLE_INI = """[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+"""
+
+
+def run_aioconsole(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    """aioconsole's suite (pytest-asyncio): its event_loop_policy fixture, which
+    parametrizes every test with stdlib asyncio's and uvloop's policies, gets aioxide's
+    as a third."""
+    apy = venv_with(work, "venv-pytest-asyncio", PYTEST_ASYNCIO_DEPS)
+    root, new = copied_tests(py, work, "aioconsole==0.8.2", "tests")
+    if new:
+        (root / "pytest.ini").write_text(AIOCONSOLE_INI)
+        conftest = root / "tests" / "conftest.py"
+        uvloop_param = '        "uvloop",\n'
+        patch(conftest, uvloop_param + "    ),", uvloop_param + '        "aioxide",\n    ),')
+        patch(conftest, "    return request.param\n", HARNESS_AIOCONSOLE)
+    failed, _ = pytest(apy, root, ["tests", "-n", jobs])
+    return on_loop(failed, "default"), on_loop(failed, "aioxide")
+
+
+AIOMISC_DEPS = [
+    "aiomisc==18.0.37", "aiomisc-pytest", "pytest", "pytest-timeout", "pytest-xdist",
+    "aiohttp", "aiohttp-asgi", "aiocarbon", "asgiref", "async-timeout", "certifi",
+    "croniter<3", "dnslib", "fastapi", "grpcio", "grpcio-reflection", "grpcio-tools",
+    "pytest-freezegun", "pytest-rerunfailures", "pytest-subtests", "raven", "rich",
+    "setproctitle", "timeout-decorator", "uvicorn",
+]
+
+
+def run_aiomisc(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    """aiomisc's suite in a virtualenv of its own (its pytest plugin makes the loops;
+    without uvloop installed they come from the policy): thread and process pools,
+    services (TCP, UDP, TLS, aiohttp, ASGI, gRPC), signals, timeouts."""
+    mpy = venv_with(work, "venv-aiomisc", AIOMISC_DEPS)
+    root, new = copied_tests(py, work, "aiomisc==18.0.37", "tests")
+    if new:
+        add_harness(root / "tests" / "conftest.py", HARNESS_POLICY)
+    return twice(mpy, root, ["tests", "-n", jobs])
+
+
 SUITES = {"anyio": run_anyio, "uvloop": run_uvloop, "aiohttp": run_aiohttp,
           "starlette": run_starlette, "httpx": run_httpx, "uvicorn": run_uvicorn,
           "asyncssh": run_asyncssh, "aioquic": run_aioquic, "aiosmtpd": run_aiosmtpd,
           "tornado": run_tornado, "asyncpg": run_asyncpg, "redis": run_redis,
           "asgiref": run_asgiref, "aiofiles": run_aiofiles, "hypercorn": run_hypercorn,
-          "sanic": run_sanic}
+          "sanic": run_sanic, "pyzmq": run_pyzmq, "aioconsole": run_aioconsole,
+          "aiomisc": run_aiomisc}
 
 
 def main() -> int:

@@ -1,0 +1,113 @@
+"""Helpers of run.py: fetching sdists, running pytest, virtualenvs, harness edits."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sh(cmd, **kw) -> subprocess.CompletedProcess:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.run([str(c) for c in cmd], check=kw.pop("check", True), **kw)
+
+
+def sdist(py: Path, spec: str, into: Path) -> Path:
+    """Unpack the sdist of ``spec`` (``name==version``) under ``into``; its directory."""
+    name, version = spec.split("==")
+    target = into / f"{name}-{version}"
+    if not target.exists():
+        sh([py, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", name,
+            "-d", into, spec])
+        with tarfile.open(into / f"{name}-{version}.tar.gz") as tar:
+            tar.extractall(into, filter="data")
+    return target
+
+
+def patch(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    if new in text:
+        return
+    if old not in text:
+        raise SystemExit(f"{path}: the harness's anchor is gone ({old.strip()[:60]!r})")
+    path.write_text(text.replace(old, new, 1))
+
+
+def failures(output: str) -> set[str]:
+    """Test ids pytest reported FAILED, SUBFAILED(...) or ERROR (summary lines)."""
+    pattern = r"^(?:SUB)?(?:FAILED|ERROR)(?:\(.*?\))? (tests/\S+)"
+    return {m.group(1) for m in re.finditer(pattern, output, re.M)}
+
+
+def on_loop(ids: set, token: str) -> set:
+    """The ids whose parameters name ``token``, with that name replaced by ``LOOP``."""
+    pattern = re.compile(rf"(?<![\w+]){re.escape(token)}(?![\w+])")
+    return {pattern.sub("LOOP", t) for t in ids if pattern.search(t.partition("[")[2])}
+
+
+def pytest(py: Path, cwd: Path, args: list[str], env: dict | None = None,
+           prefix: list[str] | None = None) -> tuple[set, str]:
+    full_env = dict(os.environ, **(env or {}))
+    proc = sh([*(prefix or []), py, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider",
+               "--timeout", "120", *args],
+              cwd=cwd, env=full_env, check=False, capture_output=True, text=True)
+    tail = [line for line in proc.stdout.splitlines() if re.search(r"\d+ (passed|failed)", line)]
+    summary = tail[-1] if tail else proc.stdout[-2000:] + proc.stderr[-2000:]
+    print("   ", summary, flush=True)
+    return failures(proc.stdout), summary
+
+
+def venv_with(work: Path, name: str, deps: list[str]) -> Path:
+    """The interpreter of ``work/<name>``, a virtualenv with ``deps`` and the aioxide
+    wheel just built (reinstalled on every run)."""
+    venv = work / name
+    vpy = venv / "bin" / "python"
+    if not vpy.exists():
+        sh([sys.executable, "-m", "venv", venv])
+    sh([vpy, "-m", "pip", "install", "--quiet", *deps])
+    sh([vpy, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
+        *(work / "wheels").glob("aioxide-*.whl")])
+    return vpy
+
+
+def add_harness(conftest: Path, harness: str) -> None:
+    """Append ``harness`` to a suite's conftest (made if missing), once."""
+    text = conftest.read_text() if conftest.exists() else ""
+    if "aioxide harness" not in text:
+        conftest.write_text(text + harness)
+
+
+def copied_tests(py: Path, work: Path, spec: str, tests_dir: str) -> tuple[Path, bool]:
+    """A copy of the sdist's tests under ``work/<name>-tests/tests``; whether it is new."""
+    src = sdist(py, spec, work)
+    root = work / f"{spec.split('==')[0]}-tests"
+    if root.exists():
+        return root, False
+    shutil.copytree(src / tests_dir, root / "tests")
+    return root, True
+
+
+def twice(py: Path, root: Path, args: list[str]) -> tuple[set, set]:
+    """The suite on the reference loop, then with AIOXIDE_THIRDPARTY set."""
+    ref, _ = pytest(py, root, args)
+    ax, _ = pytest(py, root, args, {"AIOXIDE_THIRDPARTY": "1"})
+    return ref, ax
+
+
+def unprivileged(py: Path) -> list[str]:
+    """The command prefix that runs as ``nobody`` when this script runs as root (for
+    programs that refuse root); nothing otherwise."""
+    if os.geteuid() != 0:
+        return []
+    # Each directory above the interpreter must be searchable by other users.
+    for d in [*Path(py).resolve().parents, *py.parents]:
+        if d.stat().st_mode & 0o001 == 0:
+            sh(["chmod", "o+x", d])
+    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+            "env", "HOME=/tmp"]
