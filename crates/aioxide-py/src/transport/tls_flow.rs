@@ -117,7 +117,9 @@ impl PyTlsCore {
             }
         };
         if this.debug(py)? {
-            if let Some(start) = this.st(py).handshake_start {
+            // Copied out first: an `if let` keeps its scrutinee's borrow for the block.
+            let start = this.st(py).handshake_start;
+            if let Some(start) = start {
                 let now: f64 = this.loop_(py).call_method0("time")?.extract()?;
                 let ms = ((now - start) * 1e3).into_pyobject(py)?.into_any().unbind();
                 Self::debug_log(slf, "%r: SSL handshake took %.1f ms", Some(ms))?;
