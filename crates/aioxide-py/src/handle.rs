@@ -2,7 +2,7 @@
 //!
 //! Handles are frozen pyclasses: a callback may cancel its own handle while it runs, so
 //! nothing here takes a Rust borrow across a call into Python. The Python references sit
-//! behind a small mutex that is only held to copy or clear them.
+//! in a `GilCell` that is only borrowed to copy or clear them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -78,7 +78,7 @@ impl PyHandle {
             }
         }
         // Release the callback and its arguments now, as asyncio does; drop them after the
-        // lock is released because dropping may run arbitrary Python code.
+        // borrow ends because dropping may run arbitrary Python code.
         let (callback, args) = {
             let mut refs = this.refs.borrow_mut(py);
             (refs.callback.take(), refs.args.take())

@@ -144,7 +144,7 @@ impl PyLoopCore {
     }
 
     /// Remove every queued handle, timer and watcher; returns what they held so the
-    /// caller drops it after the lock is gone.
+    /// caller drops it after the borrow ends.
     fn take_everything(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
         let mut guard = self.state.borrow_mut(py);
         let st = &mut *guard;

@@ -58,7 +58,7 @@ impl PyLoopCore {
             }
             if drop_read || drop_write {
                 // The cancelled handles stay in the maps until replaced or removed, which
-                // keeps every drop of a Python object outside this lock.
+                // keeps every drop of a Python object outside this borrow.
                 let mut interest = reactor.interest(r.fd);
                 interest.read &= !drop_read;
                 interest.write &= !drop_write;

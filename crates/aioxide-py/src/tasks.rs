@@ -71,7 +71,7 @@ impl PyLoopCore {
         if let Some(d) = &*this.loop_kwargs.borrow_mut(py) {
             return Ok(d.bind(py).clone());
         }
-        // Built with the lock released: allocating may run the garbage collector, and a
+        // Built with the cell not borrowed: allocating may run the garbage collector, and a
         // finalizer may create a future on this loop.
         let d = PyDict::new(py);
         d.set_item(pyo3::intern!(py, "loop"), slf)?;

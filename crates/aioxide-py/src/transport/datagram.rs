@@ -11,7 +11,7 @@
 //! kernel refuses for now waits in a queue of `(bytes, address)` flushed when the socket
 //! is writable, with asyncio's water marks.
 //!
-//! Locking follows `StreamCore`'s rule: `state` is never held while Python code runs.
+//! Locking follows `StreamCore`'s rule: `state` is never borrowed while Python code runs.
 
 use std::collections::VecDeque;
 use std::io::ErrorKind;

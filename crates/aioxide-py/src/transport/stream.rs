@@ -3,10 +3,11 @@
 //! device: `pipe=True`, which reads with `read(2)` and follows asyncio's pipe rules where
 //! they differ, noted at each place). The I/O callbacks are in `stream_io.rs`.
 //!
-//! Locking rule: `state` is only held for plain Rust work. Python objects are cloned out
-//! (a reference-count increment, no allocation) and the lock is released before any call
-//! into Python or any drop of a Python object, so protocol callbacks may re-enter the
-//! transport freely and the garbage collector never finds the lock held.
+//! Locking rule: `state` (a `GilCell`) is only borrowed for plain Rust work. Python
+//! objects are cloned out (a reference-count increment, no allocation) and the borrow
+//! ended before any call into Python or any drop of a Python object, so protocol
+//! callbacks may re-enter the transport freely and the garbage collector never finds
+//! it borrowed.
 
 use std::os::fd::RawFd;
 
