@@ -271,10 +271,15 @@ REDIS_IGNORED = ["test_cluster.py", "test_cluster_transaction.py", "test_json.py
                  "test_search.py", "test_bloom.py", "test_timeseries.py"]
 
 
+def pytest_asyncio_python(work: Path) -> Path:
+    """The interpreter of the pytest-asyncio virtualenv."""
+    return venv_with(work, "venv-pytest-asyncio", PYTEST_ASYNCIO_DEPS)
+
+
 def pytest_asyncio_suite(py: Path, work: Path, spec: str) -> tuple[Path, Path]:
     """The pytest-asyncio virtualenv's interpreter, and the sdist of ``spec`` with the
     policy harness in its tests' conftest."""
-    apy = venv_with(work, "venv-pytest-asyncio", PYTEST_ASYNCIO_DEPS)
+    apy = pytest_asyncio_python(work)
     src = sdist(py, spec, work)
     add_harness(src / "tests" / "conftest.py", HARNESS_POLICY)
     return apy, src
@@ -351,7 +356,7 @@ def run_redis(py: Path, work: Path, jobs: str) -> tuple[set, set]:
 def run_pyzmq(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     """pyzmq's suite (pytest-asyncio, loops from the policy): zmq.asyncio watches a
     ZeroMQ socket's edge-triggered descriptor with add_reader."""
-    apy = venv_with(work, "venv-pytest-asyncio", PYTEST_ASYNCIO_DEPS)
+    apy = pytest_asyncio_python(work)
     root, new = copied_tests(py, work, "pyzmq==27.3.0", "tests")
     if new:
         shutil.copy(sdist(py, "pyzmq==27.3.0", work) / "pytest.ini", root / "pytest.ini")
@@ -369,7 +374,7 @@ def run_aioconsole(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     """aioconsole's suite (pytest-asyncio): its event_loop_policy fixture, which
     parametrizes every test with stdlib asyncio's and uvloop's policies, gets aioxide's
     as a third."""
-    apy = venv_with(work, "venv-pytest-asyncio", PYTEST_ASYNCIO_DEPS)
+    apy = pytest_asyncio_python(work)
     root, new = copied_tests(py, work, "aioconsole==0.8.2", "tests")
     if new:
         (root / "pytest.ini").write_text(AIOCONSOLE_INI)

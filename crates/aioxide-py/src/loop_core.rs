@@ -143,6 +143,20 @@ impl PyLoopCore {
         self.state.borrow_mut(py).sched.timers.note_cancelled();
     }
 
+    /// Drop every Python object the loop holds (queued handles, timers, watchers, parked
+    /// sockets, the iteration hook, the `{"loop": self}` cache), each after its borrow
+    /// or lock ends: `close()` and the garbage collector's `__clear__`.
+    fn release_python_refs(&self, py: Python<'_>) {
+        let handles = self.take_everything(py);
+        drop(handles);
+        let parked = std::mem::take(&mut self.state.borrow_mut(py).parked);
+        drop(parked);
+        let hook = self.iteration_hook.lock().take();
+        drop(hook);
+        let kwargs = self.loop_kwargs.borrow_mut(py).take();
+        drop(kwargs);
+    }
+
     /// Remove every queued handle, timer and watcher; returns what they held so the
     /// caller drops it after the borrow ends.
     fn take_everything(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
@@ -294,15 +308,8 @@ impl PyLoopCore {
         if let Some(reactor) = &reactor {
             reactor.clear();
         }
-        let handles = self.take_everything(py);
-        drop(handles);
-        let parked = std::mem::take(&mut self.state.borrow_mut(py).parked);
-        drop(parked);
+        self.release_python_refs(py);
         drop(reactor);
-        let hook = self.iteration_hook.lock().take();
-        drop(hook);
-        let kwargs = self.loop_kwargs.borrow_mut(py).take();
-        drop(kwargs);
     }
 
     /// Counters for metrics and tests: (iterations, callbacks run, ready, timers,
@@ -347,14 +354,7 @@ impl PyLoopCore {
     }
 
     fn __clear__(&self, py: Python<'_>) {
-        let handles = self.take_everything(py);
-        drop(handles);
-        let parked = std::mem::take(&mut self.state.borrow_mut(py).parked);
-        drop(parked);
-        let hook = self.iteration_hook.lock().take();
-        drop(hook);
-        let kwargs = self.loop_kwargs.borrow_mut(py).take();
-        drop(kwargs);
+        self.release_python_refs(py);
     }
 }
 

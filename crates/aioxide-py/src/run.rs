@@ -236,8 +236,8 @@ impl PyLoopCore {
             if let Some(hook) = &hook {
                 hook.call0(py)?;
             }
-            // A load first: a swap is a locked instruction on every iteration. Only the
-            // loop thread clears the flag, so a `stop()` between the two is not lost.
+            // A load, then a store only when set: a swap would be a locked instruction on
+            // every iteration. Both happen with the GIL held, so no `stop()` comes between.
             if this.stopping.load(Ordering::Relaxed) {
                 this.stopping.store(false, Ordering::Relaxed);
                 return Ok(());
