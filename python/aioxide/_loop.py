@@ -70,9 +70,9 @@ def _stop_when_done(fut) -> None:
 
 
 class Loop(
-    # LoopCore first: every native method checks that ``self`` is a LoopCore by walking
-    # the MRO, so the shorter the walk the cheaper each call_soon. No mixin overrides a
-    # native method.
+    # LoopCore first: the native methods are found first on attribute lookup, and the
+    # native code's own checks that an object is a LoopCore walk a shorter MRO. No mixin
+    # overrides a native method.
     LoopCore,
     TaskMixin,
     ExceptionHandlerMixin,

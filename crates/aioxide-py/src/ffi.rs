@@ -9,6 +9,15 @@ use pyo3::types::{PyBytes, PyString, PyTuple};
 
 use aioxide_core::fs::RawBuf;
 
+// CPython exports `_PyBytes_Resize` (outside the limited API; the stable way to shrink a
+// bytes object nobody else has seen yet). pyo3 stopped declaring it in 0.29.
+unsafe extern "C" {
+    fn _PyBytes_Resize(
+        bytes: *mut *mut ffi::PyObject,
+        size: ffi::Py_ssize_t,
+    ) -> std::os::raw::c_int;
+}
+
 /// `contextvars.copy_context()` without a Python-level call.
 pub fn copy_context(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     // SAFETY: the GIL is held (we have `py`); PyContext_CopyCurrent returns a new reference
@@ -109,8 +118,7 @@ pub fn bytes_for_filling(py: Python<'_>, len: usize) -> PyResult<(Py<PyBytes>, R
     }
     // SAFETY: `ptr` is a new (owned) reference to a bytes object, so the unchecked
     // downcast to PyBytes is exact.
-    let obj: Py<PyBytes> =
-        unsafe { Bound::from_owned_ptr(py, ptr).downcast_into_unchecked() }.unbind();
+    let obj: Py<PyBytes> = unsafe { Bound::from_owned_ptr(py, ptr).cast_into_unchecked() }.unbind();
     // Only the engine writes these bytes: the object is known only to the caller, which
     // keeps it alive in the request's payload until the engine hands it back, and shows
     // it to Python code only after that.
@@ -141,12 +149,12 @@ pub fn shrink_filled_bytes(py: Python<'_>, obj: Py<PyBytes>, len: usize) -> PyRe
     // SAFETY: the object came from bytes_for_filling and was never shown to Python code,
     // so this is its only reference, which _PyBytes_Resize requires; on failure it frees
     // the object, sets `ptr` to NULL and sets an exception.
-    let rc = unsafe { ffi::_PyBytes_Resize(&mut ptr, len as ffi::Py_ssize_t) };
+    let rc = unsafe { _PyBytes_Resize(&mut ptr, len as ffi::Py_ssize_t) };
     if rc != 0 {
         return Err(PyErr::fetch(py));
     }
     // SAFETY: on success `ptr` is an owned reference to the (possibly moved) bytes object.
-    Ok(unsafe { Bound::from_owned_ptr(py, ptr).downcast_into_unchecked() }.unbind())
+    Ok(unsafe { Bound::from_owned_ptr(py, ptr).cast_into_unchecked() }.unbind())
 }
 
 /// A new `bytes` object made by `fill`, which gets `len` bytes of uninitialised memory,

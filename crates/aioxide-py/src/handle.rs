@@ -72,7 +72,7 @@ impl PyHandle {
         }
         if this.scheduled.load(Ordering::Acquire) {
             if let Some(event_loop) = this.loop_of(py) {
-                if let Ok(core) = event_loop.bind(py).downcast::<PyLoopCore>() {
+                if let Ok(core) = event_loop.bind(py).cast::<PyLoopCore>() {
                     core.get().timer_cancelled(py);
                 }
             }
@@ -255,7 +255,7 @@ impl PyHandle {
         if slf.get().is_cancelled() {
             info.push("cancelled".into());
         }
-        if let Ok(timer) = slf.downcast::<PyTimerHandle>() {
+        if let Ok(timer) = slf.cast::<PyTimerHandle>() {
             let pos = if slf.get().is_cancelled() { 2 } else { 1 };
             let when = timer.getattr("_when")?.repr()?.to_string();
             info.insert(pos, format!("when={when}"));
@@ -360,7 +360,7 @@ impl PyTimerHandle {
     /// asyncio's rule: same deadline, callback, arguments and cancelled state.
     fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let Ok(other) = other.downcast::<PyTimerHandle>() else {
+        let Ok(other) = other.cast::<PyTimerHandle>() else {
             return Ok(py.NotImplemented());
         };
         let (a, b) = (slf.as_super(), other.as_super());
@@ -393,7 +393,7 @@ impl PyTimerHandle {
         op: impl Fn(f64, f64) -> bool,
     ) -> PyResult<Py<PyAny>> {
         let py = other.py();
-        match other.downcast::<PyTimerHandle>() {
+        match other.cast::<PyTimerHandle>() {
             Ok(o) => Ok(op(self.when, o.get().when)
                 .into_pyobject(py)?
                 .to_owned()

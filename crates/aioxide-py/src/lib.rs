@@ -30,7 +30,10 @@ mod tasks;
 mod transport;
 mod watchers;
 
-#[pymodule]
+// On a free-threaded interpreter, importing the module turns the GIL back on (pyo3's
+// default before 0.28): the `GilCell`s have a mutex form for such builds, but it has
+// never run against one.
+#[pymodule(gil_used = true)]
 fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<loop_core::PyLoopCore>()?;
     m.add_class::<handle::PyHandle>()?;

@@ -173,7 +173,7 @@ impl SockCall {
         if typ.is_instance_of::<pyo3::exceptions::PyBaseException>() {
             return Ok(PyErr::from_value(typ.clone()));
         }
-        if typ.downcast::<PyType>().is_err() {
+        if typ.cast::<PyType>().is_err() {
             return Err(PyTypeError::new_err(
                 "exceptions must be classes or instances deriving from BaseException",
             ));
@@ -196,7 +196,7 @@ enum Started<'py> {
 
 impl ffi::Resumable for SockCall {
     fn resume<'py>(obj: &Bound<'py, PyAny>, arg: &Bound<'py, PyAny>) -> PyResult<Sent<'py>> {
-        obj.downcast::<SockCall>()?.get().step(obj.py(), arg)
+        obj.cast::<SockCall>()?.get().step(obj.py(), arg)
     }
 }
 

@@ -275,7 +275,7 @@ impl PyLoopCore {
         data: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let (Ok(bytes), Some(fd)) = (data.downcast_exact::<PyBytes>(), native_fd(sock)?) else {
+        let (Ok(bytes), Some(fd)) = (data.cast_exact::<PyBytes>(), native_fd(sock)?) else {
             return Ok(false.into_pyobject(py)?.to_owned().into_any().unbind());
         };
         Ok(Self::sock_sendall_native(slf, sock, fd, bytes)?.unwrap_or_else(|| py.None()))

@@ -24,7 +24,7 @@ pub fn fileobj_to_fd(obj: &Bound<'_, PyAny>) -> PyResult<Option<RawFd>> {
     } else {
         let fileno = obj
             .call_method0("fileno")
-            .and_then(|f| f.downcast_into::<PyInt>().map_err(PyErr::from));
+            .and_then(|f| f.cast_into::<PyInt>().map_err(PyErr::from));
         match fileno {
             Ok(fd) => fd.into_any(),
             Err(e)

@@ -111,14 +111,14 @@ impl LineBuffer {
         let data = self.data.as_ref()?.bind(py);
         let (pos, len, ending, eof) = (self.pos, self.len, self.ending, self.eof);
         if self.text {
-            let s = data.downcast::<PyString>().ok()?;
+            let s = data.cast::<PyString>().ok()?;
             ffi::with_units(s, |units| match units {
                 Units::One(u) => find_end_bytes(&u[pos..len], ending, eof),
                 Units::Two(u) => find_end(&u[pos..len], ending, eof),
                 Units::Four(u) => find_end(&u[pos..len], ending, eof),
             })
         } else {
-            let b = data.downcast::<PyBytes>().ok()?;
+            let b = data.cast::<PyBytes>().ok()?;
             find_end_bytes(&b.as_bytes()[pos..len], ending, eof)
         }
     }
@@ -127,9 +127,9 @@ impl LineBuffer {
         let (start, end) = (self.pos, self.pos + n);
         let data = self.data.as_ref().expect("data buffered").bind(py);
         let out = if self.text {
-            ffi::substring(data.downcast::<PyString>()?, start, end)?.unbind()
+            ffi::substring(data.cast::<PyString>()?, start, end)?.unbind()
         } else {
-            PyBytes::new(py, &data.downcast::<PyBytes>()?.as_bytes()[start..end])
+            PyBytes::new(py, &data.cast::<PyBytes>()?.as_bytes()[start..end])
                 .into_any()
                 .unbind()
         };
@@ -184,12 +184,12 @@ impl LineBuffer {
 /// `await` on the object `__anext__` returned completes with the line it found.
 impl ffi::ReadyAwaitable for LineBuffer {
     fn take_ready(obj: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let mut buffer = obj.downcast::<LineBuffer>()?.try_borrow_mut()?;
+        let mut buffer = obj.cast::<LineBuffer>()?.try_borrow_mut()?;
         Ok(buffer.ready.take().unwrap_or_else(|| obj.py().None()))
     }
 
     fn anext(obj: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        LineBuffer::__anext__(obj.downcast::<LineBuffer>()?.try_borrow_mut()?)
+        LineBuffer::__anext__(obj.cast::<LineBuffer>()?.try_borrow_mut()?)
     }
 }
 
@@ -227,21 +227,18 @@ impl LineBuffer {
     #[pyo3(signature = (chunk, eof = false))]
     fn feed(&mut self, py: Python<'_>, chunk: &Bound<'_, PyAny>, eof: bool) -> PyResult<()> {
         let chunk_len = if self.text {
-            chunk.downcast::<PyString>()?.len()?
+            chunk.cast::<PyString>()?.len()?
         } else {
-            chunk.downcast::<PyBytes>()?.as_bytes().len()
+            chunk.cast::<PyBytes>()?.as_bytes().len()
         };
         let merged = match self.data.take() {
             Some(old) if self.pos < self.len => {
                 let old = old.bind(py);
                 let rest = if self.text {
-                    ffi::substring(old.downcast::<PyString>()?, self.pos, self.len)?
+                    ffi::substring(old.cast::<PyString>()?, self.pos, self.len)?
                 } else {
-                    PyBytes::new(
-                        py,
-                        &old.downcast::<PyBytes>()?.as_bytes()[self.pos..self.len],
-                    )
-                    .into_any()
+                    PyBytes::new(py, &old.cast::<PyBytes>()?.as_bytes()[self.pos..self.len])
+                        .into_any()
                 };
                 rest.add(chunk)?
             }

@@ -103,7 +103,7 @@ fn address_object(py: Python<'_>, parts: AddrParts<'_>) -> Option<Py<PyAny>> {
                 let os = py.import("os").ok()?;
                 os.call_method1("fsdecode", (PyBytes::new(py, path),))
                     .ok()?
-                    .downcast_into::<PyString>()
+                    .cast_into::<PyString>()
                     .ok()?
                     .into_any()
                     .unbind()

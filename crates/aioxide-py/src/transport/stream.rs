@@ -70,7 +70,7 @@ pub(crate) fn asyncio_logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 
 /// The bytes of a `write()` argument, with asyncio's type check and message.
 pub(crate) fn data_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    if let Ok(b) = data.downcast_exact::<PyBytes>() {
+    if let Ok(b) = data.cast_exact::<PyBytes>() {
         return Ok(b.clone());
     }
     if data.is_instance_of::<PyBytes>()
@@ -82,7 +82,7 @@ pub(crate) fn data_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, P
         return Ok(py
             .get_type::<PyBytes>()
             .call1((data,))?
-            .downcast_into::<PyBytes>()?);
+            .cast_into::<PyBytes>()?);
     }
     let name = data.get_type().name()?.repr()?.to_string();
     Err(PyTypeError::new_err(format!(

@@ -136,7 +136,7 @@ pub(crate) fn ssl_errors(py: Python<'_>) -> PyResult<&SslErrors> {
     TYPES.get_or_try_init(py, || {
         let ssl = py.import("ssl")?;
         let get = |name: &str| -> PyResult<Py<PyType>> {
-            Ok(ssl.getattr(name)?.downcast_into::<PyType>()?.unbind())
+            Ok(ssl.getattr(name)?.cast_into::<PyType>()?.unbind())
         };
         Ok(SslErrors {
             want_read: get("SSLWantReadError")?,

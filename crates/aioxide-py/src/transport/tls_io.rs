@@ -161,7 +161,7 @@ impl PyTlsCore {
         if !paused {
             let data = this.outgoing_read.bind(py).call0()?;
             if data
-                .downcast::<PyBytes>()
+                .cast::<PyBytes>()
                 .map_or(true, |b| !b.as_bytes().is_empty())
             {
                 if let Some(write) = write {
