@@ -40,7 +40,51 @@ pub struct PyHandle {
 }
 
 /// A handle as held by the loop's queues.
-pub struct HandleRef(pub Py<PyHandle>);
+///
+/// The handles `call_soon` and `call_at` make are taken off the collector's lists while
+/// they are queued (`HandleRef::queued_untracked`). A program with many tasks has as many
+/// handles waiting in the ready queue; tracked, every young collection found them alive
+/// and moved them to an older generation, and those moves are what sets off full
+/// collections. While a queued handle is untracked, the loop's traversal reports the
+/// handle's references as its own when the queue's reference is the only one
+/// (`ffi::GcShare`); when the queue lets go of a handle somebody else still holds, the
+/// handle is tracked again (`Drop`), so a cycle through it (`self._timer =
+/// loop.call_later(d, self._fire)`) is collected as before. HandleRefs are only made and
+/// dropped by code holding the GIL: they live in the loop's `GilCell` state.
+pub struct HandleRef(Py<PyHandle>);
+
+impl HandleRef {
+    /// A queue's reference to a handle the collector keeps tracking (a reader's).
+    pub fn tracked(handle: Py<PyHandle>) -> HandleRef {
+        HandleRef(handle)
+    }
+
+    /// A queue's reference to a handle nobody else has seen yet, which stops being
+    /// tracked while queued.
+    pub fn queued_untracked(handle: &Bound<'_, PyHandle>) -> HandleRef {
+        ffi::gc_untrack(handle.as_any());
+        HandleRef(handle.clone().unbind())
+    }
+
+    pub fn handle(&self) -> &Py<PyHandle> {
+        &self.0
+    }
+
+    /// The loop's traversal of this queue entry (see the type's notes).
+    pub fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        match ffi::gc_share(&self.0, visit) {
+            ffi::GcShare::Tracked => visit.call(&self.0),
+            ffi::GcShare::Sole => self.0.get().visit_refs(visit),
+            ffi::GcShare::Shared => Ok(()),
+        }
+    }
+}
+
+impl Drop for HandleRef {
+    fn drop(&mut self) {
+        ffi::gc_track_if_shared(&self.0);
+    }
+}
 
 impl aioxide_core::Cancellable for HandleRef {
     fn is_cancelled(&self) -> bool {
@@ -284,7 +328,20 @@ impl PyHandle {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Some(refs) = self.refs.traverse_borrow(&visit) {
+        self.visit_refs(&visit)
+    }
+
+    fn __clear__(&self, py: Python<'_>) {
+        let taken = std::mem::take(&mut *self.refs.borrow_mut(py));
+        drop(taken);
+    }
+}
+
+impl PyHandle {
+    /// Report the references the handle holds (its own traversal, or the loop's for a
+    /// queued untracked handle).
+    fn visit_refs(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(refs) = self.refs.traverse_borrow(visit) {
             if let Some(x) = &refs.callback {
                 visit.call(x)?;
             }
@@ -302,11 +359,6 @@ impl PyHandle {
             }
         }
         Ok(())
-    }
-
-    fn __clear__(&self, py: Python<'_>) {
-        let taken = std::mem::take(&mut *self.refs.borrow_mut(py));
-        drop(taken);
     }
 }
 

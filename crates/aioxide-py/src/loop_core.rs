@@ -159,20 +159,16 @@ impl PyLoopCore {
 
     /// Remove every queued handle, timer and watcher; returns what they held so the
     /// caller drops it after the borrow ends.
-    fn take_everything(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+    fn take_everything(&self, py: Python<'_>) -> (Vec<HandleRef>, Vec<Py<PyAny>>) {
         let mut guard = self.state.borrow_mut(py);
         let st = &mut *guard;
-        let mut out: Vec<Py<PyAny>> = st
-            .sched
-            .drain()
-            .into_iter()
-            .map(|h| h.0.into_any())
-            .collect();
+        let queued = st.sched.drain();
+        let mut watched: Vec<Py<PyAny>> = Vec::new();
         for (_, w) in st.readers.drain().chain(st.writers.drain()) {
-            out.push(w.handle.into_any());
-            out.extend(w.fileobj);
+            watched.push(w.handle.into_any());
+            watched.extend(w.fileobj);
         }
-        out
+        (queued, watched)
     }
 }
 
@@ -328,7 +324,7 @@ impl PyLoopCore {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         if let Some(st) = self.state.traverse_borrow(&visit) {
             for h in st.sched.iter() {
-                visit.call(&h.0)?;
+                h.traverse(&visit)?;
             }
             for w in st.readers.values().chain(st.writers.values()) {
                 visit.call(&w.handle)?;
@@ -365,7 +361,7 @@ impl PyLoopCore {
     fn _ready(&self, py: Python<'_>) -> Vec<Py<PyHandle>> {
         let st = self.state.borrow_mut(py);
         let mut out: Vec<Py<PyHandle>> = Vec::with_capacity(st.sched.ready_len());
-        out.extend(st.sched.iter_ready().map(|h| h.0.clone_ref(py)));
+        out.extend(st.sched.iter_ready().map(|h| h.handle().clone_ref(py)));
         out
     }
 
@@ -373,6 +369,10 @@ impl PyLoopCore {
     #[getter]
     fn _scheduled(&self, py: Python<'_>) -> Vec<Py<PyHandle>> {
         let st = self.state.borrow_mut(py);
-        st.sched.timers.iter().map(|h| h.0.clone_ref(py)).collect()
+        st.sched
+            .timers
+            .iter()
+            .map(|h| h.handle().clone_ref(py))
+            .collect()
     }
 }

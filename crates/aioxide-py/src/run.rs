@@ -41,7 +41,7 @@ impl PyLoopCore {
                     if h.get().is_cancelled() {
                         drop_read = true;
                     } else {
-                        let h = HandleRef(h.clone_ref(py));
+                        let h = HandleRef::tracked(h.clone_ref(py));
                         st.sched.push_ready(h);
                     }
                 }
@@ -51,7 +51,7 @@ impl PyLoopCore {
                     if h.get().is_cancelled() {
                         drop_write = true;
                     } else {
-                        let h = HandleRef(h.clone_ref(py));
+                        let h = HandleRef::tracked(h.clone_ref(py));
                         st.sched.push_ready(h);
                     }
                 }
@@ -174,20 +174,21 @@ impl PyLoopCore {
             this.watch.busy.store(true, Ordering::Relaxed);
         }
         let mut ran = 0u64;
-        while let Some(handle) = batch.pop_front() {
-            if handle.is_cancelled() {
+        while let Some(queued) = batch.pop_front() {
+            if queued.is_cancelled() {
                 continue;
             }
             ran += 1;
-            let handle = handle.0.into_bound(py);
+            // `queued` is dropped at the end of the iteration (see `HandleRef`'s Drop).
+            let handle = queued.handle().bind(py);
             if watched {
-                this.watch.callback_starts(&handle);
+                this.watch.callback_starts(handle);
             }
             let result = if debug {
                 // Debug mode times each callback and names the slow ones (Python side).
-                slf.call_method1("_run_handle_debug", (&handle,)).map(drop)
+                slf.call_method1("_run_handle_debug", (handle,)).map(drop)
             } else {
-                PyHandle::run(&handle)
+                PyHandle::run(handle)
             };
 
             if let Err(err) = result {

@@ -124,10 +124,10 @@ impl PyLoopCore {
         let this = slf.get();
         this.check_closed()?;
         check_callback_mode(callback, method, this.debug.load(Ordering::Relaxed))?;
-        let handle = Self::new_handle(slf, callback, args, context)?;
-        let queued = HandleRef(handle.clone_ref(slf.py()));
+        let handle = Self::new_handle(slf, callback, args, context)?.into_bound(slf.py());
+        let queued = HandleRef::queued_untracked(&handle);
         this.state.borrow_mut(slf.py()).sched.push_ready(queued);
-        Ok(handle)
+        Ok(handle.unbind())
     }
 
     pub fn schedule_at(
@@ -147,11 +147,8 @@ impl PyLoopCore {
         base.set_scheduled();
         let init = PyClassInitializer::from(base).add_subclass(PyTimerHandle::new(when, when_obj));
         let timer = Py::new(py, init)?;
-        let as_handle: Py<PyHandle> = timer.clone_ref(py).into_bound(py).into_super().unbind();
-        this.state
-            .borrow_mut(py)
-            .sched
-            .push_timer(when, HandleRef(as_handle));
+        let queued = HandleRef::queued_untracked(timer.bind(py).as_super());
+        this.state.borrow_mut(py).sched.push_timer(when, queued);
         Ok(timer)
     }
 }
