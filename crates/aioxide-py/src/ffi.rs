@@ -25,13 +25,12 @@ pub fn copy_context(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) }
 }
 
-/// `context.run(callback, *args)`: enter `context`, call, leave it, even when the call
+/// `context.run(call)`: enter `context`, make the call, leave it, even when the call
 /// raises. Entering a context that is already entered raises `RuntimeError`, as
 /// `Context.run` does.
 pub fn run_in_context<'py>(
     context: &Bound<'py, PyAny>,
-    callback: &Bound<'py, PyAny>,
-    args: &Bound<'py, PyTuple>,
+    call: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = context.py();
     // SAFETY: the GIL is held; `context` is a live object for the whole call. The C API
@@ -39,11 +38,7 @@ pub fn run_in_context<'py>(
     if unsafe { ffi::PyContext_Enter(context.as_ptr()) } != 0 {
         return Err(PyErr::fetch(py));
     }
-    let result = if args.is_empty() {
-        callback.call0()
-    } else {
-        callback.call1(args)
-    };
+    let result = call();
     // SAFETY: the GIL is held and `context` was entered just above on this thread, and
     // every Enter inside the callback was balanced by its own Exit, so it is the current
     // context again and Exit succeeds.
@@ -533,4 +528,163 @@ pub fn gc_track_if_shared<T>(obj: &Py<T>) {
             ffi::PyObject_GC_Track(p.cast());
         }
     }
+}
+
+/// The arguments of a vectorcall: the positional ones, then the values of the keywords
+/// `kwnames` names. Only made by [`fastcall_method`], for the length of one call.
+pub struct FastArgs<'a, 'py> {
+    py: Python<'py>,
+    values: &'a [*mut ffi::PyObject],
+    nargs: usize,
+    kwnames: Option<Borrowed<'a, 'py, PyTuple>>,
+}
+
+impl<'a, 'py> FastArgs<'a, 'py> {
+    pub fn py(&self) -> Python<'py> {
+        self.py
+    }
+
+    /// How many positional arguments there are.
+    pub fn nargs(&self) -> usize {
+        self.nargs
+    }
+
+    /// Positional argument `i` (`i < nargs()`), or the value of keyword `i - nargs()`.
+    pub fn value(&self, i: usize) -> Borrowed<'a, 'py, PyAny> {
+        // SAFETY: the caller of the vectorcall keeps every value alive for the call, and
+        // `FastArgs` does not outlive it; a slice index out of range panics, it does not
+        // read past the array.
+        unsafe { Borrowed::from_ptr(self.py, self.values[i]) }
+    }
+
+    /// The keyword names, in the order of their values after the positional arguments.
+    pub fn kwnames(&self) -> Option<Borrowed<'a, 'py, PyTuple>> {
+        self.kwnames
+    }
+
+    /// The positional arguments from `start` on, as a tuple.
+    pub fn tuple_from(&self, start: usize) -> PyResult<Bound<'py, PyTuple>> {
+        if start >= self.nargs {
+            return Ok(PyTuple::empty(self.py));
+        }
+        PyTuple::new(self.py, (start..self.nargs).map(|i| self.value(i)))
+    }
+}
+
+/// A method called through vectorcall with no argument parsing of pyo3's in between
+/// (see [`install_fastcall_method`]).
+pub trait FastcallMethod {
+    /// The class the method belongs to.
+    type Class: pyo3::PyClass;
+    /// The attribute name, and the docstring with its text signature
+    /// (`name($self, ...)\n--\n\n...`), which `inspect.signature` reads.
+    const NAME: &'static std::ffi::CStr;
+    const DOC: &'static std::ffi::CStr;
+
+    fn call<'py>(
+        slf: &Bound<'py, Self::Class>,
+        args: &FastArgs<'_, 'py>,
+    ) -> PyResult<Bound<'py, PyAny>>;
+}
+
+unsafe extern "C" fn fastcall_method<M: FastcallMethod>(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a METH_FASTCALL | METH_KEYWORDS method with the GIL held, a
+    // live `slf` that is an instance of the descriptor's type, `M::Class` (the method
+    // descriptor checks that before calling; see `install_fastcall_method`), `nargs`
+    // positional values followed by one value per name in `kwnames` (a tuple, or NULL
+    // when there are none), all alive for the call. Errors are restored and signalled
+    // by NULL; a panic is caught here and becomes PanicException, so none unwinds into C.
+    unsafe {
+        let py = Python::assume_attached();
+        let nargs = ffi::PyVectorcall_NARGS(nargsf as usize) as usize;
+        let kwnames = Borrowed::from_ptr_or_opt(py, kwnames).map(|k| k.cast_unchecked::<PyTuple>());
+        let total = nargs + kwnames.map_or(0, |k| k.len());
+        let values: &[*mut ffi::PyObject] = if total == 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts(args, total)
+        };
+        let fast = FastArgs {
+            py,
+            values,
+            nargs,
+            kwnames,
+        };
+        let slf = Borrowed::from_ptr(py, slf).cast_unchecked::<M::Class>();
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| M::call(&slf, &fast)));
+        let result = match outcome {
+            Ok(result) => result,
+            Err(_) => Err(pyo3::panic::PanicException::new_err(format!(
+                "panic in {}",
+                M::NAME.to_string_lossy()
+            ))),
+        };
+        match result {
+            Ok(value) => value.into_ptr(),
+            Err(err) => {
+                err.restore(py);
+                std::ptr::null_mut()
+            }
+        }
+    }
+}
+
+/// Make `M` the method `M::NAME` of `M::Class` (a method descriptor, as C types have),
+/// in place of pyo3's wrapper: a call costs no argument parsing beyond `M`'s own and no
+/// thread-local bookkeeping. Done once per import, before any subclass exists; the
+/// method table it points to is leaked, as C method tables are static.
+pub fn install_fastcall_method<M: FastcallMethod>(py: Python<'_>) -> PyResult<()> {
+    let ty = py.get_type::<M::Class>();
+    let def = Box::leak(Box::new(ffi::PyMethodDef {
+        ml_name: M::NAME.as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: fastcall_method::<M>,
+        },
+        ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+        ml_doc: M::DOC.as_ptr(),
+    }));
+    // SAFETY: the GIL is held; `ty` is a live type object and `def` lives forever.
+    // PyDescr_NewMethod returns a new reference or NULL with an exception set.
+    let descr = unsafe {
+        Bound::from_owned_ptr_or_err(ty.py(), ffi::PyDescr_NewMethod(ty.as_type_ptr(), def))?
+    };
+    ty.setattr(M::NAME.to_str().expect("method names are ASCII"), descr)
+}
+
+/// Whether the collector tracks `obj`.
+pub fn is_tracked(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: the GIL is held (`obj` is bound) and `obj` is live.
+    unsafe { ffi::PyObject_GC_IsTracked(obj.as_ptr()) != 0 }
+}
+
+/// Whether some weak reference to `obj` exists (its type's weak-reference list is not
+/// empty); false for types without one.
+pub fn has_weakrefs(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: the GIL is held and `obj` is live, so its type is; a positive
+    // `tp_weaklistoffset` is the offset, inside every instance, of the pointer to the
+    // list of its weak references (NULL when there are none).
+    unsafe {
+        let offset = (*ffi::Py_TYPE(obj.as_ptr())).tp_weaklistoffset;
+        if offset <= 0 {
+            return false;
+        }
+        let list = obj
+            .as_ptr()
+            .cast::<u8>()
+            .offset(offset)
+            .cast::<*mut ffi::PyObject>();
+        !(*list).is_null()
+    }
+}
+
+/// Whether `obj` is the only reference to its object.
+pub fn is_sole_reference<T>(obj: &Py<T>, _py: Python<'_>) -> bool {
+    // SAFETY: the GIL is held (we have `py`) and `obj` is live.
+    unsafe { ffi::Py_REFCNT(obj.as_ptr()) == 1 }
 }

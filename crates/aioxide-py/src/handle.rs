@@ -13,16 +13,40 @@ use pyo3::types::{PyDict, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::ffi;
+use crate::handle_args::{BoundArgs, HandleArgs};
 use crate::loop_core::PyLoopCore;
 
 #[derive(Default)]
 struct Refs {
     callback: Option<Py<PyAny>>,
-    args: Option<Py<PyTuple>>,
+    args: Option<HandleArgs>,
     context: Option<Py<PyAny>>,
     event_loop: Option<Py<PyAny>>,
     /// Debug mode: where the handle was created (`traceback.StackSummary`).
     source_traceback: Option<Py<PyAny>>,
+}
+
+impl Refs {
+    /// Let every reference go now, with the GIL held (`py`): each is decremented
+    /// directly, without pyo3's per-drop check of whether the GIL is held.
+    fn release(self, py: Python<'_>) {
+        let Refs {
+            callback,
+            args,
+            context,
+            event_loop,
+            source_traceback,
+        } = self;
+        for r in [callback, context, event_loop, source_traceback]
+            .into_iter()
+            .flatten()
+        {
+            r.drop_ref(py);
+        }
+        if let Some(args) = args {
+            args.release(py);
+        }
+    }
 }
 
 #[pyclass(
@@ -51,58 +75,116 @@ pub struct PyHandle {
 /// handle is tracked again (`Drop`), so a cycle through it (`self._timer =
 /// loop.call_later(d, self._fire)`) is collected as before. HandleRefs are only made and
 /// dropped by code holding the GIL: they live in the loop's `GilCell` state.
-pub struct HandleRef(Py<PyHandle>);
+pub struct HandleRef(Option<Py<PyHandle>>);
+
+/// How many emptied handles a loop keeps for reuse.
+const REUSABLE_HANDLES: usize = 256;
 
 impl HandleRef {
     /// A queue's reference to a handle the collector keeps tracking (a reader's).
     pub fn tracked(handle: Py<PyHandle>) -> HandleRef {
-        HandleRef(handle)
+        HandleRef(Some(handle))
     }
 
     /// A queue's reference to a handle nobody else has seen yet, which stops being
     /// tracked while queued.
     pub fn queued_untracked(handle: &Bound<'_, PyHandle>) -> HandleRef {
         ffi::gc_untrack(handle.as_any());
-        HandleRef(handle.clone().unbind())
+        HandleRef(Some(handle.clone().unbind()))
+    }
+
+    /// A queue's reference to a reused handle (see `recycle`): it is not tracked
+    /// already.
+    pub fn queued_reused(handle: Py<PyHandle>) -> HandleRef {
+        HandleRef(Some(handle))
     }
 
     pub fn handle(&self) -> &Py<PyHandle> {
-        &self.0
+        self.0
+            .as_ref()
+            .expect("a HandleRef holds its handle until it is dropped")
     }
 
     /// The loop's traversal of this queue entry (see the type's notes).
     pub fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
-        match ffi::gc_share(&self.0, visit) {
-            ffi::GcShare::Tracked => visit.call(&self.0),
-            ffi::GcShare::Sole => self.0.get().visit_refs(visit),
+        let handle = self.handle();
+        match ffi::gc_share(handle, visit) {
+            ffi::GcShare::Tracked => visit.call(handle),
+            ffi::GcShare::Sole => handle.get().visit_refs(visit),
             ffi::GcShare::Shared => Ok(()),
         }
+    }
+
+    /// Whether nobody but this queue entry can reach the handle: it is a plain `Handle`
+    /// with no other reference, no weak reference, and not tracked by the collector (so
+    /// `gc` does not list it either).
+    pub fn is_private(&self, py: Python<'_>) -> bool {
+        match &self.0 {
+            Some(h) => {
+                let h = h.bind(py);
+                ffi::is_sole_reference(h.as_unbound(), py)
+                    && h.is_exact_instance_of::<PyHandle>()
+                    && !ffi::is_tracked(h.as_any())
+                    && !ffi::has_weakrefs(h.as_any())
+            }
+            None => false,
+        }
+    }
+
+    /// After its callback ran: keep the handle, emptied, in `reusable` when nothing else
+    /// refers to it (no reference, no weak reference) and it is a plain, untracked
+    /// `Handle`, so that `call_soon` can fill it again instead of allocating one; any
+    /// other handle is let go as usual. Nobody can tell a reused handle from a new one:
+    /// whoever held it before has let it go. Called without the loop's state borrowed:
+    /// releasing the callback may run Python code.
+    pub fn recycle(mut self, py: Python<'_>, core: &PyLoopCore) {
+        if !self.is_private(py) {
+            return;
+        }
+        let Some(handle) = self.0.take() else { return };
+        let refs = std::mem::take(&mut *handle.get().refs.borrow_mut(py));
+        refs.release(py);
+        // Still ours alone (releasing the callback cannot reach an untracked handle
+        // nobody refers to, but this is cheap to be sure of).
+        if ffi::is_sole_reference(&handle, py) {
+            let mut st = core.state.borrow_mut(py);
+            if st.reusable.len() < REUSABLE_HANDLES {
+                st.reusable.push(handle);
+                return;
+            }
+        }
+        drop(HandleRef(Some(handle)));
     }
 }
 
 impl Drop for HandleRef {
     fn drop(&mut self) {
-        ffi::gc_track_if_shared(&self.0);
+        if let Some(handle) = &self.0 {
+            ffi::gc_track_if_shared(handle);
+        }
     }
 }
 
 impl aioxide_core::Cancellable for HandleRef {
     fn is_cancelled(&self) -> bool {
-        self.0.get().cancelled.load(Ordering::Relaxed)
+        self.handle().get().cancelled.load(Ordering::Relaxed)
     }
     fn unscheduled(&self) {
-        self.0.get().scheduled.store(false, Ordering::Relaxed);
+        self.handle()
+            .get()
+            .scheduled
+            .store(false, Ordering::Relaxed);
     }
 }
 
 fn format_callback_source<'py>(
     py: Python<'py>,
-    callback: &Py<PyAny>,
-    args: &Py<PyTuple>,
+    callback: &Bound<'py, PyAny>,
+    args: &BoundArgs<'py>,
 ) -> PyResult<String> {
     static FORMAT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let f = FORMAT.import(py, "asyncio.format_helpers", "_format_callback_source")?;
-    f.call1((callback, args))?.extract()
+    f.call1((callback, args.to_tuple()?))?.extract()
 }
 
 impl PyHandle {
@@ -133,7 +215,7 @@ impl PyHandle {
 
     pub fn new(
         callback: Py<PyAny>,
-        args: Py<PyTuple>,
+        args: HandleArgs,
         context: Py<PyAny>,
         event_loop: Py<PyAny>,
     ) -> PyHandle {
@@ -148,6 +230,31 @@ impl PyHandle {
             cancelled: AtomicBool::new(false),
             scheduled: AtomicBool::new(false),
         }
+    }
+
+    /// Fill an emptied handle (see `HandleRef::recycle`) as `new` fills a new one.
+    pub fn refill(
+        &self,
+        py: Python<'_>,
+        callback: Py<PyAny>,
+        args: HandleArgs,
+        context: Py<PyAny>,
+        event_loop: Py<PyAny>,
+    ) {
+        let old = std::mem::replace(
+            &mut *self.refs.borrow_mut(py),
+            Refs {
+                callback: Some(callback),
+                args: Some(args),
+                context: Some(context),
+                event_loop: Some(event_loop),
+                source_traceback: None,
+            },
+        );
+        // Empty (see `HandleRef::recycle`): nothing to release.
+        drop(old);
+        self.cancelled.store(false, Ordering::Relaxed);
+        self.scheduled.store(false, Ordering::Relaxed);
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -190,32 +297,40 @@ impl PyHandle {
         let (callback, args, context) = {
             let refs = this.refs.borrow_mut(py);
             match (&refs.callback, &refs.args, &refs.context) {
-                (Some(cb), Some(args), Some(ctx)) => (
-                    cb.bind(py).clone(),
-                    args.bind(py).clone(),
-                    ctx.bind(py).clone(),
-                ),
+                (Some(cb), Some(args), Some(ctx)) => {
+                    (cb.bind(py).clone(), args.bind(py), ctx.bind(py).clone())
+                }
                 _ => return Ok(()),
             }
         };
-        let result = ffi::run_in_context(&context, &callback, &args);
+        let result = ffi::run_in_context(&context, || args.call(&callback));
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if err.is_instance_of::<PySystemExit>(py)
-                    || err.is_instance_of::<PyKeyboardInterrupt>(py) =>
-            {
-                Err(err)
-            }
-            Err(err) => report_callback_error(slf, &callback.unbind(), &args.unbind(), err),
+            Err(err) => callback_failed(slf, &callback, &args, err),
         }
     }
 }
 
-fn report_callback_error(
-    handle: &Bound<'_, PyHandle>,
-    callback: &Py<PyAny>,
-    args: &Py<PyTuple>,
+/// A callback raised `err`: `SystemExit` and `KeyboardInterrupt` are returned so the
+/// loop stops and re-raises them, as asyncio does; anything else goes to the loop's
+/// exception handler.
+fn callback_failed<'py>(
+    handle: &Bound<'py, PyHandle>,
+    callback: &Bound<'py, PyAny>,
+    args: &BoundArgs<'py>,
+    err: PyErr,
+) -> PyResult<()> {
+    let py = handle.py();
+    if err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py) {
+        return Err(err);
+    }
+    report_callback_error(handle, callback, args, err)
+}
+
+fn report_callback_error<'py>(
+    handle: &Bound<'py, PyHandle>,
+    callback: &Bound<'py, PyAny>,
+    args: &BoundArgs<'py>,
     err: PyErr,
 ) -> PyResult<()> {
     let py = handle.py();
@@ -262,12 +377,9 @@ impl PyHandle {
     }
 
     #[getter]
-    fn _args(&self, py: Python<'_>) -> Option<Py<PyTuple>> {
-        self.refs
-            .borrow_mut(py)
-            .args
-            .as_ref()
-            .map(|a| a.clone_ref(py))
+    fn _args<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let args = self.refs.borrow_mut(py).args.as_ref().map(|a| a.bind(py));
+        args.map(|a| a.to_tuple()).transpose()
     }
 
     #[getter]
@@ -308,7 +420,7 @@ impl PyHandle {
         let cb_args = {
             let refs = slf.get().refs.borrow_mut(py);
             match (&refs.callback, &refs.args) {
-                (Some(cb), Some(args)) => Some((cb.clone_ref(py), args.clone_ref(py))),
+                (Some(cb), Some(args)) => Some((cb.bind(py).clone(), args.bind(py))),
                 _ => None,
             }
         };
@@ -333,7 +445,7 @@ impl PyHandle {
 
     fn __clear__(&self, py: Python<'_>) {
         let taken = std::mem::take(&mut *self.refs.borrow_mut(py));
-        drop(taken);
+        taken.release(py);
     }
 }
 
@@ -346,7 +458,7 @@ impl PyHandle {
                 visit.call(x)?;
             }
             if let Some(x) = &refs.args {
-                visit.call(x)?;
+                x.visit(visit)?;
             }
             if let Some(x) = &refs.context {
                 visit.call(x)?;

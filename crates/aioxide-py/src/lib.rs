@@ -11,7 +11,7 @@
 //! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends), `sockets.rs` (native `sock_recv`/`sock_sendall`),
 //! `transport/` (the native cores of socket transports), `fs/` (the file engine
 //! and read buffer behind `aioxide.fs`),
-//! `tasks.rs` (create_future, create_task), `debug.rs` (watchdog and metrics state), `handle.rs`, `errors.rs` (Rust errors to Python exceptions), `ffi.rs` (the only
+//! `tasks.rs` (create_future, create_task), `debug.rs` (watchdog and metrics state), `handle.rs` (and `handle_args.rs`), `errors.rs` (Rust errors to Python exceptions), `ffi.rs` (the only
 //! `unsafe`: C-API calls pyo3 does not wrap).
 
 use pyo3::prelude::*;
@@ -21,6 +21,7 @@ mod errors;
 mod ffi;
 mod fs;
 mod handle;
+mod handle_args;
 mod loop_core;
 mod run;
 mod scheduling;
@@ -36,6 +37,7 @@ mod watchers;
 #[pymodule(gil_used = true)]
 fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<loop_core::PyLoopCore>()?;
+    scheduling::install_methods(m.py())?;
     m.add_class::<handle::PyHandle>()?;
     m.add_class::<handle::PyTimerHandle>()?;
     transport::init_pymodule(m)?;

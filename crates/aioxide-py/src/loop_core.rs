@@ -60,6 +60,9 @@ pub struct LoopState {
     /// Watchers the native `sock_*` paths removed this iteration whose registrations
     /// wait for the end of it (see `PyLoopCore::park_watcher_fd`).
     pub parked: Vec<Parked>,
+    /// Handles that ran and that nothing else refers to, emptied, for `call_soon` to
+    /// fill again instead of allocating (see `HandleRef::into_reusable`).
+    pub reusable: Vec<Py<PyHandle>>,
 }
 
 /// A watcher of one side of a descriptor: its handle, and the object it was asked to
@@ -125,6 +128,7 @@ impl PyLoopCore {
     }
 
     /// In debug mode, refuse non-thread-safe calls from a thread other than the loop's.
+    #[inline]
     pub fn check_thread(&self) -> PyResult<()> {
         if !self.debug.load(Ordering::Relaxed) {
             return Ok(());
@@ -163,7 +167,7 @@ impl PyLoopCore {
         let mut guard = self.state.borrow_mut(py);
         let st = &mut *guard;
         let queued = st.sched.drain();
-        let mut watched: Vec<Py<PyAny>> = Vec::new();
+        let mut watched: Vec<Py<PyAny>> = st.reusable.drain(..).map(Py::into_any).collect();
         for (_, w) in st.readers.drain().chain(st.writers.drain()) {
             watched.push(w.handle.into_any());
             watched.extend(w.fileobj);
@@ -188,6 +192,7 @@ impl PyLoopCore {
                 writers: HashMap::new(),
                 spare: VecDeque::new(),
                 parked: Vec::new(),
+                reusable: Vec::new(),
             }),
             reactor: Mutex::new(Some(Arc::new(reactor))),
             events: Mutex::new((Events::with_capacity(EVENTS_CAPACITY), Vec::new())),

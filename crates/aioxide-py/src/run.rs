@@ -192,10 +192,12 @@ impl PyLoopCore {
             };
 
             if let Err(err) = result {
+                drop(queued);
                 bump(&this.callbacks_run, ran);
                 this.state.borrow_mut(py).sched.restore_unrun(batch);
                 return Err(err);
             }
+            queued.recycle(py, this);
         }
         bump(&this.callbacks_run, ran);
         let parked = {

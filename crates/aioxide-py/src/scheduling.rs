@@ -6,11 +6,14 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyFunction, PyTuple};
+use std::ffi::CStr;
+
+use pyo3::types::PyFunction;
 
 use crate::errors;
-use crate::ffi;
+use crate::ffi::{self, FastArgs, FastcallMethod};
 use crate::handle::{HandleRef, PyHandle, PyTimerHandle};
+use crate::handle_args::HandleArgs;
 use crate::loop_core::PyLoopCore;
 
 /// `CO_COROUTINE | CO_ITERABLE_COROUTINE`: code flags of `async def` functions and of
@@ -85,26 +88,56 @@ impl PyLoopCore {
     pub fn new_handle(
         slf: &Bound<'_, PyLoopCore>,
         callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
+        args: HandleArgs,
         context: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyHandle>> {
         Py::new(slf.py(), Self::handle_value(slf, callback, args, context)?)
     }
 
+    /// A queued handle for `call_soon`: an emptied one the loop kept (see
+    /// `HandleRef::recycle`) filled again, or a new one. Debug mode always makes new
+    /// ones.
+    fn soon_handle(
+        slf: &Bound<'_, PyLoopCore>,
+        callback: &Bound<'_, PyAny>,
+        args: HandleArgs,
+        context: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Py<PyHandle>, HandleRef)> {
+        let py = slf.py();
+        let this = slf.get();
+        let reusable = if this.debug.load(Ordering::Relaxed) {
+            None
+        } else {
+            this.state.borrow_mut(py).reusable.pop()
+        };
+        let Some(handle) = reusable else {
+            let handle = Self::new_handle(slf, callback, args, context)?;
+            let queued = HandleRef::queued_untracked(handle.bind(py));
+            return Ok((handle, queued));
+        };
+        let context = handle_context(py, context)?;
+        handle.get().refill(
+            py,
+            callback.clone().unbind(),
+            args,
+            context,
+            slf.clone().into_any().unbind(),
+        );
+        let queued = HandleRef::queued_reused(handle.clone_ref(py));
+        Ok((handle, queued))
+    }
+
     fn handle_value(
         slf: &Bound<'_, PyLoopCore>,
         callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
+        args: HandleArgs,
         context: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyHandle> {
         let py = slf.py();
-        let context = match context {
-            Some(c) if !c.is_none() => c.clone().unbind(),
-            _ => ffi::copy_context(py)?.unbind(),
-        };
+        let context = handle_context(py, context)?;
         let handle = PyHandle::new(
             callback.clone().unbind(),
-            args.clone().unbind(),
+            args,
             context,
             slf.clone().into_any().unbind(),
         );
@@ -117,17 +150,16 @@ impl PyLoopCore {
     fn schedule_soon(
         slf: &Bound<'_, PyLoopCore>,
         callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
+        args: HandleArgs,
         context: Option<&Bound<'_, PyAny>>,
         method: &str,
     ) -> PyResult<Py<PyHandle>> {
         let this = slf.get();
         this.check_closed()?;
         check_callback_mode(callback, method, this.debug.load(Ordering::Relaxed))?;
-        let handle = Self::new_handle(slf, callback, args, context)?.into_bound(slf.py());
-        let queued = HandleRef::queued_untracked(&handle);
+        let (handle, queued) = Self::soon_handle(slf, callback, args, context)?;
         this.state.borrow_mut(slf.py()).sched.push_ready(queued);
-        Ok(handle.unbind())
+        Ok(handle)
     }
 
     pub fn schedule_at(
@@ -135,7 +167,7 @@ impl PyLoopCore {
         when: f64,
         when_obj: Py<PyAny>,
         callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
+        args: HandleArgs,
         context: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTimerHandle>> {
         let py = slf.py();
@@ -153,6 +185,15 @@ impl PyLoopCore {
     }
 }
 
+/// The context a new handle runs its callback in: `context`, or a copy of the current
+/// one when it is None or not given.
+fn handle_context(py: Python<'_>, context: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    Ok(match context {
+        Some(c) if !c.is_none() => c.clone().unbind(),
+        _ => ffi::copy_context(py)?.unbind(),
+    })
+}
+
 fn extract_time(value: &Bound<'_, PyAny>, none_message: &str) -> PyResult<f64> {
     if value.is_none() {
         return Err(PyTypeError::new_err(none_message.to_string()));
@@ -160,71 +201,202 @@ fn extract_time(value: &Bound<'_, PyAny>, none_message: &str) -> PyResult<f64> {
     value.extract::<f64>()
 }
 
-#[pymethods]
-impl PyLoopCore {
-    /// Run `callback(*args)` on the next iteration, in `context` (a copy of the current
-    /// context by default).
-    #[pyo3(signature = (callback, *args, context = None))]
-    fn call_soon(
-        slf: &Bound<'_, Self>,
-        callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyHandle>> {
-        slf.get().check_thread()?;
-        Self::schedule_soon(slf, callback, args, context, "call_soon")
-    }
+/// The arguments of the scheduling methods: `N` named parameters (`when`, `callback`),
+/// then `*args` and the keyword `context`, bound as Python binds a signature such as
+/// `call_at(when, callback, *args, context=None)`, with its error messages.
+struct CallArgs<'py, const N: usize> {
+    named: [Bound<'py, PyAny>; N],
+    args: HandleArgs,
+    context: Option<Bound<'py, PyAny>>,
+}
 
-    /// `call_soon` that may be called from any thread: it wakes the loop if it sleeps.
-    #[pyo3(signature = (callback, *args, context = None))]
-    fn call_soon_threadsafe(
-        slf: &Bound<'_, Self>,
-        callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyHandle>> {
-        let handle = Self::schedule_soon(slf, callback, args, context, "call_soon_threadsafe")?;
+/// The positional arguments after the `N` named ones: `*args`.
+fn star_args<const N: usize>(fast: &FastArgs<'_, '_>) -> PyResult<HandleArgs> {
+    Ok(if fast.nargs() == N + 1 {
+        HandleArgs::One(fast.value(N).to_owned().unbind())
+    } else {
+        HandleArgs::Tuple(fast.tuple_from(N)?.unbind())
+    })
+}
+
+fn bind_call<'py, const N: usize>(
+    fast: &FastArgs<'_, 'py>,
+    method: &str,
+    names: [&str; N],
+) -> PyResult<CallArgs<'py, N>> {
+    let py = fast.py();
+    let nargs = fast.nargs();
+    if fast.kwnames().is_none() && nargs >= N {
+        // Positional arguments only, enough of them: the usual call.
+        return Ok(CallArgs {
+            named: std::array::from_fn(|i| fast.value(i).to_owned()),
+            args: star_args::<N>(fast)?,
+            context: None,
+        });
+    }
+    let mut named: [Option<Bound<'py, PyAny>>; N] =
+        std::array::from_fn(|i| (i < nargs).then(|| fast.value(i).to_owned()));
+    let mut context = None;
+    if let Some(kwnames) = fast.kwnames() {
+        for (j, name) in kwnames.iter().enumerate() {
+            let value = fast.value(nargs + j).to_owned();
+            let name = name.cast_into::<pyo3::types::PyString>()?;
+            let name = name.to_str()?;
+            if name == "context" {
+                context = Some(value);
+            } else if let Some(k) = names.iter().position(|n| *n == name) {
+                if named[k].is_some() {
+                    return Err(PyTypeError::new_err(format!(
+                        "LoopCore.{method}() got multiple values for argument '{name}'"
+                    )));
+                }
+                named[k] = Some(value);
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "LoopCore.{method}() got an unexpected keyword argument '{name}'"
+                )));
+            }
+        }
+    }
+    let missing: Vec<String> = (0..N)
+        .filter(|&k| named[k].is_none())
+        .map(|k| format!("'{}'", names[k]))
+        .collect();
+    if !missing.is_empty() {
+        let plural = if missing.len() == 1 { "" } else { "s" };
+        return Err(PyTypeError::new_err(format!(
+            "LoopCore.{method}() missing {} required positional argument{plural}: {}",
+            missing.len(),
+            missing.join(" and ")
+        )));
+    }
+    let args = star_args::<N>(fast)?;
+    let named = named.map(|v| v.unwrap_or_else(|| py.None().into_bound(py)));
+    Ok(CallArgs {
+        named,
+        args,
+        context,
+    })
+}
+
+/// `call_soon(callback, *args, context=None)`: run `callback(*args)` on the next
+/// iteration, in `context` (a copy of the current context by default).
+struct CallSoon;
+
+impl FastcallMethod for CallSoon {
+    type Class = PyLoopCore;
+    const NAME: &'static CStr = c"call_soon";
+    const DOC: &'static CStr = c"call_soon($self, callback, *args, context=None)\n--\n\nRun `callback(*args)` on the next iteration, in `context` (a copy of the current\ncontext by default).";
+
+    fn call<'py>(
+        slf: &Bound<'py, PyLoopCore>,
+        fast: &FastArgs<'_, 'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let CallArgs {
+            named: [callback],
+            args,
+            context,
+        } = bind_call(fast, "call_soon", ["callback"])?;
+        slf.get().check_thread()?;
+        let handle =
+            PyLoopCore::schedule_soon(slf, &callback, args, context.as_ref(), "call_soon")?;
+        Ok(handle.into_bound(slf.py()).into_any())
+    }
+}
+
+/// `call_soon` that may be called from any thread: it wakes the loop if it sleeps.
+struct CallSoonThreadsafe;
+
+impl FastcallMethod for CallSoonThreadsafe {
+    type Class = PyLoopCore;
+    const NAME: &'static CStr = c"call_soon_threadsafe";
+    const DOC: &'static CStr = c"call_soon_threadsafe($self, callback, *args, context=None)\n--\n\n`call_soon` that may be called from any thread: it wakes the loop if it sleeps.";
+
+    fn call<'py>(
+        slf: &Bound<'py, PyLoopCore>,
+        fast: &FastArgs<'_, 'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let method = "call_soon_threadsafe";
+        let CallArgs {
+            named: [callback],
+            args,
+            context,
+        } = bind_call(fast, method, ["callback"])?;
+        let handle = PyLoopCore::schedule_soon(slf, &callback, args, context.as_ref(), method)?;
         if let Ok(reactor) = slf.get().reactor() {
             reactor.waker().wake().map_err(errors::os_error)?;
         }
-        Ok(handle)
+        Ok(handle.into_bound(slf.py()).into_any())
     }
+}
 
-    /// Run `callback(*args)` at loop time `when`.
-    #[pyo3(signature = (when, callback, *args, context = None))]
-    fn call_at(
-        slf: &Bound<'_, Self>,
-        when: &Bound<'_, PyAny>,
-        callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyTimerHandle>> {
-        let when_value = extract_time(when, "when cannot be None")?;
-        Self::schedule_at(
-            slf,
-            when_value,
-            when.clone().unbind(),
-            callback,
+/// `call_at(when, callback, *args, context=None)`: run `callback(*args)` at loop time
+/// `when`.
+struct CallAt;
+
+impl FastcallMethod for CallAt {
+    type Class = PyLoopCore;
+    const NAME: &'static CStr = c"call_at";
+    const DOC: &'static CStr = c"call_at($self, when, callback, *args, context=None)\n--\n\nRun `callback(*args)` at loop time `when`.";
+
+    fn call<'py>(
+        slf: &Bound<'py, PyLoopCore>,
+        fast: &FastArgs<'_, 'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let CallArgs {
+            named: [when, callback],
             args,
             context,
-        )
+        } = bind_call(fast, "call_at", ["when", "callback"])?;
+        let when_value = extract_time(&when, "when cannot be None")?;
+        let timer = PyLoopCore::schedule_at(
+            slf,
+            when_value,
+            when.unbind(),
+            &callback,
+            args,
+            context.as_ref(),
+        )?;
+        Ok(timer.into_bound(slf.py()).into_any())
     }
+}
 
-    /// Run `callback(*args)` after `delay` seconds; a negative delay is a deadline in the
-    /// past, ordered among other timers by that deadline.
-    #[pyo3(signature = (delay, callback, *args, context = None))]
-    fn call_later(
-        slf: &Bound<'_, Self>,
-        delay: &Bound<'_, PyAny>,
-        callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyTimerHandle>> {
-        let delay = extract_time(delay, "delay must not be None")?;
-        let when = slf.get().clock.borrow_mut(slf.py()).now() + delay;
-        let when_obj = when.into_pyobject(slf.py())?.into_any().unbind();
-        Self::schedule_at(slf, when, when_obj, callback, args, context)
+/// `call_later(delay, callback, *args, context=None)`: run `callback(*args)` after
+/// `delay` seconds; a negative delay is a deadline in the past, ordered among other
+/// timers by that deadline.
+struct CallLater;
+
+impl FastcallMethod for CallLater {
+    type Class = PyLoopCore;
+    const NAME: &'static CStr = c"call_later";
+    const DOC: &'static CStr = c"call_later($self, delay, callback, *args, context=None)\n--\n\nRun `callback(*args)` after `delay` seconds; a negative delay is a deadline in the\npast, ordered among other timers by that deadline.";
+
+    fn call<'py>(
+        slf: &Bound<'py, PyLoopCore>,
+        fast: &FastArgs<'_, 'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let CallArgs {
+            named: [delay, callback],
+            args,
+            context,
+        } = bind_call(fast, "call_later", ["delay", "callback"])?;
+        let delay = extract_time(&delay, "delay must not be None")?;
+        let when = slf.get().clock.borrow_mut(py).now() + delay;
+        let when_obj = when.into_pyobject(py)?.into_any().unbind();
+        let timer =
+            PyLoopCore::schedule_at(slf, when, when_obj, &callback, args, context.as_ref())?;
+        Ok(timer.into_bound(py).into_any())
     }
+}
+
+/// Install the scheduling methods on `LoopCore` (see `ffi::install_fastcall_method`):
+/// they are the loop's hottest calls, made once or twice per callback.
+pub fn install_methods(py: Python<'_>) -> PyResult<()> {
+    ffi::install_fastcall_method::<CallSoon>(py)?;
+    ffi::install_fastcall_method::<CallSoonThreadsafe>(py)?;
+    ffi::install_fastcall_method::<CallAt>(py)?;
+    ffi::install_fastcall_method::<CallLater>(py)
 }
 
 #[pymethods]

@@ -11,6 +11,7 @@ use pyo3::types::{PyInt, PyTuple};
 
 use crate::errors;
 use crate::handle::PyHandle;
+use crate::handle_args::HandleArgs;
 use crate::loop_core::{LoopState, PyLoopCore, Watch};
 
 /// selectors' rule: an int, or an object whose `fileno()` returns one; never negative.
@@ -129,7 +130,7 @@ impl PyLoopCore {
         let py = slf.py();
         let this = slf.get();
         this.check_closed()?;
-        let handle = Self::new_handle(slf, callback, args, None)?;
+        let handle = Self::new_handle(slf, callback, HandleArgs::from_tuple(args), None)?;
         let reactor = this.reactor()?;
         let (replaced, unparked) = {
             let mut st = this.state.borrow_mut(py);
