@@ -306,25 +306,15 @@ impl PyHandle {
         let result = ffi::run_in_context(&context, || args.call(&callback));
         match result {
             Ok(_) => Ok(()),
-            Err(err) => callback_failed(slf, &callback, &args, err),
+            Err(err)
+                if err.is_instance_of::<PySystemExit>(py)
+                    || err.is_instance_of::<PyKeyboardInterrupt>(py) =>
+            {
+                Err(err)
+            }
+            Err(err) => report_callback_error(slf, &callback, &args, err),
         }
     }
-}
-
-/// A callback raised `err`: `SystemExit` and `KeyboardInterrupt` are returned so the
-/// loop stops and re-raises them, as asyncio does; anything else goes to the loop's
-/// exception handler.
-fn callback_failed<'py>(
-    handle: &Bound<'py, PyHandle>,
-    callback: &Bound<'py, PyAny>,
-    args: &BoundArgs<'py>,
-    err: PyErr,
-) -> PyResult<()> {
-    let py = handle.py();
-    if err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py) {
-        return Err(err);
-    }
-    report_callback_error(handle, callback, args, err)
 }
 
 fn report_callback_error<'py>(

@@ -292,14 +292,8 @@ impl FastcallMethod for CallSoon {
         slf: &Bound<'py, PyLoopCore>,
         fast: &FastArgs<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let CallArgs {
-            named: [callback],
-            args,
-            context,
-        } = bind_call(fast, "call_soon", ["callback"])?;
         slf.get().check_thread()?;
-        let handle =
-            PyLoopCore::schedule_soon(slf, &callback, args, context.as_ref(), "call_soon")?;
+        let handle = schedule_soon_call(slf, fast, "call_soon")?;
         Ok(handle.into_bound(slf.py()).into_any())
     }
 }
@@ -316,13 +310,7 @@ impl FastcallMethod for CallSoonThreadsafe {
         slf: &Bound<'py, PyLoopCore>,
         fast: &FastArgs<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let method = "call_soon_threadsafe";
-        let CallArgs {
-            named: [callback],
-            args,
-            context,
-        } = bind_call(fast, method, ["callback"])?;
-        let handle = PyLoopCore::schedule_soon(slf, &callback, args, context.as_ref(), method)?;
+        let handle = schedule_soon_call(slf, fast, "call_soon_threadsafe")?;
         if let Ok(reactor) = slf.get().reactor() {
             reactor.waker().wake().map_err(errors::os_error)?;
         }
@@ -343,21 +331,12 @@ impl FastcallMethod for CallAt {
         slf: &Bound<'py, PyLoopCore>,
         fast: &FastArgs<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let CallArgs {
-            named: [when, callback],
-            args,
-            context,
-        } = bind_call(fast, "call_at", ["when", "callback"])?;
-        let when_value = extract_time(&when, "when cannot be None")?;
-        let timer = PyLoopCore::schedule_at(
-            slf,
-            when_value,
-            when.unbind(),
-            &callback,
-            args,
-            context.as_ref(),
-        )?;
-        Ok(timer.into_bound(slf.py()).into_any())
+        schedule_timer_call(slf, fast, "call_at", "when", |when| {
+            Ok((
+                extract_time(when, "when cannot be None")?,
+                when.clone().unbind(),
+            ))
+        })
     }
 }
 
@@ -376,18 +355,47 @@ impl FastcallMethod for CallLater {
         fast: &FastArgs<'_, 'py>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        let CallArgs {
-            named: [delay, callback],
-            args,
-            context,
-        } = bind_call(fast, "call_later", ["delay", "callback"])?;
-        let delay = extract_time(&delay, "delay must not be None")?;
-        let when = slf.get().clock.borrow_mut(py).now() + delay;
-        let when_obj = when.into_pyobject(py)?.into_any().unbind();
-        let timer =
-            PyLoopCore::schedule_at(slf, when, when_obj, &callback, args, context.as_ref())?;
-        Ok(timer.into_bound(py).into_any())
+        schedule_timer_call(slf, fast, "call_later", "delay", |delay| {
+            let delay = extract_time(delay, "delay must not be None")?;
+            let when = slf.get().clock.borrow_mut(py).now() + delay;
+            Ok((when, when.into_pyobject(py)?.into_any().unbind()))
+        })
     }
+}
+
+/// `call_soon` and `call_soon_threadsafe`: bind `(callback, *args, context=None)` and
+/// queue the handle.
+fn schedule_soon_call(
+    slf: &Bound<'_, PyLoopCore>,
+    fast: &FastArgs<'_, '_>,
+    method: &str,
+) -> PyResult<Py<PyHandle>> {
+    let CallArgs {
+        named: [callback],
+        args,
+        context,
+    } = bind_call(fast, method, ["callback"])?;
+    PyLoopCore::schedule_soon(slf, &callback, args, context.as_ref(), method)
+}
+
+/// `call_at` and `call_later`: bind `(first, callback, *args, context=None)`, turn the
+/// first argument into the deadline (a float and the object `TimerHandle.when()`
+/// returns) with `deadline`, and schedule the timer.
+fn schedule_timer_call<'py>(
+    slf: &Bound<'py, PyLoopCore>,
+    fast: &FastArgs<'_, 'py>,
+    method: &str,
+    first: &str,
+    deadline: impl FnOnce(&Bound<'py, PyAny>) -> PyResult<(f64, Py<PyAny>)>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let CallArgs {
+        named: [first_value, callback],
+        args,
+        context,
+    } = bind_call(fast, method, [first, "callback"])?;
+    let (when, when_obj) = deadline(&first_value)?;
+    let timer = PyLoopCore::schedule_at(slf, when, when_obj, &callback, args, context.as_ref())?;
+    Ok(timer.into_bound(slf.py()).into_any())
 }
 
 /// Install the scheduling methods on `LoopCore` (see `ffi::install_fastcall_method`):
