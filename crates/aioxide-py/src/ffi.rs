@@ -572,7 +572,9 @@ impl<'a, 'py> FastArgs<'a, 'py> {
 }
 
 /// A method called through vectorcall with no argument parsing of pyo3's in between
-/// (see [`install_fastcall_method`]).
+/// (see [`install_fastcall_method`]). pyo3 does not count the thread as attached inside
+/// unless a pyo3 call is under way (as it is while the loop runs): a `Py` dropped there
+/// is then released at pyo3's next entry, so the methods work on `Bound`s.
 pub trait FastcallMethod {
     /// The class the method belongs to.
     type Class: pyo3::PyClass;
