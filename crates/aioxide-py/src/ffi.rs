@@ -595,12 +595,11 @@ unsafe extern "C" fn fastcall_method<M: FastcallMethod>(
     nargsf: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls a METH_FASTCALL | METH_KEYWORDS method with the GIL held, a
-    // live `slf` that is an instance of the descriptor's type, `M::Class` (the method
-    // descriptor checks that before calling; see `install_fastcall_method`), `nargs`
-    // positional values followed by one value per name in `kwnames` (a tuple, or NULL
-    // when there are none), all alive for the call. Errors are restored and signalled
-    // by NULL; a panic is caught here and becomes PanicException, so none unwinds into C.
+    // CPython calls a METH_FASTCALL | METH_KEYWORDS method with the GIL held, and `slf`
+    // is an instance of `M::Class`: the method descriptor checks that before the call
+    // (see `install_fastcall_method`). A panic is caught and becomes PanicException.
+    // SAFETY: see above; `args` holds `nargs` positional values, then one per name in
+    // `kwnames` (a tuple, or NULL), all alive for the call; errors go back as NULL.
     unsafe {
         let py = Python::assume_attached();
         let nargs = ffi::PyVectorcall_NARGS(nargsf as usize) as usize;
