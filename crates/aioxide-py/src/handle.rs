@@ -118,7 +118,7 @@ impl HandleRef {
     /// Whether nobody but this queue entry can reach the handle: it is a plain `Handle`
     /// with no other reference, no weak reference, and not tracked by the collector (so
     /// `gc` does not list it either).
-    pub fn is_private(&self, py: Python<'_>) -> bool {
+    fn is_private(&self, py: Python<'_>) -> bool {
         match &self.0 {
             Some(h) => {
                 let h = h.bind(py);
@@ -241,18 +241,15 @@ impl PyHandle {
         context: Py<PyAny>,
         event_loop: Py<PyAny>,
     ) {
-        let old = std::mem::replace(
-            &mut *self.refs.borrow_mut(py),
-            Refs {
-                callback: Some(callback),
-                args: Some(args),
-                context: Some(context),
-                event_loop: Some(event_loop),
-                source_traceback: None,
-            },
-        );
-        // Empty (see `HandleRef::recycle`): nothing to release.
-        drop(old);
+        // The handle is empty (see `HandleRef::recycle`): replacing its references
+        // releases nothing, so no Python code runs while the cell is borrowed.
+        *self.refs.borrow_mut(py) = Refs {
+            callback: Some(callback),
+            args: Some(args),
+            context: Some(context),
+            event_loop: Some(event_loop),
+            source_traceback: None,
+        };
         self.cancelled.store(false, Ordering::Relaxed);
         self.scheduled.store(false, Ordering::Relaxed);
     }

@@ -40,11 +40,6 @@ impl HandleArgs {
         }
     }
 
-    /// The arguments as a tuple (`Handle._args`, reprs and error reports).
-    pub fn to_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        self.bind(py).to_tuple()
-    }
-
     pub fn visit(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
         match self {
             HandleArgs::One(arg) => visit.call(arg),
@@ -71,6 +66,7 @@ impl<'py> BoundArgs<'py> {
         }
     }
 
+    /// The arguments as a tuple (`Handle._args`, reprs and error reports).
     pub fn to_tuple(&self) -> PyResult<Bound<'py, PyTuple>> {
         match self {
             BoundArgs::One(arg) => PyTuple::new(arg.py(), [arg]),

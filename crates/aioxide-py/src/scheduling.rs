@@ -1,13 +1,12 @@
 //! `call_soon`, `call_soon_threadsafe`, `call_later`, `call_at`: the loop's hot path.
 
+use std::ffi::CStr;
 use std::sync::atomic::Ordering;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::PyOnceLock;
-use std::ffi::CStr;
-
 use pyo3::types::PyFunction;
 
 use crate::errors;
