@@ -4,14 +4,19 @@ of stream and writes after close. Each test runs on aioxide and on stdlib asynci
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import socket
+import ssl
 
 import pytest
 from _tls_helpers import (
     TIMEOUT,
     Accepting,
+    BioPeer,
     Recorder,
     close_both,
+    listening_socket,
     pattern,
     record_exception_handler,
     run,
@@ -211,3 +216,80 @@ def test_bytes_like_writes(loop, server_ctx, client_ctx, kind):
             await close_both(transport, client, server_proto)
 
     run(loop, main())
+
+
+# -- how records arrive and are read -------------------------------------------------------
+
+
+def test_records_trickled_in_small_pieces_arrive_whole(loop, server_ctx, client_ctx):
+    """Records of every size (1 byte to several records per write) whose ciphertext comes
+    a few bytes at a time, so reads find partial records and plaintext OpenSSL holds."""
+    messages = [pattern(n, seed=n) for n in (1, 1000, 16384, 40000, 3, 17000)]
+    expected = b"".join(messages)
+    pieces = (7, 300, 5000, 1)
+
+    async def main():
+        errors = record_exception_handler(loop)
+        with listening_socket() as lsock:
+            async def peer():
+                sock, _ = await loop.sock_accept(lsock)
+                with sock:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    bio = BioPeer(loop, sock, server_ctx, server_side=True)
+                    await bio.handshake()
+                    for message in messages:
+                        bio.sslobj.write(message)
+                    ciphertext = bio.outgoing.read()
+                    offset = 0
+                    for k in itertools.count():
+                        if offset >= len(ciphertext):
+                            break
+                        n = pieces[k % len(pieces)]
+                        await loop.sock_sendall(sock, ciphertext[offset:offset + n])
+                        await asyncio.sleep(0)  # the client reads what came so far
+                        offset += n
+                    assert await bio.recv(4) == b"done"
+
+            peer_task = loop.create_task(peer())
+            client = Recorder(loop)
+            transport, _ = await loop.create_connection(
+                lambda: client, *lsock.getsockname(), ssl=client_ctx,
+                server_hostname="localhost")
+            assert await client.received(len(expected)) == expected
+            transport.write(b"done")
+            await asyncio.wait_for(peer_task, TIMEOUT)
+            transport.abort()
+        assert errors == []
+
+    run(loop, main())
+
+
+def test_sslobject_subclass_keeps_its_methods(loop, server_ctx, client_ctx):
+    """A context's own ``sslobject_class`` has its read/write/pending called, as asyncio
+    does (aioxide calls the wrapped object directly only for an exact ``SSLObject``)."""
+    calls = {"read": 0, "write": 0}
+
+    class Counting(ssl.SSLObject):
+        def read(self, *args):
+            calls["read"] += 1
+            return super().read(*args)
+
+        def write(self, data):
+            calls["write"] += 1
+            return super().write(data)
+
+    client_ctx.sslobject_class = Counting
+    payload = pattern(50000)
+
+    async def main():
+        async with tls_server(loop, server_ctx) as (_server, addr, accepting):
+            transport, client = await tls_connect(loop, addr, client_ctx)
+            server_proto = await accepting.next()
+            assert type(transport.get_extra_info("ssl_object")) is Counting
+            transport.write(payload)
+            assert await client.received(len(payload)) == payload
+            await close_both(transport, client, server_proto)
+
+    run(loop, main())
+    assert calls["write"] >= 1
+    assert calls["read"] >= 1

@@ -110,11 +110,12 @@ pub struct PyTlsCore {
     pub(crate) sslobj: Py<PyAny>,
     pub(crate) incoming: Py<PyAny>,
     pub(crate) outgoing: Py<PyAny>,
-    /// Bound methods of the hot path, looked up once.
+    /// Bound methods of the hot path, looked up once (`ssl_*`: see `record_object`).
     pub(crate) incoming_write: Py<PyAny>,
     pub(crate) outgoing_read: Py<PyAny>,
     pub(crate) ssl_read: Py<PyAny>,
     pub(crate) ssl_write: Py<PyAny>,
+    pub(crate) ssl_pending: Py<PyAny>,
     pub(crate) extra: Py<PyDict>,
     /// The timeouts as given (a number of seconds), for `call_later` and messages.
     pub(crate) handshake_timeout: Py<PyAny>,
@@ -152,6 +153,21 @@ impl SslErrors {
     pub fn is_again(&self, py: Python<'_>, err: &PyErr) -> bool {
         err.is_instance(py, self.want_read.bind(py)) || err.is_instance(py, self.syscall.bind(py))
     }
+}
+
+/// The object whose `read`, `write` and `pending` the record layer calls. The stdlib's
+/// `SSLObject` methods only forward to the `_ssl._SSLSocket` it wraps (`_sslobj`), one
+/// Python frame per call; for an exact `SSLObject` the wrapped object's C methods are
+/// called instead. A subclass (`SSLContext.sslobject_class`) keeps its own methods.
+fn record_object<'py>(sslobj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = sslobj.py();
+    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    if sslobj.get_type().is(TYPE.import(py, "ssl", "SSLObject")?) {
+        if let Ok(inner) = sslobj.getattr(pyo3::intern!(py, "_sslobj")) {
+            return Ok(inner);
+        }
+    }
+    Ok(sslobj.clone())
 }
 
 pub(crate) fn buffered_protocol(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
@@ -293,6 +309,7 @@ impl PyTlsCore {
         shutdown_timeout: Py<PyAny>,
         call_connection_made: bool,
     ) -> PyResult<Self> {
+        let record = record_object(sslobj)?;
         let core = PyTlsCore {
             event_loop: event_loop.clone().unbind(),
             sslobj: sslobj.clone().unbind(),
@@ -300,8 +317,9 @@ impl PyTlsCore {
             outgoing: outgoing.clone().unbind(),
             incoming_write: incoming.getattr("write")?.unbind(),
             outgoing_read: outgoing.getattr("read")?.unbind(),
-            ssl_read: sslobj.getattr("read")?.unbind(),
-            ssl_write: sslobj.getattr("write")?.unbind(),
+            ssl_read: record.getattr("read")?.unbind(),
+            ssl_write: record.getattr("write")?.unbind(),
+            ssl_pending: record.getattr("pending")?.unbind(),
             extra: extra.unbind(),
             handshake_timeout,
             shutdown_timeout,
@@ -482,6 +500,7 @@ impl PyTlsCore {
             &self.outgoing_read,
             &self.ssl_read,
             &self.ssl_write,
+            &self.ssl_pending,
             &self.handshake_timeout,
             &self.shutdown_timeout,
         ] {

@@ -11,9 +11,9 @@ use super::must_propagate;
 use super::stream::asyncio_logger;
 use super::tls::{flow_change, ssl_errors, AppState, Phase, PyTlsCore};
 
-/// Plaintext asked of `SSLObject.read` per call: a TLS record carries at most 16 KiB, so
-/// one call never returns less for want of room, and a small request is not a 256 KiB
-/// allocation shrunk afterwards.
+/// The most plaintext asked of `SSLObject.read` per call: a TLS record carries at most
+/// 16 KiB, so one call never returns less for want of room. Less is asked when less
+/// ciphertext is waiting (`read_copied`).
 const READ_SIZE: usize = 16 * 1024;
 
 /// asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
@@ -258,19 +258,16 @@ impl PyTlsCore {
         Self::control_ssl_reading(slf, None)
     }
 
-    /// Whether `SSLObject.read` may return more now: ciphertext is waiting in the
-    /// incoming BIO or plaintext inside OpenSSL. (When neither is, a read could only
-    /// raise `SSLWantReadError`; not making it saves building that exception.)
-    fn more_to_read(&self, py: Python<'_>) -> PyResult<bool> {
-        if self.read_buffer_size(py)? > 0 {
-            return Ok(true);
+    /// How much plaintext `SSLObject.read` may return now, at most: the ciphertext
+    /// waiting in the incoming BIO (a record's plaintext is shorter than the record), else
+    /// the plaintext OpenSSL holds. Zero when a read could only raise
+    /// `SSLWantReadError`; not making it saves building that exception.
+    fn readable_now(&self, py: Python<'_>) -> PyResult<usize> {
+        let waiting = self.read_buffer_size(py)?;
+        if waiting > 0 {
+            return Ok(waiting);
         }
-        let pending: usize = self
-            .sslobj
-            .bind(py)
-            .call_method0(pyo3::intern!(py, "pending"))?
-            .extract()?;
-        Ok(pending > 0)
+        self.ssl_pending.bind(py).call0()?.extract()
     }
 
     /// Reads for a `Protocol`: everything decrypted now, in one `data_received`. True
@@ -282,15 +279,22 @@ impl PyTlsCore {
         let mut chunks: Vec<Bound<'_, PyAny>> = Vec::new();
         let mut eof = false;
         let mut drained = false;
+        // Ask for what can come (the reply is allocated at the size asked, then shrunk).
+        let mut waiting = this.read_buffer_size(py)?;
         loop {
-            match read.call1((READ_SIZE,)) {
+            let size = match waiting {
+                0 => READ_SIZE,
+                n => n.min(READ_SIZE),
+            };
+            match read.call1((size,)) {
                 Ok(chunk) => {
                     if chunk.len()? == 0 {
                         eof = true; // close_notify
                         break;
                     }
                     chunks.push(chunk);
-                    if !this.more_to_read(py)? {
+                    waiting = this.readable_now(py)?;
+                    if waiting == 0 {
                         drained = true;
                         break;
                     }
