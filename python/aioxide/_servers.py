@@ -10,6 +10,7 @@ closes (``cleanup_socket``, 3.13), unless told not to.
 from __future__ import annotations
 
 import collections.abc
+import contextvars
 import errno
 import itertools
 import os
@@ -210,7 +211,10 @@ class ServerMixin:
                                                   server, ssl_handshake_timeout,
                                                   ssl_shutdown_timeout))
             else:
-                self._accept_plain(protocol_factory, conn, extra, server)
+                # asyncio makes each connection in a task of its own: what the factory
+                # sets in its context stays with that connection.
+                contextvars.copy_context().run(self._accept_plain, protocol_factory, conn,
+                                               extra, server)
 
     def _report_accept_failure(self, exc, protocol, transport) -> None:
         if self.get_debug():

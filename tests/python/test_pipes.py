@@ -244,3 +244,29 @@ def test_write_pipe_abort_drops_the_backlog(loop):
             assert len(rpipe.read()) < len(payload)  # the pipe buffer's worth, no more
 
     loop.run_until_complete(main())
+
+
+def test_write_pipe_closing_with_a_backlog_warns_of_dropped_writes(loop, caplog):
+    """Once closing, a pipe drops further writes and, from the fifth on, logs asyncio's
+    warning; the backlog written before close() still all arrives."""
+    rfd, wfd = os.pipe()
+    payload = os.urandom(200_000)  # more than the pipe holds: a backlog stays
+    message = "pipe closed by peer or os.write(pipe, data) raised exception."
+
+    async def main():
+        proto = Writer(loop)
+        with open(wfd, "wb", 0) as pipe, open(rfd, "rb", 0) as rpipe:
+            transport, _ = await loop.connect_write_pipe(lambda: proto, pipe)
+            transport.write(payload)
+            assert transport.get_write_buffer_size() > 0
+            transport.close()
+            with caplog.at_level("WARNING", logger="asyncio"):
+                for _ in range(7):
+                    transport.write(b"dropped")
+            warnings = [r for r in caplog.records if r.getMessage() == message]
+            assert len(warnings) == 2
+            received = await loop.run_in_executor(None, rpipe.read)
+            assert received == payload
+            assert await asyncio.wait_for(proto.lost, TIMEOUT) is None
+
+    loop.run_until_complete(main())

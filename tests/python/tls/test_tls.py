@@ -251,8 +251,9 @@ def test_tls_transport_api(loop, server_ctx, client_ctx):
             server_proto = await accepting.next()
             assert transport.get_protocol() is client
             assert transport.can_write_eof() is False
-            with pytest.raises(NotImplementedError):
+            with pytest.raises(NotImplementedError) as raised:
                 transport.write_eof()
+            assert raised.value.args == ()
             with pytest.raises(TypeError, match="data: expecting a bytes-like instance"):
                 transport.write("text")
             assert transport.is_reading() is True

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import socket
 
+import pytest
 from _transport_helpers import TIMEOUT, Recorder, pattern, run
 
 
@@ -196,6 +197,42 @@ def test_exception_in_get_buffer_is_fatal(loop):
         assert [c["message"] for c in contexts] == [
             "Fatal error: protocol.get_buffer() call failed."]
         assert contexts[0]["exception"] is exc
+
+    run(loop, main())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: b"read-only bytes",
+        lambda: memoryview(b"read-only view"),
+        lambda: memoryview(bytearray(20))[::2],
+        lambda: "text",
+    ],
+    ids=["bytes", "readonly-view", "strided-view", "str"],
+)
+def test_a_buffer_that_cannot_be_read_into_is_a_fatal_read_error(loop, make):
+    # asyncio's sock.recv_into(buf) refuses it with a TypeError.
+    buffer = make()
+
+    class Unwritable(Buffered):
+        def get_buffer(self, sizehint):
+            return buffer
+
+    async def main():
+        contexts = collect_contexts(loop)
+        peer, tr, proto = await connect_buffered(loop, lambda: Unwritable(loop))
+        with peer:
+            await loop.sock_sendall(peer, b"data")
+            exc = await asyncio.wait_for(proto.lost, TIMEOUT)
+        assert type(exc) is TypeError
+        assert str(exc) == (
+            "recv_into() argument 1 must be read-write bytes-like object, "
+            f"not {type(buffer).__name__}"
+        )
+        assert [c["message"] for c in contexts] == ["Fatal read error on socket transport"]
+        assert contexts[0]["exception"] is exc
+        assert proto.lost_calls == 1
 
     run(loop, main())
 

@@ -351,6 +351,21 @@ def test_sendto_rejects_non_bytes(loop):
     run(loop, main())
 
 
+def test_sendto_a_strided_memoryview_is_a_fatal_write_error(loop):
+    async def main():
+        contexts = []
+        loop.set_exception_handler(lambda _loop, context: contexts.append(context))
+        tr, proto = await loop.create_datagram_endpoint(
+            lambda: Datagrams(loop), local_addr=("127.0.0.1", 0)
+        )
+        tr.sendto(memoryview(b"abcdef")[::2], tr.get_extra_info("sockname"))
+        exc = await asyncio.wait_for(proto.lost, TIMEOUT)
+        assert type(exc) is BufferError
+        assert [c["message"] for c in contexts] == ["Fatal write error on datagram transport"]
+
+    run(loop, main())
+
+
 def test_error_received_on_refused_port(loop):
     async def main():
         placeholder = udp_socket()
@@ -533,18 +548,23 @@ def test_sendto_without_an_address_on_a_socketpair(aioxide_loop):
     run(loop, main())
 
 
-def test_sendto_without_an_address_when_there_is_no_peer(aioxide_loop):
-    # Nowhere to send: the OSError goes to error_received and the transport stays open.
-    loop = aioxide_loop
-
+def test_sendto_without_an_address_when_there_is_no_peer(loop):
+    # Nowhere to send: asyncio's sock.sendto(data, None) raises TypeError, a fatal write
+    # error that closes the transport (aioxide gives the same once send(2) finds no peer).
     async def main():
+        contexts = []
+        loop.set_exception_handler(lambda _loop, context: contexts.append(context))
         tr, proto = await loop.create_datagram_endpoint(
-            lambda: Datagrams(loop), local_addr=("127.0.0.1", 0))
+            lambda: Datagrams(loop), local_addr=("127.0.0.1", 0)
+        )
         tr.sendto(b"nowhere")
-        exc = await asyncio.wait_for(proto.errors.get(), TIMEOUT)
-        assert isinstance(exc, OSError) and exc.errno == errno.EDESTADDRREQ
-        assert not tr.is_closing()
-        await close(tr, proto)
+        exc = await asyncio.wait_for(proto.lost, TIMEOUT)
+        assert type(exc) is TypeError
+        assert str(exc) == "sendto(): AF_INET address must be tuple, not NoneType"
+        assert tr.is_closing()
+        assert [c["message"] for c in contexts] == ["Fatal write error on datagram transport"]
+        assert contexts[0]["exception"] is exc
+        assert proto.errors.empty()
 
     run(loop, main())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import errno
 import socket
 
@@ -268,6 +269,59 @@ def test_accepted_transport_extra_info(loop):
             assert peer.events == ["made", "eof", "lost"]
 
     run(loop, main())
+
+
+def test_each_connection_gets_its_own_context(loop):
+    """A context variable the protocol factory sets is seen by that connection's
+    callbacks and not by the next connection's factory (asyncio runs each accepted
+    connection in a task of its own)."""
+    var = contextvars.ContextVar("var", default="unset")
+    seen: list[tuple[str, str]] = []
+
+    class Tagging(Recorder):
+        count = 0
+
+        def __init__(self, loop):
+            super().__init__(loop)
+            Tagging.count += 1
+            self.name = f"conn{Tagging.count}"
+            seen.append((f"factory {self.name}", var.get()))
+            var.set(self.name)
+
+        def connection_made(self, transport):
+            seen.append((f"made {self.name}", var.get()))
+            super().connection_made(transport)
+
+        def data_received(self, data):
+            seen.append((f"data {self.name}", var.get()))
+            super().data_received(data)
+
+    async def main():
+        acc = Accepting(loop, Tagging)
+        server = await loop.create_server(acc, "127.0.0.1", 0)
+        addr = server.sockets[0].getsockname()
+        clients = []
+        for _ in range(2):
+            tr, proto = await loop.create_connection(lambda: Recorder(loop), *addr[:2])
+            clients.append(proto)
+            server_proto = await asyncio.wait_for(acc.next(), TIMEOUT)
+            tr.write(b"x")
+            await asyncio.wait_for(server_proto.received(1), TIMEOUT)
+        for proto in clients:
+            await close_and_wait(proto)
+        server.close()
+        await server.wait_closed()
+        assert var.get() == "unset"
+
+    run(loop, main())
+    assert seen == [
+        ("factory conn1", "unset"),
+        ("made conn1", "conn1"),
+        ("data conn1", "conn1"),
+        ("factory conn2", "unset"),
+        ("made conn2", "conn2"),
+        ("data conn2", "conn2"),
+    ]
 
 
 # -- serving -------------------------------------------------------------------------------

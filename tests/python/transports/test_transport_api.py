@@ -458,6 +458,49 @@ def test_set_protocol_switches_the_receiver(loop):
     run(loop, main())
 
 
+def test_protocol_without_data_received_is_a_fatal_error(loop):
+    class NoData:
+        def __init__(self):
+            self.lost = loop.create_future()
+
+        def connection_lost(self, exc):
+            self.lost.set_result(exc)
+
+    async def main():
+        contexts = []
+        loop.set_exception_handler(lambda _loop, ctx: contexts.append(ctx))
+        lsock, peer, tr, first = await connected_to_raw(loop)
+        with lsock, peer:
+            second = NoData()
+            tr.set_protocol(second)
+            await loop.sock_sendall(peer, b"data")
+            exc = await asyncio.wait_for(second.lost, TIMEOUT)
+        assert type(exc) is AttributeError
+        assert str(exc) == "'NoData' object has no attribute 'data_received'"
+        assert [c["message"] for c in contexts] == [
+            "Fatal error: protocol.data_received() call failed."
+        ]
+
+    run(loop, main())
+
+
+def test_writing_a_strided_memoryview_is_a_fatal_write_error(loop):
+    # asyncio's sock.send() refuses a buffer that is not C-contiguous.
+    async def main():
+        contexts = []
+        loop.set_exception_handler(lambda _loop, ctx: contexts.append(ctx))
+        lsock, peer, tr, proto = await connected_to_raw(loop)
+        with lsock, peer:
+            tr.write(memoryview(b"abcdef")[::2])
+            exc = await asyncio.wait_for(proto.lost, TIMEOUT)
+            assert await loop.sock_recv(peer, 10) == b""
+        assert type(exc) is BufferError
+        assert str(exc) == "memoryview: underlying buffer is not C-contiguous"
+        assert [c["message"] for c in contexts] == ["Fatal write error on socket transport"]
+
+    run(loop, main())
+
+
 # -- write buffer limits -------------------------------------------------------------------
 
 

@@ -20,12 +20,14 @@ use std::os::fd::RawFd;
 use aioxide_core::stream::{Flow, FlowEvent, WaterMarks};
 use aioxide_core::sys::sockaddr::{recv_from, AddrParts, SockAddr};
 use aioxide_core::sys::socket;
-use pyo3::exceptions::{PyBlockingIOError, PyInterruptedError, PyOSError, PyValueError};
+use pyo3::exceptions::{
+    PyBlockingIOError, PyBufferError, PyInterruptedError, PyOSError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use super::must_propagate;
-use super::stream::{asyncio_logger, data_bytes};
+use super::stream::{asyncio_logger, copied_bytes, data_bytes};
 use crate::errors;
 use crate::loop_core::PyLoopCore;
 use crate::sockets::with_scratch;
@@ -172,15 +174,29 @@ impl PyDatagramCore {
         addr: &Bound<'_, PyAny>,
     ) -> Result<(), SendError> {
         // No address to send to: `send(2)`, which also serves a socket connected in a
-        // way `getpeername()` does not show (a Unix `socketpair`), as uvloop does;
-        // `sendto(data, None)` could only fail.
+        // way `getpeername()` does not show (a Unix `socketpair`), as uvloop does.
         if self.connected || addr.is_none() {
             return match socket::send(self.fd, data.as_bytes()) {
                 Ok(_) => Ok(()),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => Err(SendError::WouldBlock),
+                // Not connected after all: asyncio's `sock.sendto(data, None)` and its
+                // TypeError (a fatal error there), not an error_received.
+                Err(e) if e.raw_os_error() == Some(libc::EDESTADDRREQ) && !self.connected => {
+                    self.sendto_object(py, data, addr)
+                }
                 Err(e) => Err(classify(py, errors::os_error(e))),
             };
         }
+        self.sendto_object(py, data, addr)
+    }
+
+    /// `sock.sendto(data, addr)` on the Python socket object.
+    fn sendto_object(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyBytes>,
+        addr: &Bound<'_, PyAny>,
+    ) -> Result<(), SendError> {
         let Some(sock) = self.sock(py) else {
             return Ok(()); // closed meanwhile: nothing to send on
         };
@@ -339,7 +355,13 @@ impl PyDatagramCore {
     ) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let data = data_bytes(data)?;
+        // A BufferError is asyncio's sendto() failing on the data: a fatal error if it is
+        // sent at once; queued, it is copied (asyncio queues `bytes(data)`).
+        let (data, unsendable) = match data_bytes(data) {
+            Ok(bytes) => (bytes, None),
+            Err(err) if err.is_instance_of::<PyBufferError>(py) => (copied_bytes(data)?, Some(err)),
+            Err(err) => return Err(err),
+        };
         if data.as_bytes().is_empty() {
             return Ok(());
         }
@@ -375,6 +397,9 @@ impl PyDatagramCore {
         }
         if st.queue.is_empty() {
             drop(st);
+            if let Some(err) = unsendable {
+                return this.send_failed(py, SendError::Other(err));
+            }
             match this.send_one(py, &data, &addr) {
                 Ok(()) => return Ok(()),
                 Err(SendError::WouldBlock) => {

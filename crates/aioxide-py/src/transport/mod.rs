@@ -35,6 +35,27 @@ pub(crate) fn must_propagate(py: Python<'_>, err: &PyErr) -> bool {
 }
 
 /// Register `callback` (called with no arguments) for `side` of `fd`.
+/// Give `data` to the protocol's `data_received`, looked up once per protocol
+/// (`cached`). A protocol that had none then is asked again now, which gives asyncio's
+/// `AttributeError` (or finds one set since).
+pub(crate) fn deliver_data(
+    py: Python<'_>,
+    cached: Option<Py<PyAny>>,
+    protocol: impl FnOnce() -> Option<Py<PyAny>>,
+    data: Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let callback = match cached {
+        Some(callback) => callback.into_bound(py),
+        None => match protocol() {
+            Some(protocol) => protocol
+                .bind(py)
+                .getattr(pyo3::intern!(py, "data_received"))?,
+            None => return Ok(()),
+        },
+    };
+    callback.call1((data,)).map(drop)
+}
+
 pub(crate) fn watch_fd(
     event_loop: &Bound<'_, PyLoopCore>,
     side: Side,

@@ -13,7 +13,7 @@ use std::os::fd::RawFd;
 
 use aioxide_core::stream::{FlowEvent, WaterMarks, WriteBuffer};
 use aioxide_core::sys::socket;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyType};
@@ -39,6 +39,9 @@ pub(crate) struct StreamState {
     /// `write_eof()` was called.
     pub eof: bool,
     pub conn_lost: u32,
+    /// Writes a closing pipe dropped. asyncio counts them in `_conn_lost` (for the
+    /// warning after repeated writes) without stopping the flush; here they are apart.
+    pub dropped_writes: u32,
     /// A writer callback is registered (the buffer is not empty).
     pub writing: bool,
     /// Resolved when the buffer is empty (`sendfile` waits for it before it takes over).
@@ -68,26 +71,41 @@ pub(crate) fn asyncio_logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
         .map(|l| l.bind(py))
 }
 
-/// The bytes of a `write()` argument, with asyncio's type check and message.
+/// The bytes of a `write()` argument, with asyncio's type check and message. A
+/// memoryview that is not C-contiguous is asyncio's `send()` failure, a `BufferError`
+/// (the callers make it the fatal write error asyncio's transports make it).
 pub(crate) fn data_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     if let Ok(b) = data.cast_exact::<PyBytes>() {
         return Ok(b.clone());
+    }
+    if data.is_instance_of::<PyMemoryView>()
+        && !data
+            .getattr(pyo3::intern!(data.py(), "c_contiguous"))?
+            .is_truthy()?
+    {
+        return Err(PyBufferError::new_err(
+            "memoryview: underlying buffer is not C-contiguous",
+        ));
     }
     if data.is_instance_of::<PyBytes>()
         || data.is_instance_of::<PyByteArray>()
         || data.is_instance_of::<PyMemoryView>()
     {
-        // One copy, as asyncio's own buffer keeps one.
-        let py = data.py();
-        return Ok(py
-            .get_type::<PyBytes>()
-            .call1((data,))?
-            .cast_into::<PyBytes>()?);
+        return copied_bytes(data);
     }
     let name = data.get_type().name()?.repr()?.to_string();
     Err(PyTypeError::new_err(format!(
         "data argument must be a bytes-like object, not {name}"
     )))
+}
+
+/// `bytes(data)`: one copy, as asyncio's own buffers keep one.
+pub(crate) fn copied_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let py = data.py();
+    Ok(py
+        .get_type::<PyBytes>()
+        .call1((data,))?
+        .cast_into::<PyBytes>()?)
 }
 
 impl PyStreamCore {
@@ -254,6 +272,7 @@ impl PyStreamCore {
                 flags: super::ReadFlags::default(),
                 eof: false,
                 conn_lost: 0,
+                dropped_writes: 0,
                 writing: false,
                 empty_waiter: None,
             }),
@@ -286,8 +305,14 @@ impl PyStreamCore {
     fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let bytes = data_bytes(data)?;
-        let bytes = bytes.as_bytes();
+        // A BufferError is asyncio's send() failing on the data: a fatal error, once the
+        // checks before its send() have passed.
+        let (data, unsendable) = match data_bytes(data) {
+            Ok(bytes) => (Some(bytes), None),
+            Err(err) if err.is_instance_of::<PyBufferError>(py) => (None, Some(err)),
+            Err(err) => return Err(err),
+        };
+        let bytes = data.as_ref().map_or(&[][..], |b| b.as_bytes());
         let mut st = this.state.borrow_mut(py);
         if st.eof {
             return Err(PyRuntimeError::new_err(
@@ -299,12 +324,18 @@ impl PyStreamCore {
                 "unable to write; sendfile is in progress",
             ));
         }
-        if bytes.is_empty() {
+        if bytes.is_empty() && unsendable.is_none() {
             return Ok(());
         }
-        if st.conn_lost > 0 {
-            let warn = st.conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES;
-            st.conn_lost += 1;
+        // asyncio's pipes also drop data written once they are closing.
+        let dropping = this.pipe && st.flags.closing;
+        if st.conn_lost > 0 || dropping {
+            let warn = st.conn_lost + st.dropped_writes >= LOG_THRESHOLD_FOR_CONNLOST_WRITES;
+            if st.conn_lost > 0 {
+                st.conn_lost += 1;
+            } else {
+                st.dropped_writes += 1;
+            }
             drop(st);
             if warn {
                 let message = if this.pipe {
@@ -316,8 +347,10 @@ impl PyStreamCore {
             }
             return Ok(());
         }
-        if this.pipe && st.flags.closing {
-            return Ok(()); // asyncio's pipes drop data written once they are closing
+        if let Some(err) = unsendable {
+            drop(st);
+            let message = format!("Fatal write error on {} transport", this.kind());
+            return this.fatal_error(py, err, &message);
         }
         let mut rest = bytes;
         if st.buf.is_empty() {

@@ -77,12 +77,8 @@ impl PyStreamCore {
                     .data_received
                     .as_ref()
                     .map(|c| c.clone_ref(py));
-                let result = match callback {
-                    Some(cb) => cb.bind(py).call1((data,)),
-                    None => Err(pyo3::exceptions::PyAttributeError::new_err(
-                        "protocol has no data_received()",
-                    )),
-                };
+                let result =
+                    super::deliver_data(py, callback, || this.protocol(py), data.into_any());
                 if let Err(err) = result {
                     return this.protocol_failed(
                         py,
@@ -122,7 +118,9 @@ impl PyStreamCore {
                 )
             }
         };
-        let read = ffi::with_writable_buffer(&buf, |bytes| this.read_fd(bytes)).and_then(classify);
+        let read = ffi::with_writable_buffer(&buf, |bytes| this.read_fd(bytes))
+            .map_err(|_| not_writable(&buf))
+            .and_then(classify);
         match read {
             Err(err) => this.read_error(py, err),
             Ok(Read::WouldBlock) => Ok(()),
@@ -209,6 +207,18 @@ impl PyStreamCore {
             .call_method1(level, (message, transport))
             .map(drop)
     }
+}
+
+/// What asyncio's `sock.recv_into(buf)` raises for a buffer it cannot read into
+/// (read-only, not contiguous, not a buffer at all).
+fn not_writable(buf: &Bound<'_, PyAny>) -> PyErr {
+    let name = buf
+        .get_type()
+        .name()
+        .map_or_else(|_| "object".to_owned(), |n| n.to_string());
+    pyo3::exceptions::PyTypeError::new_err(format!(
+        "recv_into() argument 1 must be read-write bytes-like object, not {name}"
+    ))
 }
 
 #[pymethods]

@@ -170,11 +170,9 @@ impl PyTlsCore {
         Self::write_appdata(slf, list_of_data.try_iter()?)
     }
 
-    /// TLS has no half-close (asyncio raises `NotImplementedError` too).
+    /// TLS has no half-close: asyncio's bare `NotImplementedError`.
     fn write_eof(&self) -> PyResult<()> {
-        Err(PyNotImplementedError::new_err(
-            "SSL transports do not support write_eof()",
-        ))
+        Err(PyNotImplementedError::new_err(()))
     }
 
     fn can_write_eof(&self) -> bool {

@@ -3,7 +3,7 @@
 //! flow control in both directions, with the semantics of asyncio's
 //! `sslproto.SSLProtocol`.
 
-use pyo3::exceptions::{PyAttributeError, PyException};
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyMemoryView, PySlice};
 
@@ -309,15 +309,12 @@ impl PyTlsCore {
                 .app_data_received
                 .as_ref()
                 .map(|c| c.clone_ref(py));
-            let Some(callback) = callback else {
-                return Err(PyAttributeError::new_err("protocol has no data_received()"));
-            };
             let data = if chunks.len() == 1 {
                 chunks.pop().expect("one chunk")
             } else {
                 PyBytes::new(py, b"").call_method1("join", (PyList::new(py, chunks)?,))?
             };
-            callback.bind(py).call1((data,))?;
+            super::deliver_data(py, callback, || this.app_protocol(py), data)?;
         }
         if eof {
             Self::call_eof_received(slf)?;
