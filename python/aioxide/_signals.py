@@ -87,7 +87,7 @@ class SignalMixin:
             # Raises ValueError outside the main thread: only that thread may own signals.
             signal.set_wakeup_fd(self._signal_socket().fileno())
         except (ValueError, OSError) as exc:
-            raise RuntimeError(str(exc)) from None
+            raise RuntimeError(str(exc))  # noqa: B904 (asyncio keeps the cause as context)
         handlers = self._signal_handlers
         handlers[sig] = events.Handle(callback, args, self, None)
         try:
@@ -98,7 +98,7 @@ class SignalMixin:
             if not handlers:
                 _clear_wakeup_fd()
             if exc.errno == errno.EINVAL:
-                raise RuntimeError(f"sig {sig} cannot be caught") from None
+                raise RuntimeError(f"sig {sig} cannot be caught")  # noqa: B904 (as asyncio)
             raise
 
     def remove_signal_handler(self, sig) -> bool:
@@ -112,7 +112,7 @@ class SignalMixin:
             signal.signal(sig, default)
         except OSError as exc:
             if exc.errno == errno.EINVAL:
-                raise RuntimeError(f"sig {sig} cannot be caught") from None
+                raise RuntimeError(f"sig {sig} cannot be caught")  # noqa: B904 (as asyncio)
             raise
         if not handlers:
             _clear_wakeup_fd()

@@ -125,8 +125,18 @@ class SubprocessMixin:
             self.call_soon_threadsafe(transport._process_exited, returncode)
 
     def _close_children(self) -> None:
-        """On loop close: stop watching (the children themselves are left alone)."""
+        """On loop close: stop watching. A child still running is left alone, but a thread
+        reaps it when it exits (no zombie), with asyncio's warning."""
         table = self.__dict__.pop("_child_pidfd_table", None) or {}
-        for pidfd in table:
+        for pidfd, pid in table.items():
             self._remove_reader(pidfd)
             os.close(pidfd)
+            threading.Thread(target=self._reap_orphan, args=(pid,),
+                             name=f"aioxide-waitpid-{pid}", daemon=True).start()
+
+    def _reap_orphan(self, pid: int) -> None:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            return  # collected by someone else
+        logger.warning("Loop %r that handles pid %r is closed", self, pid)

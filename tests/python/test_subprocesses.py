@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 
 import pytest
 
@@ -106,3 +107,33 @@ def test_many_concurrent_children_leave_no_zombie(loop):
 
     run(loop, main())
     assert _zombies_of(os.getpid()) == []
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]  # R, S, Z, ...
+    except FileNotFoundError:
+        return "gone"
+
+
+def test_child_running_when_the_loop_closes_is_reaped(loop, caplog):
+    """asyncio's watcher reaps a child that outlives its loop (and warns): no zombie."""
+
+    async def main():
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c",
+                                                    "import time; time.sleep(0.3)")
+        return proc
+
+    proc = run(loop, main())
+    with caplog.at_level("WARNING", logger="asyncio"):
+        loop.close()
+        deadline = time.monotonic() + 10
+        while _state(proc.pid) != "gone" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _state(proc.pid) == "gone"  # exited and collected, not a zombie
+        while time.monotonic() < deadline and not any(
+                "that handles pid" in r.getMessage() for r in caplog.records):
+            time.sleep(0.02)
+    assert any(f"that handles pid {proc.pid} is closed" in r.getMessage()
+               for r in caplog.records)
