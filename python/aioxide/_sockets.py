@@ -71,6 +71,19 @@ def _step(fut, attempt) -> None:
         fut.set_result(result)
 
 
+def _byte_view(data):
+    """``data`` as a flat view of its bytes, or the error ``socket.send`` raises for it
+    (asyncio's ``sock_sendall`` starts with ``sock.send(data)``)."""
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(
+            f"a bytes-like object is required, not '{type(data).__name__}'"
+        ) from None
+    if not view.c_contiguous:
+        raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    return view.cast("B")
+
 class SocketMixin:
     def _check_sock(self, sock) -> None:
         _refuse_ssl_socket(sock)
@@ -122,7 +135,7 @@ class SocketMixin:
         return await self._attempt(_WRITE, sock, lambda: sock.sendto(data, 0, address))
 
     async def _sock_sendall_slow(self, sock, data):
-        view = memoryview(data).cast("B")
+        view = _byte_view(data)
         sent = 0
         tried = False
 

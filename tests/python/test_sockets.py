@@ -263,6 +263,24 @@ def test_sock_sendall_to_a_closed_peer_fails(loop, pair):
     assert info.value.strerror
 
 
+@pytest.mark.parametrize(
+    "data, error, message",
+    [
+        ("text", TypeError, "a bytes-like object is required, not 'str'"),
+        (None, TypeError, "a bytes-like object is required, not 'NoneType'"),
+        (memoryview(b"abcdef")[::2], BufferError, "underlying buffer is not C-contiguous"),
+    ],
+)
+def test_sock_sendall_of_what_send_refuses(loop, pair, data, error, message):
+    # The error and message of socket.send, which asyncio calls first; nothing is sent.
+    a, b = pair
+    with pytest.raises(error, match=message):
+        loop.run_until_complete(asyncio.wait_for(loop.sock_sendall(a, data), 5))
+    b.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        b.recv(10)
+
+
 @pytest.mark.parametrize("data", [b"", bytearray(), memoryview(b"")])
 def test_empty_sock_sendall_to_a_closed_peer_still_sends_once(loop, pair, data):
     # asyncio always makes the first send, even of nothing: a dead connection raises.
