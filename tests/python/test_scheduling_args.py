@@ -1,6 +1,6 @@
 """How call_soon, call_soon_threadsafe, call_later and call_at bind their arguments.
 
-aioxide parses these calls itself (``FastcallMethod`` in ffi.rs, ``bind_call`` in
+aioxide parses these calls itself (``FastcallMethod`` in ffi/fastcall.rs, ``bind_call`` in
 scheduling.rs), so these check it binds them as Python binds asyncio's signatures
 ``call_soon(callback, *args, context=None)`` and ``call_at(when, callback, *args,
 context=None)``: the named parameters by keyword too, one or many ``*args``, and the

@@ -11,7 +11,7 @@
 //! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends), `sockets.rs` (native `sock_recv`/`sock_sendall`),
 //! `transport/` (the native cores of socket transports), `fs/` (the file engine
 //! and read buffer behind `aioxide.fs`),
-//! `tasks.rs` (create_future, create_task), `debug.rs` (watchdog and metrics state), `handle.rs` (and `handle_args.rs`), `errors.rs` (Rust errors to Python exceptions), `ffi.rs` (the only
+//! `tasks.rs` (create_future, create_task), `debug.rs` (watchdog and metrics state), `handle.rs` (and `handle_args.rs`), `errors.rs` (Rust errors to Python exceptions), `ffi/` (the only
 //! `unsafe`: C-API calls pyo3 does not wrap).
 
 use pyo3::prelude::*;

@@ -1,0 +1,55 @@
+//! Contexts (`contextvars`) entered and left without a Python-level call, and the
+//! handle the watchdog reads as running.
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+/// `contextvars.copy_context()` without a Python-level call.
+pub fn copy_context(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    // SAFETY: the GIL is held (we have `py`); PyContext_CopyCurrent returns a new reference
+    // or NULL with an exception set, which from_owned_ptr_or_err turns into a PyErr.
+    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) }
+}
+
+/// `context.run(call)`: enter `context`, make the call, leave it, even when the call
+/// raises. Entering a context that is already entered raises `RuntimeError`, as
+/// `Context.run` does.
+pub fn run_in_context<'py>(
+    context: &Bound<'py, PyAny>,
+    call: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = context.py();
+    // SAFETY: the GIL is held; `context` is a live object for the whole call. The C API
+    // checks that it is a Context and raises TypeError otherwise (returning -1).
+    if unsafe { ffi::PyContext_Enter(context.as_ptr()) } != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    let result = call();
+    // SAFETY: the GIL is held and `context` was entered just above on this thread, and
+    // every Enter inside the callback was balanced by its own Exit, so it is the current
+    // context again and Exit succeeds.
+    if unsafe { ffi::PyContext_Exit(context.as_ptr()) } != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    result
+}
+
+/// The handle whose address the loop thread published as "running now"
+/// (`WatchState::current`), as a new reference.
+///
+/// Only called, with the GIL held, by `_watch_current` after it checked that the loop is
+/// busy and that no callback started since (the progress count is unchanged). Between two
+/// callbacks the loop thread runs Rust code that holds the GIL; so while this thread holds
+/// the GIL and sees the loop busy with the same progress count, the loop thread is inside
+/// the call of that very handle, and its run loop holds a strong reference to it for the
+/// whole call.
+pub fn published_handle(py: Python<'_>, address: usize) -> Option<Py<PyAny>> {
+    if address == 0 {
+        return None;
+    }
+    let ptr = address as *mut ffi::PyObject;
+    // SAFETY: see above: `ptr` is the handle being run by the loop thread, kept alive by
+    // the run loop's reference while the GIL is held here; from_borrowed_ptr increments
+    // its reference count, so the returned object stays valid after the GIL is released.
+    Some(unsafe { Bound::from_borrowed_ptr(py, ptr) }.unbind())
+}
