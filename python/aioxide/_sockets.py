@@ -71,19 +71,6 @@ def _step(fut, attempt) -> None:
         fut.set_result(result)
 
 
-def _byte_view(data):
-    """``data`` as a flat view of its bytes, or the error ``socket.send`` raises for it
-    (asyncio's ``sock_sendall`` starts with ``sock.send(data)``)."""
-    try:
-        view = memoryview(data)
-    except TypeError:
-        raise TypeError(
-            f"a bytes-like object is required, not '{type(data).__name__}'"
-        ) from None
-    if not view.c_contiguous:
-        raise BufferError("memoryview: underlying buffer is not C-contiguous")
-    return view.cast("B")
-
 class SocketMixin:
     def _check_sock(self, sock) -> None:
         _refuse_ssl_socket(sock)
@@ -135,16 +122,18 @@ class SocketMixin:
         return await self._attempt(_WRITE, sock, lambda: sock.sendto(data, 0, address))
 
     async def _sock_sendall_slow(self, sock, data):
-        view = _byte_view(data)
+        view = None
         sent = 0
-        tried = False
 
         def attempt():
-            nonlocal sent, tried
-            if sent < len(view) or not tried:
-                # Empty data is still sent once, as asyncio does: a broken connection
-                # raises (EPIPE) rather than passing unnoticed.
-                tried = True
+            nonlocal view, sent
+            if view is None:
+                # The first send takes `data` itself, as asyncio's does: socket.send's own
+                # checks raise for what it cannot send, and empty data is still sent once
+                # (a broken connection raises EPIPE rather than passing unnoticed).
+                sent = sock.send(data)
+                view = memoryview(data).cast("B")
+            else:
                 sent += sock.send(view[sent:])
             if sent < len(view):
                 raise BlockingIOError  # the rest goes when the socket is writable again

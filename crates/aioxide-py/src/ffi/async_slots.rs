@@ -106,22 +106,6 @@ unsafe fn send_outcome(
     }
 }
 
-unsafe extern "C" fn ready_send<T: ReadyAwaitable>(
-    iter: *mut ffi::PyObject,
-    _arg: *mut ffi::PyObject,
-    result: *mut *mut ffi::PyObject,
-) -> ffi::PySendResult {
-    // SAFETY: CPython calls am_send with the GIL held, a live `iter` of our type and a
-    // valid `result` slot. take_ready returns errors instead of panicking, so no panic
-    // unwinds across this C frame (and pyo3 aborts rather than unwinding if one did).
-    unsafe {
-        let py = Python::assume_attached();
-        let obj = Bound::from_borrowed_ptr(py, iter);
-        let outcome = T::take_ready(&obj).map(|v| Sent::Return(v.into_bound(py)));
-        send_outcome(py, outcome, result)
-    }
-}
-
 /// A native object that `await` drives step by step, as a coroutine (see
 /// [`install_coroutine_send`]).
 pub trait Resumable {
@@ -136,12 +120,24 @@ unsafe extern "C" fn coroutine_send<T: Resumable>(
     result: *mut *mut ffi::PyObject,
 ) -> ffi::PySendResult {
     // SAFETY: CPython calls am_send with the GIL held, a live `iter` of our type, a live
-    // `arg` and a valid `result` slot; resume returns errors instead of panicking.
+    // `arg` (None when nothing is sent) and a valid `result` slot; both are borrowed for
+    // the call. resume returns errors instead of panicking, so no panic unwinds across
+    // this C frame (and pyo3 aborts rather than unwinding if one did).
     unsafe {
         let py = Python::assume_attached();
-        let obj = Bound::from_borrowed_ptr(py, iter);
-        let arg = Bound::from_borrowed_ptr(py, arg);
+        let obj = Borrowed::from_ptr(py, iter);
+        let arg = Borrowed::from_ptr(py, arg);
         send_outcome(py, T::resume(&obj, &arg), result)
+    }
+}
+
+/// A [`ReadyAwaitable`] driven as a [`Resumable`] of one step: the first send returns
+/// the value it holds.
+struct Ready<T>(std::marker::PhantomData<T>);
+
+impl<T: ReadyAwaitable> Resumable for Ready<T> {
+    fn resume<'py>(obj: &Bound<'py, PyAny>, _arg: &Bound<'py, PyAny>) -> PyResult<Sent<'py>> {
+        T::take_ready(obj).map(|value| Sent::Return(value.into_bound(obj.py())))
     }
 }
 
@@ -175,7 +171,7 @@ fn set_async_slots<T: pyo3::PyClass>(
 /// ones re-check the type and borrow flags on every call). pyo3 has no way to declare
 /// `am_send`.
 pub fn install_ready_send<T: ReadyAwaitable + pyo3::PyClass>(py: Python<'_>) {
-    set_async_slots::<T>(py, ready_send::<T>, Some(ready_anext::<T>));
+    set_async_slots::<T>(py, coroutine_send::<Ready<T>>, Some(ready_anext::<T>));
 }
 
 /// Give the type of `T` the `am_send` and `am_await` slots of a coroutine: `await obj`
