@@ -11,6 +11,11 @@
 #                     on aioxide and on stdlib asyncio (downloads them; about 50
 #                     minutes; asyncpg's needs Debian's postgresql, redis-py's
 #                     redis-server; not part of test)
+#   make test-all     make test on 3.11, 3.13, 3.14 and 3.15, then one table of counts
+#   make wheels       one wheel per interpreter into dist/, each smoke-tested in a venv
+#   make ft-check     compile and lint the free-threaded (3.14t) form of the extension
+# Every verb takes PY=3.13|3.14|3.15|3.14t: the same verb on that interpreter, inside a
+# Debian tree that scripts/python-tree creates on first use (or python$(PY) from PATH).
 # Everything installs into .venv from the package registries; nothing else is assumed
 # beyond Rust and Python 3.11.
 
@@ -23,9 +28,17 @@ BENCH_STAMP := $(VENV)/.bench-deps-installed
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml pyproject.toml
 JOBS ?= 2
 
-.PHONY: all demo test test-rust test-python conformance thirdparty lint bench build clean
+.PHONY: all demo test test-rust test-python conformance thirdparty lint bench build clean \
+	test-all wheels ft-check
 
 all: test
+
+ifneq ($(PY),)
+# The same verb on python$(PY), with its own venv and cargo target directory.
+demo test test-rust test-python conformance thirdparty lint bench build ft-check:
+	scripts/python-tree $(PY) env CARGO_TARGET_DIR=target/py$(PY) \
+		$(MAKE) $@ PY= PYTHON=python$(PY) VENV=.venv-$(PY)
+else
 
 $(DEPS_STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -79,5 +92,18 @@ bench: $(BUILD_STAMP) $(BENCH_STAMP)
 	$(VPY) benches/sync_bench.py
 	$(VPY) benches/fs_bench.py
 
+# The free-threaded (3.14t) form of the extension, compiled and linted against a pyo3
+# configuration for CPython 3.14 with Py_GIL_DISABLED: no such interpreter is needed.
+ft-check:
+	PYO3_CONFIG_FILE=$(abspath scripts/pyo3-cpython-3.14t.cfg) CARGO_TARGET_DIR=target/ft \
+		cargo clippy -p aioxide-py -- -D warnings
+endif
+
+test-all:
+	scripts/test-all
+
+wheels:
+	scripts/wheels
+
 clean:
-	rm -rf $(VENV) target
+	rm -rf .venv .venv-* target dist
