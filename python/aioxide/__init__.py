@@ -7,18 +7,26 @@ or ``asyncio.Runner(loop_factory=aioxide.new_event_loop)``. Importing aioxide ch
 nothing in asyncio; ``aioxide.install()`` sets the event loop policy when asked.
 """
 
-from . import debug, fs, sync
+from . import _versions, debug, fs, sync
 from ._aioxide import Handle, TimerHandle
-from ._entry import EventLoopPolicy, install, new_event_loop, run
+from ._entry import install, new_event_loop, run
 from ._loop import Loop
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "EventLoopPolicy":  # made on first use: it subclasses a deprecated API
+        from . import _entry
+
+        _entry._deprecated("aioxide.EventLoopPolicy")
+        return _entry.policy_class()
+    raise AttributeError(f"module 'aioxide' has no attribute {name!r}")
 
 __all__ = [
     "debug",
     "fs",
     "sync",
-    "EventLoopPolicy",
     "Handle",
     "Loop",
     "TimerHandle",
@@ -26,3 +34,5 @@ __all__ = [
     "new_event_loop",
     "run",
 ]
+if not _versions.POLICY_DEPRECATED:
+    __all__.append("EventLoopPolicy")

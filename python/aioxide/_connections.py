@@ -14,8 +14,9 @@ import socket
 import weakref
 from asyncio import tasks
 from asyncio.log import logger
+from asyncio.streams import StreamReaderProtocol
 
-from . import _resolve, _tls
+from . import _resolve, _tls, _versions
 from ._transports import SocketTransport
 
 
@@ -51,6 +52,19 @@ def _combined_error(exceptions):
         return exceptions[0]
     return OSError("Multiple exceptions: {}".format(", ".join(str(exc) for exc in exceptions)))
 
+
+
+def _buffered_by_stream_reader(protocol) -> bytes:
+    """The bytes a server's stream reader received but nobody read yet, taken from it: on
+    ``start_tls`` they are the client's first TLS bytes (asyncio takes them from 3.13.x,
+    gh-142352; before, they were lost and the handshake hung, so every version does it
+    here)."""
+    reader = getattr(protocol, "_stream_reader", None)
+    if not isinstance(protocol, StreamReaderProtocol) or reader is None or not reader._buffer:
+        return b""
+    data = bytes(reader._buffer)
+    reader._buffer.clear()
+    return data
 
 class ConnectionMixin:
     # -- descriptors owned by transports ------------------------------------------
@@ -99,22 +113,28 @@ class ConnectionMixin:
                                            server_hostname, server_side=False,
                                            ssl_handshake_timeout=None,
                                            ssl_shutdown_timeout=None):
-        sock.setblocking(False)
-        protocol = protocol_factory()
-        waiter = self.create_future()
-        if ssl:
-            context = None if isinstance(ssl, bool) else ssl  # None: a default context
-            transport = self._make_ssl_transport(
-                sock, protocol, context, waiter, server_side=server_side,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=ssl_handshake_timeout,
-                ssl_shutdown_timeout=ssl_shutdown_timeout)
-        else:
-            transport = self._make_socket_transport(sock, protocol, waiter)
+        try:
+            sock.setblocking(False)
+            protocol = protocol_factory()
+            waiter = self.create_future()
+            if ssl:
+                context = None if isinstance(ssl, bool) else ssl  # None: a default context
+                transport = self._make_ssl_transport(
+                    sock, protocol, context, waiter, server_side=server_side,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=ssl_handshake_timeout,
+                    ssl_shutdown_timeout=ssl_shutdown_timeout)
+            else:
+                transport = self._make_socket_transport(sock, protocol, waiter)
+        except BaseException:
+            if _versions.CONNECTION_CLOSES_SOCK_ON_SETUP_ERROR:
+                sock.close()
+            raise
         try:
             await waiter
         except BaseException:
             transport.close()
+            waiter = None  # it holds the error, whose traceback holds this frame: a cycle
             raise
         return transport, protocol
 
@@ -133,7 +153,8 @@ class ConnectionMixin:
         ssl_protocol = _tls.ssl_protocol(
             self, protocol, sslcontext, waiter, server_side, server_hostname,
             ssl_handshake_timeout=ssl_handshake_timeout,
-            ssl_shutdown_timeout=ssl_shutdown_timeout, call_connection_made=False)
+            ssl_shutdown_timeout=ssl_shutdown_timeout, call_connection_made=False,
+            received=_buffered_by_stream_reader(protocol) if server_side else b"")
         # Paused first, so no data reaches the TLS protocol before connection_made.
         transport.pause_reading()
         transport.set_protocol(ssl_protocol)
@@ -145,6 +166,7 @@ class ConnectionMixin:
             transport.close()
             made.cancel()
             resumed.cancel()
+            waiter = None  # it holds the error, whose traceback holds this frame: a cycle
             raise
         return ssl_protocol._app_transport
 
@@ -167,9 +189,7 @@ class ConnectionMixin:
                         sock.bind(laddr)
                         break
                     except OSError as exc:
-                        mine.append(OSError(
-                            exc.errno, f"error while attempting to bind on address "
-                            f"{laddr!r}: {exc.strerror.lower()}"))
+                        mine.append(_versions.bind_error(laddr, exc))
                 else:
                     if mine:
                         raise mine.pop()

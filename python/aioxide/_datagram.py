@@ -12,7 +12,7 @@ import stat
 from asyncio import futures, transports, trsock
 from asyncio.log import logger
 
-from . import _resolve
+from . import _resolve, _versions
 from ._aioxide import DatagramCore
 from ._core_transport import CoreBuffer, CoreReading, SocketFace
 
@@ -99,7 +99,10 @@ class DatagramMixin:
         """A datagram socket and its transport; returns ``(transport, protocol)``."""
         r_addr = None
         if sock is not None:
-            if sock.type != socket.SOCK_DGRAM:
+            if _versions.DATAGRAM_REJECTS_ONLY_STREAM:
+                if sock.type == socket.SOCK_STREAM:
+                    raise ValueError(f"A datagram socket was expected, got {sock!r}")
+            elif sock.type != socket.SOCK_DGRAM:
                 raise ValueError(f"A UDP Socket was expected, got {sock!r}")
             opts = dict(local_addr=local_addr, remote_addr=remote_addr, family=family,
                         proto=proto, flags=flags, reuse_port=reuse_port,

@@ -13,6 +13,8 @@ import traceback
 from asyncio import base_events
 from typing import Any, Callable
 
+from . import _versions
+
 ExceptionHandler = Callable[[Any, dict], object]
 
 _TRACEBACK_TITLES = {
@@ -72,7 +74,11 @@ class ExceptionHandlerMixin:
                 base_events.logger.error("Exception in default exception handler", exc_info=True)
             return
         try:
-            handler(self, context)
+            ctx = _versions.exception_context(context)
+            if ctx is not None:
+                ctx.run(handler, self, context)
+            else:
+                handler(self, context)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:

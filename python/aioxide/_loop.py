@@ -244,6 +244,9 @@ class Loop(
                 )
         finally:
             self._current_handle = None
+            # A callback's error keeps its traceback's frames, and their callers' (this
+            # one): without this the handle, and the task it steps, live until a GC pass.
+            handle = None  # noqa: F841
 
     # -- watchdog and metrics (aioxide.debug) ----------------------------------------------
 

@@ -17,6 +17,7 @@ import os
 import socket
 from asyncio import constants, protocols
 
+from . import _versions
 from ._sockets import _WRITE, SendfileNotAvailableError, _refuse_ssl_socket, not_connected
 
 
@@ -80,11 +81,11 @@ class SendfileMixin:
                 total += sent
             return total
         finally:
-            if total > 0:
+            if total > 0 or _versions.SENDFILE_ALWAYS_SEEKS:
                 os.lseek(fileno, offset + total, os.SEEK_SET)
 
     async def _sock_sendfile_fallback(self, sock, file, offset, count):
-        if offset:
+        if offset or (_versions.SENDFILE_ALWAYS_SEEKS and hasattr(file, "seek")):
             file.seek(offset)
         limit = constants.SENDFILE_FALLBACK_READBUFFER_SIZE
         blocksize = min(count, limit) if count else limit
@@ -197,7 +198,7 @@ class TransportSendfileMixin:
             table[fd] = transport
 
     async def _sendfile_fallback(self, transport, file, offset, count):
-        if offset:
+        if offset or (_versions.SENDFILE_ALWAYS_SEEKS and hasattr(file, "seek")):
             file.seek(offset)
         limit = 16384
         blocksize = min(count, limit) if count else limit

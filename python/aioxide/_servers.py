@@ -22,7 +22,7 @@ from asyncio import events, exceptions, trsock
 from asyncio import tasks as atasks
 from asyncio.log import logger
 
-from . import _resolve
+from . import _resolve, _versions
 from ._connections import _check_ssl_socket
 
 # asyncio's constants.ACCEPT_RETRY_DELAY: seconds before accepting again after EMFILE.
@@ -132,6 +132,8 @@ class Server(events.AbstractServer):
         except exceptions.CancelledError:
             try:
                 self.close()
+                if _versions.SERVE_FOREVER_CLOSES_CLIENTS:
+                    self.close_clients()
                 await self.wait_closed()
             finally:
                 raise
@@ -143,16 +145,11 @@ class Server(events.AbstractServer):
         # 3.11 returns at once unless the server is closed and connections remain.
         if self._waiters is None:
             return
-        if sys.version_info < (3, 12, 1) and self._sockets is None:
+        if not _versions.WAIT_CLOSED_BEFORE_CLOSE and self._sockets is None:
             return
         waiter = self._loop.create_future()
         self._waiters.append(waiter)
         await waiter
-
-
-def _bind_error(sa, err: OSError) -> OSError:
-    return OSError(err.errno, "error while attempting to bind on address %r: %s"
-                   % (sa, err.strerror.lower()))
 
 
 class ServerMixin:
@@ -299,7 +296,7 @@ class ServerMixin:
                 try:
                     sock.bind(sa)
                 except OSError as err:
-                    raise _bind_error(sa, err) from None
+                    raise _versions.bind_error(sa, err) from None
             completed = True
         finally:
             if not completed:
@@ -357,8 +354,14 @@ class ServerMixin:
     async def create_unix_server(self, protocol_factory, path=None, *, sock=None,
                                  backlog=100, ssl=None, ssl_handshake_timeout=None,
                                  ssl_shutdown_timeout=None, start_serving=True,
-                                 cleanup_socket=True):
+                                 **kwargs):
         """Listen on a Unix stream socket; returns a ``Server``."""
+        cleanup_socket = _versions.UNIX_SERVER_CLEANUP  # an argument from 3.13 on
+        if cleanup_socket and "cleanup_socket" in kwargs:
+            cleanup_socket = kwargs.pop("cleanup_socket")
+        if kwargs:
+            raise TypeError(f"create_unix_server() got an unexpected keyword argument "
+                            f"{next(iter(kwargs))!r}")
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
         if ssl_handshake_timeout is not None and not ssl:

@@ -14,6 +14,8 @@ import socket
 from asyncio import coroutines, events
 from asyncio.log import logger
 
+from . import _versions
+
 
 def _noop_handler(signum, frame) -> None:
     """Installed with ``signal.signal`` so that Python writes the wakeup byte."""
@@ -79,7 +81,7 @@ class SignalMixin:
 
     def add_signal_handler(self, sig, callback, *args) -> None:
         """Run ``callback(*args)`` on the loop when signal ``sig`` arrives."""
-        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
+        if coroutines.iscoroutine(callback) or _versions.iscoroutinefunction(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         _check_signal(sig)
         self._check_closed()

@@ -7,14 +7,12 @@ asyncio combinator works unchanged on this loop.
 
 from __future__ import annotations
 
-import sys
 from asyncio import tasks
 from typing import Any, Callable
 
-TaskFactory = Callable[..., Any]
+from . import _versions
 
-# 3.13 hands every create_task keyword, name and context included, to the task factory.
-_FACTORY_TAKES_NAME = sys.version_info >= (3, 13)
+TaskFactory = Callable[..., Any]
 
 
 def _set_name(task: Any, name: str | None) -> None:
@@ -32,16 +30,17 @@ class TaskMixin:
         """``create_task`` (native) with a task factory set: call it as this Python
         version's asyncio does."""
         self._check_closed()
-        if _FACTORY_TAKES_NAME:
-            if name is not None:
-                kwargs["name"] = name
-            if context is not None:
-                kwargs["context"] = context
-            return factory(self, coro, **kwargs)
         if context is not None:
             kwargs["context"] = context
+        if _versions.TASK_FACTORY_GETS_NAME:
+            if name is not None:
+                kwargs["name"] = name
+            return factory(self, coro, **kwargs)
         task = factory(self, coro, **kwargs)
-        _set_name(task, name)
+        if _versions.TASK_FACTORY_NAME_SET_ALWAYS:
+            task.set_name(name)
+        else:
+            _set_name(task, name)
         return task
 
     def set_task_factory(self, factory: TaskFactory | None) -> None:

@@ -35,9 +35,11 @@ def _timeout(value, default: float, name: str):
 
 def ssl_protocol(loop, app_protocol, sslcontext, waiter, server_side=False,
                  server_hostname=None, *, call_connection_made=True,
-                 ssl_handshake_timeout=None, ssl_shutdown_timeout=None) -> TLSCore:
+                 ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+                 received: bytes = b"") -> TLSCore:
     """The TLS layer for ``app_protocol`` (asyncio's ``SSLProtocol`` arguments); its
-    ``_app_transport`` is the application's transport."""
+    ``_app_transport`` is the application's transport. ``received``: TLS bytes that
+    arrived before the layer did (``start_tls`` on a stream with buffered data)."""
     handshake = _timeout(ssl_handshake_timeout, constants.SSL_HANDSHAKE_TIMEOUT, "handshake")
     shutdown = _timeout(ssl_shutdown_timeout, constants.SSL_SHUTDOWN_TIMEOUT, "shutdown")
     if not sslcontext:
@@ -45,6 +47,8 @@ def ssl_protocol(loop, app_protocol, sslcontext, waiter, server_side=False,
     if not server_hostname or server_side:
         server_hostname = None
     incoming = ssl.MemoryBIO()
+    if received:
+        incoming.write(received)
     outgoing = ssl.MemoryBIO()
     sslobj = sslcontext.wrap_bio(incoming, outgoing, server_side=server_side,
                                  server_hostname=server_hostname)
@@ -77,13 +81,15 @@ class SSLTransport(transports.Transport):
 
     @property
     def _closed(self) -> bool:
-        return self._core.is_closing()
+        return self._core is None or self._core.is_closing()
 
     @property
     def _protocol_paused(self) -> bool:
         return self._core.protocol_paused
 
     def __repr__(self) -> str:
+        if self._core is None:
+            return f"<{type(self).__name__} closed>"
         state = "closed" if self._core.is_closing() else "open"
         return f"<{type(self).__name__} {state} {self._core._state}>"
 
@@ -102,10 +108,17 @@ class SSLTransport(transports.Transport):
         return self._core.get_protocol()
 
     def is_closing(self) -> bool:
-        return self._core.is_closing()
+        return self._closed
 
     def close(self) -> None:
-        self._core.close()
+        if not self._closed:
+            self._core.close()
+            return
+        # As asyncio's: closing a closed transport lets go of the TLS layer (and so of
+        # its SSLContext), which an application protocol often keeps the transport of.
+        self._core = None
+        for name in ("write", "writelines", "get_extra_info", "is_closing"):
+            self.__dict__.pop(name, None)
 
     def abort(self) -> None:
         self._core.abort()

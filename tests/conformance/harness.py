@@ -3,9 +3,10 @@ really ran on.
 
 This module patches the *test suite's* infrastructure (never asyncio for users):
 
-* ``asyncio.DefaultEventLoopPolicy`` becomes ``aioxide.EventLoopPolicy``, so every loop a
+* the default event loop policy becomes ``aioxide.EventLoopPolicy``, so every loop a
   test gets through the policy (``asyncio.new_event_loop()``, ``asyncio.run``, the
   policy reset in each module's ``tearDownModule``) is an aioxide loop;
+* ``asyncio.EventLoop`` (3.13+) is ``aioxide.Loop``;
 * test classes with a ``create_event_loop()`` hook get aioxide loops from it, and a
   ``new_loop()`` hook or ``setUp`` that builds ``asyncio.BaseEventLoop()`` (and then
   decorates it with mocks that are harmless to aioxide) gets an aioxide loop; the
@@ -93,9 +94,21 @@ class AioxideTestLoop(aioxide.Loop):
 
 
 def install() -> None:
-    asyncio.DefaultEventLoopPolicy = aioxide.EventLoopPolicy
-    asyncio.events.DefaultEventLoopPolicy = aioxide.EventLoopPolicy
-    asyncio.set_event_loop_policy(None)
+    from asyncio import unix_events
+
+    from aioxide import _entry
+
+    policy = _entry.policy_class()
+    # 3.11-3.13 build the default policy from asyncio.DefaultEventLoopPolicy; 3.14 from
+    # unix_events._DefaultEventLoopPolicy, and its public setter warns.
+    asyncio.events.DefaultEventLoopPolicy = unix_events._DefaultEventLoopPolicy = policy
+    if "DefaultEventLoopPolicy" in vars(asyncio):
+        asyncio.DefaultEventLoopPolicy = policy
+    getattr(asyncio.events, "_set_event_loop_policy", asyncio.set_event_loop_policy)(None)
+    # 3.13+ tests name asyncio.EventLoop (the platform's default loop class) directly,
+    # as a loop_factory or a constructor: the modules are imported after this.
+    if hasattr(asyncio, "EventLoop"):
+        asyncio.EventLoop = unix_events.EventLoop = aioxide.Loop
     for name in ("__init__", "run_forever"):
         _counting(aioxide.Loop, "aioxide", name)
         _counting(asyncio.base_events.BaseEventLoop, "stdlib", name)

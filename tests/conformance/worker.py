@@ -8,11 +8,28 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import signal
 import sys
+import threading
+import time
 import traceback
 import unittest
 
 import harness
+
+# A test that runs longer fails with TestTimedOut, and the module goes on: some hang on
+# a loop that differs from the stdlib's (a callback that never comes).
+PER_TEST_TIMEOUT = float(os.environ.get("CONFORMANCE_TEST_TIMEOUT", "30"))
+TRACE = bool(os.environ.get("CONFORMANCE_TRACE"))  # each test's start, on stderr
+
+
+class TestTimedOut(BaseException):
+    """Raised in the main thread when a test runs past ``PER_TEST_TIMEOUT``."""
+
+
+def _timed_out(signum, frame):
+    raise TestTimedOut(f"the test ran longer than {PER_TEST_TIMEOUT:.0f} s")
 
 
 class RecordingResult(unittest.TestResult):
@@ -20,10 +37,25 @@ class RecordingResult(unittest.TestResult):
         super().__init__()
         self.records: dict[str, dict] = {}
         self._before = (0, 0)
+        self._timer: threading.Timer | None = None
+        # A real signal, not interrupt_main(): it must wake a loop blocked in epoll_wait.
+        signal.signal(signal.SIGUSR2, _timed_out)
 
     def startTest(self, test):
         super().startTest(test)
+        if TRACE:
+            print(f"{time.monotonic():.1f} {test.id()}", file=sys.stderr, flush=True)
         self._before = harness.snapshot()
+        main = threading.main_thread().ident
+        self._timer = threading.Timer(PER_TEST_TIMEOUT, signal.pthread_kill,
+                                      (main, signal.SIGUSR2))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def stopTest(self, test):
+        if self._timer is not None:
+            self._timer.cancel()
+        super().stopTest(test)
 
     def _record(self, test, outcome, detail=""):
         test_id = test.id().removeprefix("test.test_asyncio.")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import aioxide
 import pytest
@@ -182,7 +183,8 @@ def test_aioxide_loop_is_an_abstract_event_loop(aioxide_loop):
 def test_install_sets_the_policy():
     # aioxide-specific; run in a subprocess so the policy of this process is untouched.
     code = (
-        "import asyncio, aioxide\n"
+        "import asyncio, aioxide, warnings\n"
+        "warnings.simplefilter('ignore', DeprecationWarning)\n"
         "assert not isinstance(asyncio.get_event_loop_policy(), aioxide.EventLoopPolicy)\n"
         "aioxide.install()\n"
         "assert isinstance(asyncio.get_event_loop_policy(), aioxide.EventLoopPolicy)\n"
@@ -218,9 +220,43 @@ def test_import_changes_nothing_in_asyncio():
     assert out.stdout.strip() == "ok"
 
 
+def test_import_and_run_are_clean_under_w_error():
+    # aioxide-specific: no deprecated name is touched by the import or by aioxide.run,
+    # on any version (3.14 deprecates the policy API aioxide.EventLoopPolicy builds on).
+    code = (
+        "import asyncio, aioxide\n"
+        "async def main():\n"
+        "    await asyncio.sleep(0)\n"
+        "    return type(asyncio.get_running_loop()).__name__\n"
+        "print(aioxide.run(main()))\n"
+    )
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Loop"
+
+
+def test_policy_names_warn_as_asyncio_does():
+    # aioxide.EventLoopPolicy and install() warn exactly where asyncio's policy API does
+    # (3.14+), with the caller's line.
+    with warnings.catch_warnings(record=True) as stdlib:
+        warnings.simplefilter("always")
+        asyncio.DefaultEventLoopPolicy  # noqa: B018
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        aioxide.EventLoopPolicy  # noqa: B018
+    assert [w.category for w in ours] == [w.category for w in stdlib]
+    if stdlib:
+        assert str(ours[0].message) == str(stdlib[0].message).replace(
+            "asyncio.DefaultEventLoopPolicy", "aioxide.EventLoopPolicy")
+        assert ours[0].filename == __file__
+
+
 def test_event_loop_policy_creates_aioxide_loops():
     # aioxide-specific.
-    policy = aioxide.EventLoopPolicy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.14+: the policy API
+        policy = aioxide.EventLoopPolicy()
     loop = policy.new_event_loop()
     try:
         assert isinstance(loop, aioxide.Loop)

@@ -69,9 +69,6 @@ from harnesses import (
 
 # Failures only on aioxide that are understood: test-id substring -> reason.
 KNOWN = {
-    "test_unix.py::Test_AIO_Unix::test_create_unix_server_1":
-        "expects 3.11 asyncio to leave a Unix server's socket file behind; aioxide removes "
-        "it on close on every version, as 3.13's cleanup_socket default does",
     "test_connector.py::test_tcp_connector_do_not_raise_connector_ssl_error":
         "reads the TLS transport's private _ssl_protocol._sslcontext / _sslcontext",
     "test_connector.py::test_tcp_connector_uses_provided_local_addr":
@@ -82,9 +79,6 @@ KNOWN = {
     "test_connection.py::_TestConnection::test_connect_timeout_exceeded":
         "mock-patches asyncio.BaseEventLoop.create_connection, stdlib's own loop class "
         "(fails on uvloop too)",
-    "test_server.py::TestUnthreaded::test_unixsocket":
-        "expects 3.11 asyncio to leave a Unix server's socket file behind (see "
-        "test_create_unix_server_1 above)",
     "test_cli.py::test_server_run_with_repl":
         "Sanic's REPL test is flaky on every loop under xdist (on stdlib asyncio it failed "
         "in 2 of 8 runs of test_cli.py here, once by its 60 s timeout)",

@@ -11,7 +11,7 @@
 //! released, so a healthy loop never hands the GIL to it; it takes the GIL only once it
 //! has found a stall, to capture the blocked thread's Python stack.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use aioxide_core::{Clock, MonotonicClock};
 use pyo3::prelude::*;
@@ -52,9 +52,9 @@ pub struct WatchState {
     pub busy: AtomicBool,
     /// Callbacks started while watched.
     pub progress: AtomicU64,
-    /// Address of the running callback's handle, while watched (see
-    /// `ffi::published_handle` for when it may be turned back into an object).
-    pub current: AtomicUsize,
+    /// The running callback's handle, while watched (see `ffi::PublishedHandle` for
+    /// when the watchdog may read it).
+    pub current: crate::ffi::PublishedHandle,
     // Metrics, always on.
     /// Start of the current run (0 when not running).
     pub started: AtomicU64,
@@ -98,8 +98,7 @@ impl WatchState {
     }
 
     pub fn callback_starts(&self, handle: &Bound<'_, PyHandle>) {
-        self.current
-            .store(handle.as_ptr() as usize, Ordering::Relaxed);
+        self.current.publish(handle.as_any());
         // Single writer: a plain increment, published with Release for the watchdog.
         let next = self.progress.load(Ordering::Relaxed) + 1;
         self.progress.store(next, Ordering::Release);
@@ -134,7 +133,7 @@ impl PyLoopCore {
         if progress.is_some_and(|p| p != now_progress) {
             return None;
         }
-        crate::ffi::published_handle(py, st.current.load(Ordering::Relaxed))
+        st.current.get(py)
     }
 
     /// Watchdog thread: wait, with the GIL released, until one callback has kept the

@@ -177,14 +177,27 @@ impl aioxide_core::Cancellable for HandleRef {
     }
 }
 
+/// asyncio's text for a handle's callback. From 3.13 it shows the arguments only when the
+/// handle's loop is in debug mode (`_format_callback_source` takes `debug=`).
 fn format_callback_source<'py>(
+    handle: &PyHandle,
     py: Python<'py>,
     callback: &Bound<'py, PyAny>,
     args: &BoundArgs<'py>,
 ) -> PyResult<String> {
     static FORMAT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let f = FORMAT.import(py, "asyncio.format_helpers", "_format_callback_source")?;
-    f.call1((callback, args.to_tuple()?))?.extract()
+    let args = args.to_tuple()?;
+    if py.version_info() < (3, 13) {
+        return f.call1((callback, args))?.extract();
+    }
+    let debug = match handle.loop_of(py) {
+        Some(event_loop) => event_loop.call_method0(py, "get_debug")?.is_truthy(py)?,
+        None => false,
+    };
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("debug", debug)?;
+    f.call((callback, args), Some(&kwargs))?.extract()
 }
 
 impl PyHandle {
@@ -324,7 +337,7 @@ fn report_callback_error<'py>(
     let Some(event_loop) = handle.get().loop_of(py) else {
         return Err(err);
     };
-    let source = format_callback_source(py, callback, args)?;
+    let source = format_callback_source(handle.get(), py, callback, args)?;
     let context = PyDict::new(py);
     context.set_item("message", format!("Exception in callback {source}"))?;
     context.set_item("exception", err.value(py))?;
@@ -412,7 +425,7 @@ impl PyHandle {
             }
         };
         if let Some((cb, args)) = cb_args {
-            info.push(format_callback_source(py, &cb, &args)?);
+            info.push(format_callback_source(slf.get(), py, &cb, &args)?);
         }
         if let Some(tb) = slf.get().source_traceback(py) {
             let tb = tb.bind(py);

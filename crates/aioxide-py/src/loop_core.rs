@@ -119,6 +119,24 @@ pub struct PyLoopCore {
 }
 
 impl PyLoopCore {
+    /// Whether `stop()` was called since the last check, clearing the request. With a GIL,
+    /// a load and a store only when set (a swap would be a locked instruction on every
+    /// iteration), as no `stop()` can come between them; without one, a swap.
+    pub fn take_stop_request(&self) -> bool {
+        #[cfg(not(Py_GIL_DISABLED))]
+        {
+            let set = self.stopping.load(Ordering::Relaxed);
+            if set {
+                self.stopping.store(false, Ordering::Relaxed);
+            }
+            set
+        }
+        #[cfg(Py_GIL_DISABLED)]
+        return self.stopping.swap(false, Ordering::AcqRel);
+    }
+}
+
+impl PyLoopCore {
     pub fn check_closed(&self) -> PyResult<()> {
         if self.closed.load(Ordering::Relaxed) {
             Err(errors::loop_closed())

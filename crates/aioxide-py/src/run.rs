@@ -24,9 +24,13 @@ use crate::loop_core::PyLoopCore;
 /// events were already there (a wait that sleeps takes a thread wake-up, tens of µs).
 const HOT_POLL_SECONDS: f64 = 10e-6;
 
-/// Add to a counter only the loop thread writes.
+/// Add to a counter only the loop thread writes (a plain store with a GIL, where no
+/// other thread runs meanwhile; a locked add without one, as nothing then orders it).
 fn bump(counter: &AtomicU64, by: u64) {
+    #[cfg(not(Py_GIL_DISABLED))]
     counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+    #[cfg(Py_GIL_DISABLED)]
+    counter.fetch_add(by, Ordering::Relaxed);
 }
 
 impl PyLoopCore {
@@ -239,10 +243,7 @@ impl PyLoopCore {
             if let Some(hook) = &hook {
                 hook.call0(py)?;
             }
-            // A load, then a store only when set: a swap would be a locked instruction on
-            // every iteration. Both happen with the GIL held, so no `stop()` comes between.
-            if this.stopping.load(Ordering::Relaxed) {
-                this.stopping.store(false, Ordering::Relaxed);
+            if this.take_stop_request() {
                 return Ok(());
             }
         }

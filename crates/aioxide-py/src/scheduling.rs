@@ -7,7 +7,6 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyFunction;
 
 use crate::errors;
 use crate::ffi::{self, FastArgs, FastcallMethod};
@@ -15,32 +14,21 @@ use crate::handle::{HandleRef, PyHandle, PyTimerHandle};
 use crate::handle_args::HandleArgs;
 use crate::loop_core::PyLoopCore;
 
-/// `CO_COROUTINE | CO_ITERABLE_COROUTINE`: code flags of `async def` functions and of
-/// generator-based coroutines.
-const CO_COROUTINE_FLAGS: i64 = 0x80 | 0x100;
-
-/// Whether `obj` is a coroutine function, for the cases asyncio's check recognises
-/// cheaply: plain and bound functions by their code flags, `functools.partial` through
-/// asyncio's own predicate. Other callables (C functions, task steps) are not coroutine
-/// functions and cost nothing here.
+/// asyncio's own test for a coroutine function (it also knows `markcoroutinefunction`
+/// and asyncio's legacy marker): `_iscoroutinefunction` from 3.12 on, where the public
+/// name warns from 3.14; `iscoroutinefunction` before. Only debug mode asks.
 fn is_coroutine_function(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    static PREDICATE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let py = obj.py();
-    if obj.is_instance_of::<PyFunction>() {
-        let flags: i64 = obj.getattr("__code__")?.getattr("co_flags")?.extract()?;
-        return Ok(flags & CO_COROUTINE_FLAGS != 0);
-    }
-    static METHOD: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    if obj.get_type().is(METHOD.import(py, "types", "MethodType")?) {
-        return is_coroutine_function(&obj.getattr("__func__")?);
-    }
-    static PARTIAL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let partial = PARTIAL.import(py, "functools", "partial")?;
-    if obj.get_type().is(partial) {
-        static PREDICATE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let f = PREDICATE.import(py, "asyncio.coroutines", "iscoroutinefunction")?;
-        return f.call1((obj,))?.is_truthy();
-    }
-    Ok(false)
+    let f = PREDICATE.get_or_try_init(py, || {
+        let module = py.import("asyncio.coroutines")?;
+        let f = match module.getattr("_iscoroutinefunction") {
+            Ok(f) => f,
+            Err(_) => module.getattr("iscoroutinefunction")?,
+        };
+        Ok::<_, PyErr>(f.unbind())
+    })?;
+    f.call1(py, (obj,))?.is_truthy(py)
 }
 
 /// asyncio's `_check_callback`, which asyncio runs in debug mode only: coroutines and

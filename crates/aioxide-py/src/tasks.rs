@@ -11,21 +11,32 @@ use pyo3::types::{PyDict, PyString};
 
 use crate::loop_core::PyLoopCore;
 
-fn asyncio_attr<'py>(
+/// `module.name`, read at every call as asyncio's base loop reads `futures.Future` and
+/// `tasks.Task` (tests and tools swap in the pure-Python classes), from the module's
+/// dict, cached: one dict lookup.
+fn module_attr<'py>(
     py: Python<'py>,
-    cell: &'static PyOnceLock<Py<PyAny>>,
-    name: &str,
-) -> PyResult<&'py Bound<'py, PyAny>> {
-    cell.import(py, "asyncio", name)
+    cell: &'static PyOnceLock<Py<PyDict>>,
+    module: &str,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let dict = cell.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import(module)?.dict().unbind())
+    })?;
+    dict.bind(py).get_item(name)?.ok_or_else(|| {
+        pyo3::exceptions::PyAttributeError::new_err(format!(
+            "module '{module}' has no attribute '{name}'"
+        ))
+    })
 }
 
 #[pymethods]
 impl PyLoopCore {
     /// A new `asyncio.Future` bound to this loop.
     fn create_future(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        static FUTURE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        static FUTURES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
         let py = slf.py();
-        let future = asyncio_attr(py, &FUTURE, "Future")?;
+        let future = module_attr(py, &FUTURES, "asyncio.futures", pyo3::intern!(py, "Future"))?;
         let kwargs = Self::loop_kwargs(slf)?;
         Ok(future.call((), Some(&kwargs))?.unbind())
     }
@@ -91,11 +102,11 @@ impl PyLoopCore {
         context: &Bound<'_, PyAny>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
-        static TASK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        static TASKS: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
         let py = slf.py();
         let this = slf.get();
         this.check_closed()?;
-        let task_type = asyncio_attr(py, &TASK, "Task")?;
+        let task_type = module_attr(py, &TASKS, "asyncio.tasks", pyo3::intern!(py, "Task"))?;
         let extra = kwargs.filter(|k| !k.is_empty());
         let task = if extra.is_none() && name.is_none() && context.is_none() {
             // The common case: `Task(coro, loop=self)` with the loop's cached keywords.

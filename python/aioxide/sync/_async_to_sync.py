@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from .._versions import iscoroutinefunction
 from ._cancel import SyncCall, current_call
 from ._context import copy_back
 from ._executor import loop_pool
@@ -138,8 +139,8 @@ class AsyncToSync(Generic[_P, _R]):
         force_new_loop: bool = False,
     ) -> None:
         if not callable(awaitable) or not (
-            asyncio.iscoroutinefunction(awaitable)
-            or asyncio.iscoroutinefunction(type(awaitable).__call__)
+            iscoroutinefunction(awaitable)
+            or iscoroutinefunction(type(awaitable).__call__)
         ):
             # Detection of async callables has false negatives: warn, do not refuse.
             warnings.warn("async_to_sync was passed a non-async-marked callable",

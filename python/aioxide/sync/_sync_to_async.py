@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from .._versions import iscoroutinefunction
 from ._cancel import SyncCall
 from ._context import copy_back
 from ._executor import Work, shared_thread, worker_pool
@@ -158,9 +159,7 @@ class SyncToAsync(Generic[_P, _R]):
 
 
 def _is_async(func: Any) -> bool:
-    return asyncio.iscoroutinefunction(func) or asyncio.iscoroutinefunction(
-        type(func).__call__
-    )
+    return iscoroutinefunction(func) or iscoroutinefunction(type(func).__call__)
 
 
 @overload

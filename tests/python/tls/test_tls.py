@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import socket
 import ssl
 
@@ -310,6 +311,35 @@ def test_streams_start_tls_both_sides(loop, server_ctx, client_ctx):
             writer.close()
             await writer.wait_closed()
             await asyncio.wait_for(done, TIMEOUT)
+
+    run(loop, main())
+
+
+def test_server_start_tls_takes_the_hello_already_buffered(loop, is_aioxide, server_ctx,
+                                                          client_ctx):
+    # The client starts TLS at once; its ClientHello is in the server's stream reader
+    # before the server calls start_tls, and must feed the handshake (gh-142352).
+    stdlib_takes_it = "gh-142352" in inspect.getsource(asyncio.BaseEventLoop.start_tls)
+    if not is_aioxide and not stdlib_takes_it:
+        pytest.skip("this Python's asyncio loses the buffered bytes (fixed in 3.13.x/3.14)")
+
+    async def main():
+        async def handle(reader, writer):
+            await reader._wait_for_data("test")  # the ClientHello arrived, unread
+            assert reader._buffer
+            await writer.start_tls(server_ctx)
+            writer.write(b"secure:" + await reader.readline())
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, HOST, 0)
+        async with server:
+            reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+            await writer.start_tls(client_ctx, server_hostname="localhost")
+            writer.write(b"ping\n")
+            assert await reader.readline() == b"secure:ping\n"
+            writer.close()
+            await writer.wait_closed()
 
     run(loop, main())
 

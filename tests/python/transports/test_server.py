@@ -9,6 +9,7 @@ import socket
 
 import pytest
 from _transport_helpers import (
+    IN_USE,
     TIMEOUT,
     Accepting,
     Recorder,
@@ -202,7 +203,7 @@ def test_create_server_address_in_use(loop):
             assert exc.errno == errno.EADDRINUSE
             assert str(exc) == (
                 f"[Errno {errno.EADDRINUSE}] error while attempting to bind on address "
-                f"('127.0.0.1', {port}): address already in use")
+                f"('127.0.0.1', {port}): {IN_USE}")
             assert exc.__cause__ is None and exc.__suppress_context__
             assert fd_count() == before
 
@@ -221,7 +222,7 @@ def test_create_server_address_in_use_among_several_hosts(loop, ipv6):
             assert info.value.errno == errno.EADDRINUSE
             assert str(info.value) == (
                 f"[Errno {errno.EADDRINUSE}] error while attempting to bind on address "
-                f"('::1', {port}, 0, 0): address already in use")
+                f"('::1', {port}, 0, 0): {IN_USE}")
             # the socket already bound for 127.0.0.1 is closed again
             assert fd_count() == before
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 from _transport_helpers import (
+    IN_USE,
     Recorder,
     blackhole_address,
     close_and_wait,
@@ -152,7 +153,7 @@ def test_create_connection_local_addr_in_use(loop):
                 assert info.value.errno == errno.EADDRINUSE
                 assert str(info.value) == (
                     f"[Errno {errno.EADDRINUSE}] error while attempting to bind on "
-                    f"address {local!r}: address already in use")
+                    f"address {local!r}: {IN_USE}")
                 assert fd_count() == before
 
     run(loop, main())

@@ -148,8 +148,8 @@ def test_unix_abstract_name(loop, abstract_name):
     run(loop, main())
 
 
-def test_unix_server_close_leaves_the_socket_file(loop, is_aioxide, unix_path):
-    if is_aioxide or sys.version_info >= (3, 13):
+def test_unix_server_close_leaves_the_socket_file(loop, unix_path):
+    if sys.version_info >= (3, 13):
         pytest.skip("3.11/3.12 behaviour; 3.13 removes the file (cleanup_socket)")
 
     async def main():
@@ -157,12 +157,22 @@ def test_unix_server_close_leaves_the_socket_file(loop, is_aioxide, unix_path):
         server.close()
         await server.wait_closed()
         assert stat.S_ISSOCK(os.stat(unix_path).st_mode)
+        # given a bound socket, too
+        os.unlink(unix_path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(unix_path)
+        server = await loop.create_unix_server(echo_factory(loop), sock=sock)
+        server.close()
+        await server.wait_closed()
+        assert stat.S_ISSOCK(os.stat(unix_path).st_mode)
+        with pytest.raises(TypeError, match="cleanup_socket"):
+            await loop.create_unix_server(echo_factory(loop), unix_path, cleanup_socket=True)
 
     run(loop, main())
 
 
-def test_unix_server_cleanup_socket(loop, is_aioxide, unix_path, short_tmp):
-    if not is_aioxide and sys.version_info < (3, 13):
+def test_unix_server_cleanup_socket(loop, unix_path, short_tmp):
+    if sys.version_info < (3, 13):
         pytest.skip("cleanup_socket is Python 3.13+")
 
     async def main():

@@ -131,6 +131,38 @@ unsafe extern "C" fn coroutine_send<T: Resumable>(
     }
 }
 
+/// `tp_iternext` of a [`Resumable`]: from 3.12, `await` steps an awaitable that is not a
+/// generator or coroutine with `tp_iternext` (`send(None)`), not `am_send`. pyo3's
+/// `__next__` wrapper checks the type, takes a borrow and raises StopIteration even for
+/// a `None` result; this calls `resume` directly and returns NULL with no exception set
+/// for `None` (exhausted, which `await` reads as a `None` result), so only a real value
+/// costs a StopIteration.
+unsafe extern "C" fn coroutine_iternext<T: Resumable>(
+    iter: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls tp_iternext with the thread attached and a live `iter` of our
+    // type, borrowed for the call; None is immortal. Errors are restored and signalled by
+    // NULL, as the slot's contract says, and resume returns them instead of panicking.
+    unsafe {
+        let py = Python::assume_attached();
+        let obj = Borrowed::from_ptr(py, iter);
+        let none = Borrowed::from_ptr(py, ffi::Py_None());
+        match T::resume(&obj, &none) {
+            Ok(Sent::Next(value)) => value.into_ptr(),
+            Ok(Sent::Return(value)) => {
+                if !value.is_none() {
+                    pyo3::exceptions::PyStopIteration::new_err((value.unbind(),)).restore(py);
+                }
+                std::ptr::null_mut()
+            }
+            Err(err) => {
+                err.restore(py);
+                std::ptr::null_mut()
+            }
+        }
+    }
+}
+
 /// A [`ReadyAwaitable`] driven as a [`Resumable`] of one step: the first send returns
 /// the value it holds.
 struct Ready<T>(std::marker::PhantomData<T>);
@@ -141,10 +173,12 @@ impl<T: ReadyAwaitable> Resumable for Ready<T> {
     }
 }
 
-/// Set the `am_*` slots of `T`'s heap type that pyo3 cannot declare.
+/// Set the `am_*` slots of `T`'s heap type that pyo3 cannot declare, and a
+/// `tp_iternext` that skips pyo3's wrapper (the type's `__next__` stays pyo3's).
 fn set_async_slots<T: pyo3::PyClass>(
     py: Python<'_>,
     send: ffi::sendfunc,
+    iternext: ffi::iternextfunc,
     anext: Option<ffi::unaryfunc>,
 ) {
     let ty = py.get_type::<T>();
@@ -160,6 +194,7 @@ fn set_async_slots<T: pyo3::PyClass>(
             if anext.is_some() {
                 (*slots).am_anext = anext;
             }
+            (*ptr).tp_iternext = Some(iternext);
             ffi::PyType_Modified(ptr);
         }
     }
@@ -171,12 +206,17 @@ fn set_async_slots<T: pyo3::PyClass>(
 /// ones re-check the type and borrow flags on every call). pyo3 has no way to declare
 /// `am_send`.
 pub fn install_ready_send<T: ReadyAwaitable + pyo3::PyClass>(py: Python<'_>) {
-    set_async_slots::<T>(py, coroutine_send::<Ready<T>>, Some(ready_anext::<T>));
+    set_async_slots::<T>(
+        py,
+        coroutine_send::<Ready<T>>,
+        coroutine_iternext::<Ready<T>>,
+        Some(ready_anext::<T>),
+    );
 }
 
 /// Give the type of `T` the `am_send` and `am_await` slots of a coroutine: `await obj`
 /// steps it with [`Resumable::resume`] in one C call per step, and a result is returned,
 /// not raised as StopIteration.
 pub fn install_coroutine_send<T: Resumable + pyo3::PyClass>(py: Python<'_>) {
-    set_async_slots::<T>(py, coroutine_send::<T>, None);
+    set_async_slots::<T>(py, coroutine_send::<T>, coroutine_iternext::<T>, None);
 }

@@ -34,22 +34,66 @@ pub fn run_in_context<'py>(
     result
 }
 
-/// The handle whose address the loop thread published as "running now"
-/// (`WatchState::current`), as a new reference.
+/// The handle the loop thread is running now, as the watchdog thread reads it
+/// (`WatchState::current`).
 ///
-/// Only called, with the GIL held, by `_watch_current` after it checked that the loop is
-/// busy and that no callback started since (the progress count is unchanged). Between two
-/// callbacks the loop thread runs Rust code that holds the GIL; so while this thread holds
-/// the GIL and sees the loop busy with the same progress count, the loop thread is inside
-/// the call of that very handle, and its run loop holds a strong reference to it for the
-/// whole call.
-pub fn published_handle(py: Python<'_>, address: usize) -> Option<Py<PyAny>> {
-    if address == 0 {
-        return None;
+/// With a GIL, the loop thread publishes only the address: a store per callback. The
+/// watchdog reads it only with the GIL held, after `_watch_current` checked that the loop
+/// is busy and that no callback started since (the progress count is unchanged).
+/// Between two callbacks the loop thread runs Rust code that holds the GIL; so while the
+/// watchdog holds the GIL and sees the loop busy with the same progress count, the loop
+/// thread is inside the call of that very handle, and its run loop holds a strong
+/// reference to it for the whole call.
+///
+/// Without a GIL nothing stops the loop thread from finishing that call and freeing the
+/// handle under the reader: there the slot holds a strong reference, behind a lock.
+#[derive(Default)]
+pub struct PublishedHandle {
+    #[cfg(not(Py_GIL_DISABLED))]
+    address: std::sync::atomic::AtomicUsize,
+    #[cfg(Py_GIL_DISABLED)]
+    handle: parking_lot::Mutex<Option<Py<PyAny>>>,
+}
+
+impl PublishedHandle {
+    /// The loop thread starts running `handle`.
+    pub fn publish(&self, handle: &Bound<'_, PyAny>) {
+        #[cfg(not(Py_GIL_DISABLED))]
+        self.address.store(
+            handle.as_ptr() as usize,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        #[cfg(Py_GIL_DISABLED)]
+        {
+            use pyo3::sync::MutexExt;
+            let old = self
+                .handle
+                .lock_py_attached(handle.py())
+                .replace(handle.clone().unbind());
+            drop(old);
+        }
     }
-    let ptr = address as *mut ffi::PyObject;
-    // SAFETY: see above: `ptr` is the handle being run by the loop thread, kept alive by
-    // the run loop's reference while the GIL is held here; from_borrowed_ptr increments
-    // its reference count, so the returned object stays valid after the GIL is released.
-    Some(unsafe { Bound::from_borrowed_ptr(py, ptr) }.unbind())
+
+    /// The published handle, as a new reference (see the type's notes for when the
+    /// caller may ask).
+    pub fn get(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        #[cfg(not(Py_GIL_DISABLED))]
+        {
+            let address = self.address.load(std::sync::atomic::Ordering::Relaxed);
+            if address == 0 {
+                return None;
+            }
+            // SAFETY: see the type's notes: the address is the handle being run by the
+            // loop thread, kept alive by the run loop's reference while the GIL is held
+            // here; from_borrowed_ptr increments its reference count, so the returned
+            // object stays valid after the GIL is released.
+            Some(unsafe { Bound::from_borrowed_ptr(py, address as *mut ffi::PyObject) }.unbind())
+        }
+        #[cfg(Py_GIL_DISABLED)]
+        {
+            use pyo3::sync::MutexExt;
+            let slot = self.handle.lock_py_attached(py);
+            slot.as_ref().map(|h| h.clone_ref(py))
+        }
+    }
 }

@@ -9,7 +9,10 @@ use pyo3::prelude::*;
 /// a `RefCell` borrow 2 ns). As with a mutex, a borrow must not be held across a call
 /// into Python: another thread that takes the GIL meanwhile would find the cell borrowed
 /// and panic (pyo3 turns that into `PanicException`), where a mutex would deadlock.
-/// Free-threaded builds have no GIL: there the cell is a mutex.
+/// Free-threaded builds have no GIL: there the cell is a mutex, and a thread that must
+/// wait for it detaches from the interpreter while it waits, so that a stop-the-world
+/// pause (a collection, `sys.settrace`, a fork) never waits on a thread that waits on
+/// the cell's holder, which may itself be stopped.
 pub struct GilCell<T> {
     #[cfg(not(Py_GIL_DISABLED))]
     inner: std::cell::RefCell<T>,
@@ -44,7 +47,7 @@ impl<T> GilCell<T> {
         #[cfg(not(Py_GIL_DISABLED))]
         return self.inner.borrow_mut();
         #[cfg(Py_GIL_DISABLED)]
-        return self.inner.lock();
+        return pyo3::sync::MutexExt::lock_py_attached(&self.inner, _py);
     }
 
     /// The value, or `None` when it is borrowed right now.

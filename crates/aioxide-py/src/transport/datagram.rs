@@ -27,7 +27,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use super::must_propagate;
-use super::stream::{asyncio_logger, copied_bytes, data_bytes};
+use super::stream::{asyncio_logger, copied_bytes, data_bytes, StdlibCheck};
 use crate::errors;
 use crate::loop_core::PyLoopCore;
 use crate::sockets::with_scratch;
@@ -357,7 +357,7 @@ impl PyDatagramCore {
         let this = slf.get();
         // A BufferError is asyncio's sendto() failing on the data: a fatal error if it is
         // sent at once; queued, it is copied (asyncio queues `bytes(data)`).
-        let (data, unsendable) = match data_bytes(data) {
+        let (data, unsendable) = match data_bytes(data, StdlibCheck::Sendto) {
             Ok(bytes) => (bytes, None),
             Err(err) if err.is_instance_of::<PyBufferError>(py) => (copied_bytes(data)?, Some(err)),
             Err(err) => return Err(err),

@@ -74,7 +74,10 @@ pub(crate) fn asyncio_logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 /// The bytes of a `write()` argument, with asyncio's type check and message. A
 /// memoryview that is not C-contiguous is asyncio's `send()` failure, a `BufferError`
 /// (the callers make it the fatal write error asyncio's transports make it).
-pub(crate) fn data_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn data_bytes<'py>(
+    data: &Bound<'py, PyAny>,
+    check: StdlibCheck,
+) -> PyResult<Bound<'py, PyBytes>> {
     if let Ok(b) = data.cast_exact::<PyBytes>() {
         return Ok(b.clone());
     }
@@ -93,10 +96,42 @@ pub(crate) fn data_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, P
     {
         return copied_bytes(data);
     }
-    let name = data.get_type().name()?.repr()?.to_string();
-    Err(PyTypeError::new_err(format!(
-        "data argument must be a bytes-like object, not {name}"
-    )))
+    Err(stdlib_type_error(data, check))
+}
+
+/// The stdlib transport method whose argument check a native one repeats.
+#[derive(Clone, Copy)]
+pub(crate) enum StdlibCheck {
+    Write,
+    Sendto,
+}
+
+/// The `TypeError` the stdlib's selector transport raises for this `write()`/`sendto()`
+/// argument. Its text changed within releases (3.13.x, 3.14), so it is asked for rather
+/// than copied: the stdlib's methods check the type before they look at their transport.
+fn stdlib_type_error(data: &Bound<'_, PyAny>, check: StdlibCheck) -> PyErr {
+    static WRITE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static SENDTO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let (cell, class, method) = match check {
+        StdlibCheck::Write => (&WRITE, "_SelectorSocketTransport", "write"),
+        StdlibCheck::Sendto => (&SENDTO, "_SelectorDatagramTransport", "sendto"),
+    };
+    let py = data.py();
+    let stdlib_error = cell
+        .get_or_try_init(py, || {
+            let cls = py.import("asyncio.selector_events")?.getattr(class)?;
+            Ok::<_, PyErr>(cls.getattr(method)?.unbind())
+        })
+        .and_then(|f| f.call1(py, (py.None(), data)).map(|_| ()));
+    match stdlib_error {
+        Err(err) if err.is_instance_of::<PyTypeError>(py) => err,
+        _ => {
+            let name = data.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+            PyTypeError::new_err(format!(
+                "data argument must be a bytes-like object, not '{name}'"
+            ))
+        }
+    }
 }
 
 /// `bytes(data)`: one copy, as asyncio's own buffers keep one.
@@ -307,7 +342,7 @@ impl PyStreamCore {
         let this = slf.get();
         // A BufferError is asyncio's send() failing on the data: a fatal error, once the
         // checks before its send() have passed.
-        let (data, unsendable) = match data_bytes(data) {
+        let (data, unsendable) = match data_bytes(data, StdlibCheck::Write) {
             Ok(bytes) => (Some(bytes), None),
             Err(err) if err.is_instance_of::<PyBufferError>(py) => (None, Some(err)),
             Err(err) => return Err(err),

@@ -275,10 +275,16 @@ impl PyTlsCore {
             return Self::abort_with(slf, None);
         }
         this.set_phase(slf.py(), Phase::Flushing)?;
+        Self::arm_shutdown_timer(slf)?;
+        Self::do_flush(slf)
+    }
+
+    fn arm_shutdown_timer(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.get();
         let timer = Self::call_later(slf, &this.shutdown_timeout, "_check_shutdown_timeout")?;
         let old = this.st(slf.py()).shutdown_timer.replace(timer);
         drop(old);
-        Self::do_flush(slf)
+        Ok(())
     }
 
     pub(crate) fn do_flush(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -307,14 +313,22 @@ impl PyTlsCore {
         }
     }
 
+    /// The close_notify exchange ended. The shutdown timer keeps running (or starts, when
+    /// the peer began the shutdown) until `connection_lost`: closing the transport
+    /// underneath flushes its buffer first, which a peer that does not read delays
+    /// forever (as asyncio 3.14.x does; earlier releases could hang there, so every
+    /// version gets it).
     fn on_shutdown_complete(slf: &Bound<'_, Self>, failure: Option<PyErr>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let timer = this.st(py).shutdown_timer.take();
-        cancel(py, timer)?;
         if let Some(err) = failure {
+            let timer = this.st(py).shutdown_timer.take();
+            cancel(py, timer)?;
             let exc = err.into_value(py).into_bound(py).into_any();
             return Self::fatal_error(slf, &exc, "Fatal error on transport");
+        }
+        if this.st(py).shutdown_timer.is_none() {
+            Self::arm_shutdown_timer(slf)?;
         }
         if let Some(transport) = this.transport(py) {
             let close = transport.bind(py).getattr("close")?;
