@@ -2,7 +2,7 @@
 #   make demo         build aioxide and run the demo (stdlib asyncio vs aioxide)
 #   make test         cargo tests, pytest on both loops, CPython's test_asyncio conformance
 #   make lint         cargo fmt --check, cargo clippy -D warnings, ruff
-#   make bench        loop and network benchmarks vs uvloop and stdlib asyncio, watchdog
+#   make bench        loop and network benchmarks vs uvloop, rloop, rsloop and stdlib asyncio, watchdog
 #                     cost, aioxide.sync vs asgiref (not part of test)
 #   make conformance  only the test_asyncio conformance run
 #   make thirdparty   the own test suites of anyio, uvloop, aiohttp, starlette, httpx,
@@ -82,6 +82,10 @@ lint: $(DEPS_STAMP)
 # the HTTP cells use benches/netload's own HTTP client (the report says which).
 $(BENCH_STAMP): $(DEPS_STAMP) benches/requirements-bench.txt
 	$(VPY) -m pip install --quiet -r benches/requirements-bench.txt
+	# the Rust peers, from wheels only (rsloop has none for 3.11 or for glibc < 2.39):
+	# a loop that does not install is a column the reports mark skipped, with the reason
+	for peer in rloop rsloop; do $(VPY) -m pip install --quiet --only-binary=:all: $$peer \
+		|| echo "$$peer: no wheel for this interpreter/platform"; done
 	command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null 2>&1 || true
 	touch $@
 

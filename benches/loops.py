@@ -11,15 +11,27 @@ import asyncio
 import importlib
 import sys
 
-LOOP_NAMES = ("aioxide", "uvloop", "asyncio")
+LOOP_NAMES = ("aioxide", "uvloop", "rloop", "rsloop", "rsloop-nopatch", "asyncio")
 
 # name -> module providing new_event_loop(); stdlib asyncio gives its selector loop on Linux.
-_MODULES = {"aioxide": "aioxide", "uvloop": "uvloop", "asyncio": "asyncio"}
+# rsloop replaces asyncio.open_connection/start_server with its own when imported;
+# "rsloop-nopatch" is rsloop with asyncio's own stream functions put back.
+_MODULES = {"aioxide": "aioxide", "uvloop": "uvloop", "rloop": "rloop", "rsloop": "rsloop",
+            "rsloop-nopatch": "rsloop", "asyncio": "asyncio"}
+_STREAM_FUNCTIONS = ("open_connection", "start_server", "open_unix_connection",
+                     "start_unix_server")
 
 
 def new_loop(name: str) -> asyncio.AbstractEventLoop:
     """A fresh loop of kind ``name`` (one of LOOP_NAMES)."""
-    return importlib.import_module(_MODULES[name]).new_event_loop()
+    if name != "rsloop-nopatch":
+        return importlib.import_module(_MODULES[name]).new_event_loop()
+    saved = [(m, f, getattr(m, f)) for m in (asyncio, asyncio.streams)
+             for f in _STREAM_FUNCTIONS]
+    module = importlib.import_module("rsloop")
+    for m, f, original in saved:
+        setattr(m, f, original)
+    return module.new_event_loop()
 
 
 def unavailable_reason(name: str) -> str | None:

@@ -478,7 +478,8 @@ def collect(cells: list[Cell], loops: list[str], opts: argparse.Namespace) -> No
 
 # --- the report ---------------------------------------------------------------------------
 
-_ABBREV = {"aioxide": "ax", "uvloop": "uv", "asyncio": "as"}
+_ABBREV = {"aioxide": "ax", "uvloop": "uv", "rloop": "rl", "rsloop": "rs",
+           "rsloop-nopatch": "rs-np", "asyncio": "as"}
 
 
 def _cell_value(cell: Cell, loop: str) -> str:
@@ -522,7 +523,7 @@ def _table(cells: list[Cell], natives: dict, loops: list[str], kind: str) -> lis
     short = "/".join(_ABBREV.get(loop, loop) for loop in loops)
     head = ["style", "size", "conns"] if kind == "echo" else ["server", "conns"]
     head += [f"{loop} req/s" for loop in loops]
-    head += ["aioxide/uvloop", "aioxide % of native", "target", "status",
+    head += ["aioxide/uvloop", "aioxide/best peer", "aioxide % of native", "target", "status",
              f"server CPU % ({short})", f"client CPU % ({short})",
              f"server CPU µs/req ({short})"]
     lines = ["| " + " | ".join(head) + " |",
@@ -531,6 +532,8 @@ def _table(cells: list[Cell], natives: dict, loops: list[str], kind: str) -> lis
     for cell in rows:
         ours = cell.median("aioxide")
         ratio = _ratio(ours, cell.median("uvloop"))
+        peers = [cell.median(loop) for loop in loops if loop not in ("aioxide", "asyncio")]
+        best = _ratio(ours, max((v for v in peers if v is not None), default=None))
         native = natives.get((cell.kind, cell.size, cell.conns))
         share = _ratio(ours, native.median(NATIVE)) if native else None
         target = TARGETS.get(cell.style)
@@ -541,6 +544,7 @@ def _table(cells: list[Cell], natives: dict, loops: list[str], kind: str) -> lis
         values += [_cell_value(cell, loop) for loop in loops]
         values += [
             "—" if ratio is None else f"{ratio:.2f}x",
+            "—" if best is None else f"{best:.2f}x",
             "—" if share is None else f"{share:.0%}",
             "—" if target is None else f"≥{target:g}x",
             _status(ratio, share, target, cell),

@@ -41,7 +41,12 @@ class TaskMixin:
             task.set_name(name)
         else:
             _set_name(task, name)
-        return task
+        try:
+            return task
+        finally:
+            # An eager task's error keeps its traceback's frames and their callers' (this
+            # one): without this, task -> error -> this frame -> task (gh-128552).
+            del task
 
     def set_task_factory(self, factory: TaskFactory | None) -> None:
         if factory is not None and not callable(factory):

@@ -65,6 +65,9 @@ def _stdlib_does(func, text: str, otherwise: bool) -> bool:
 SERVE_FOREVER_CLOSES_CLIENTS = _stdlib_does(
     base_events.Server.serve_forever, "self.close_clients()", _V >= (3, 14))
 
+# 3.15: a binary file opened "w+b" reports its mode as "wb+" (before: "rb+").
+TRUNCATING_PLUS_MODE_IS_W = _V >= (3, 15)
+
 # 3.14: the policy system is deprecated (asyncio.DefaultEventLoopPolicy warns).
 POLICY_DEPRECATED = _V >= (3, 14)
 

@@ -67,19 +67,29 @@ MODULES = [
 
 
 def load_expected(path: Path) -> dict[str, str]:
-    """The tests allowed to fail: ``path`` (every version) plus ``path``'s sibling for
-    this version (``expected_failures-3.14.txt``), whose ``-test_id  # why`` lines take a
-    common entry back for this version (a test it does not have, or one it passes)."""
+    """The tests allowed to fail: ``path`` (every version), then each version file of its
+    folder that applies here, in version order: ``expected_failures-3.13.txt`` (3.13
+    only) or ``expected_failures-3.14+.txt`` (3.14 and later). A ``-test_id  # why``
+    line there takes an entry back (a test this version does not have, or passes)."""
     expected = _read_expected(path)
-    own = path.with_name(f"{path.stem}-{sys.version_info[0]}.{sys.version_info[1]}.txt")
-    if own.exists():
-        for test_id, reason in _read_expected(own).items():
-            if test_id.startswith("-"):
-                if expected.pop(test_id[1:], None) is None:
-                    raise SystemExit(f"{own.name}: {test_id[1:]} is not in {path.name}")
-            else:
-                expected[test_id] = reason
+    here = sys.version_info[:2]
+    for version, own in sorted(_version_files(path)):
+        exact, minimum = own.stem.endswith(f"-{version[0]}.{version[1]}"), version
+        if here == minimum or (not exact and here >= minimum):
+            for test_id, reason in _read_expected(own).items():
+                if test_id.startswith("-"):
+                    if expected.pop(test_id[1:], None) is None:
+                        raise SystemExit(f"{own.name}: {test_id[1:]} is not listed before")
+                else:
+                    expected[test_id] = reason
     return expected
+
+
+def _version_files(path: Path):
+    for own in path.parent.glob(f"{path.stem}-3.*.txt"):
+        minor = own.stem.rsplit("-3.", 1)[1].rstrip("+")
+        if minor.isdigit():
+            yield (3, int(minor)), own
 
 
 def _read_expected(path: Path) -> dict[str, str]:

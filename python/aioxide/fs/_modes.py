@@ -8,6 +8,8 @@ import os
 import warnings
 from typing import NamedTuple
 
+from .. import _versions
+
 
 class FileMode(NamedTuple):
     """What a mode string means (aiofile's ``AIOFile.mode``)."""
@@ -58,7 +60,7 @@ def raw_mode_name(info: FileMode) -> str:
         name = "xb"
     elif info.appending:
         name = "ab"
-    elif info.readable:
+    elif info.readable and not (_versions.TRUNCATING_PLUS_MODE_IS_W and info.flags & os.O_TRUNC):
         return "rb+" if info.writable else "rb"
     else:
         name = "wb"
