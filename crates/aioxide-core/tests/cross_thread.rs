@@ -40,7 +40,10 @@ fn eight_producers_and_a_waiting_consumer_lose_nothing() {
         queue.drain_into(&mut batch);
         // Producers never pause for seconds: a wait that ran out its time while items
         // were queued is a lost wakeup.
-        assert!(woken || batch.is_empty(), "items were queued but no wakeup came");
+        assert!(
+            woken || batch.is_empty(),
+            "items were queued but no wakeup came"
+        );
         for (p, i) in batch.drain(..) {
             assert_eq!(i, next[p], "producer {p}'s items out of order");
             next[p] += 1;

@@ -20,9 +20,7 @@ fn module_attr<'py>(
     module: &str,
     name: &Bound<'py, PyString>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let dict = cell.get_or_try_init(py, || {
-        Ok::<_, PyErr>(py.import(module)?.dict().unbind())
-    })?;
+    let dict = cell.get_or_try_init(py, || Ok::<_, PyErr>(py.import(module)?.dict().unbind()))?;
     dict.bind(py).get_item(name)?.ok_or_else(|| {
         pyo3::exceptions::PyAttributeError::new_err(format!(
             "module '{module}' has no attribute '{name}'"

@@ -126,7 +126,11 @@ fn stdlib_type_error(data: &Bound<'_, PyAny>, check: StdlibCheck) -> PyErr {
     match stdlib_error {
         Err(err) if err.is_instance_of::<PyTypeError>(py) => err,
         _ => {
-            let name = data.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+            let name = data
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default();
             PyTypeError::new_err(format!(
                 "data argument must be a bytes-like object, not '{name}'"
             ))
