@@ -119,10 +119,10 @@ unsafe extern "C" fn coroutine_send<T: Resumable>(
     arg: *mut ffi::PyObject,
     result: *mut *mut ffi::PyObject,
 ) -> ffi::PySendResult {
+    // resume returns errors instead of panicking, so no panic unwinds across this C frame
+    // (and pyo3 aborts rather than unwinding if one did).
     // SAFETY: CPython calls am_send with the GIL held, a live `iter` of our type, a live
-    // `arg` (None when nothing is sent) and a valid `result` slot; both are borrowed for
-    // the call. resume returns errors instead of panicking, so no panic unwinds across
-    // this C frame (and pyo3 aborts rather than unwinding if one did).
+    // `arg` (None when nothing is sent) and a valid `result` slot, all borrowed.
     unsafe {
         let py = Python::assume_attached();
         let obj = Borrowed::from_ptr(py, iter);

@@ -83,10 +83,8 @@ impl PublishedHandle {
             if address == 0 {
                 return None;
             }
-            // SAFETY: see the type's notes: the address is the handle being run by the
-            // loop thread, kept alive by the run loop's reference while the GIL is held
-            // here; from_borrowed_ptr increments its reference count, so the returned
-            // object stays valid after the GIL is released.
+            // SAFETY: the handle the loop thread runs (see the type's notes), alive while
+            // the GIL is held here; from_borrowed_ptr takes a reference of our own.
             Some(unsafe { Bound::from_borrowed_ptr(py, address as *mut ffi::PyObject) }.unbind())
         }
         #[cfg(Py_GIL_DISABLED)]

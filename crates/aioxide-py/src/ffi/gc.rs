@@ -69,10 +69,9 @@ pub fn is_tracked(obj: &Bound<'_, PyAny>) -> bool {
 /// right now, unless it has no reference to make it from: callers ask
 /// [`is_sole_reference`] first.
 pub fn has_weakrefs(obj: &Bound<'_, PyAny>) -> bool {
-    // SAFETY: the thread is attached and `obj` is live, so its type is; a positive
-    // `tp_weaklistoffset` is the offset, inside every instance, of the pointer to the
-    // list of its weak references (NULL when there are none). With a GIL the read cannot
-    // race; without one, see above.
+    // A positive `tp_weaklistoffset` is where, in every instance, the pointer to the
+    // list of its weak references sits (NULL when there are none).
+    // SAFETY: attached, and `obj` is live, so its type is; racy only without a GIL (above).
     unsafe {
         let offset = (*ffi::Py_TYPE(obj.as_ptr())).tp_weaklistoffset;
         if offset <= 0 {
@@ -89,12 +88,12 @@ pub fn has_weakrefs(obj: &Bound<'_, PyAny>) -> bool {
 
 /// Whether `obj` is the only reference to its object.
 pub fn is_sole_reference<T>(obj: &Py<T>, _py: Python<'_>) -> bool {
-    // SAFETY: the GIL is held (we have `py`) and `obj` is live.
     #[cfg(not(Py_GIL_DISABLED))]
+    // SAFETY: the GIL is held (we have `py`) and `obj` is live.
     return unsafe { ffi::Py_REFCNT(obj.as_ptr()) == 1 };
-    // SAFETY: the thread is attached (we have `py`) and `obj` is live. Free-threaded
-    // objects split their count between the owning thread and the rest, so
-    // `Py_REFCNT == 1` does not say "sole"; this asks the interpreter, atomically.
+    // Free-threaded objects split their count between the owning thread and the rest,
+    // so `Py_REFCNT == 1` does not say "sole": the interpreter is asked, atomically.
     #[cfg(Py_GIL_DISABLED)]
+    // SAFETY: the thread is attached (we have `py`) and `obj` is live.
     return unsafe { ffi::PyUnstable_Object_IsUniquelyReferenced(obj.as_ptr()) != 0 };
 }
