@@ -15,7 +15,8 @@ root, ...). A failure only on aioxide is either in ``KNOWN`` below, with its rea
 fails this run.
 
 Not part of ``make test``: it downloads nineteen suites and runs for about 50 minutes.
-``make thirdparty`` runs it; everything lives under ``target/thirdparty``. asyncpg's
+``make thirdparty`` runs it (``PY=3.14`` on that interpreter); everything lives under
+``target/thirdparty/3.X``. asyncpg's
 suite needs PostgreSQL's server programs (Debian's ``postgresql``) and starts its own
 clusters, which PostgreSQL refuses to do as root: run as root, this script runs that
 suite as ``nobody``, after letting other users reach the interpreter (``chmod o+x``
@@ -69,6 +70,11 @@ from harnesses import (
 
 # Failures only on aioxide that are understood: test-id substring -> reason.
 KNOWN = {
+    "test_sockets.py::TestTCPStream::test_unretrieved_future_exception_server_crash":
+        "asserts that nothing but asyncio's 'Executing ... took N seconds' is logged while "
+        "it blocks the loop with thread.join() in debug mode; aioxide's debug-mode watchdog "
+        "also logs 'event loop blocked for ...' when the join passes its 0.1 s threshold "
+        "(seen under load on 3.14: 3 of 3 runs of test_sockets.py with -n 2)",
     "test_connector.py::test_tcp_connector_do_not_raise_connector_ssl_error":
         "reads the TLS transport's private _ssl_protocol._sslcontext / _sslcontext",
     "test_connector.py::test_tcp_connector_uses_provided_local_addr":
@@ -413,7 +419,9 @@ SUITES = {"anyio": run_anyio, "uvloop": run_uvloop, "aiohttp": run_aiohttp,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("suites", nargs="*", help=f"any of {', '.join(SUITES)} (default: all)")
-    parser.add_argument("--workdir", default=str(ROOT / "target" / "thirdparty"))
+    # one work folder per interpreter (make thirdparty PY=3.14 runs beside 3.11's)
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    parser.add_argument("--workdir", default=str(ROOT / "target" / "thirdparty" / version))
     parser.add_argument("--jobs", default="2")
     opts = parser.parse_args()
     unknown = set(opts.suites) - set(SUITES)
@@ -428,7 +436,8 @@ def main() -> int:
         sh([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip", "maturin>=1.5,<2"])
     wheels = work / "wheels"
     shutil.rmtree(wheels, ignore_errors=True)
-    sh([venv / "bin" / "maturin", "build", "--release", "--quiet", "-o", wheels], cwd=ROOT)
+    sh([venv / "bin" / "maturin", "build", "--release", "--quiet", "-i", py, "-o", wheels],
+       cwd=ROOT, env={**os.environ, "CARGO_TARGET_DIR": str(work / "cargo")})
     venv_with(work, "venv", DEPS)
 
     unexplained = []
