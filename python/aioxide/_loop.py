@@ -109,6 +109,7 @@ class Loop(
         self._origin_tracking = False
         self._saved_origin_depth: int | None = None
         self._init_asyncgens()
+        self._init_subprocess()
         self._watchdog = None
         self._watchdog_threshold = _env_watchdog_threshold()
         self.set_debug(coroutines._is_debug_mode())

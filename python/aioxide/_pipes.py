@@ -9,13 +9,12 @@ write buffer and flow control; subprocesses get their stdin/stdout/stderr throug
 from __future__ import annotations
 
 import errno
-import os
 import stat
 import warnings
 from asyncio import futures, transports
 from asyncio.log import logger
 
-from ._aioxide import StreamCore
+from ._aioxide import StreamCore, fd_mode, set_nonblocking
 from ._core_transport import CoreFace, CoreReading, CoreWriting
 
 
@@ -30,7 +29,7 @@ class _PipeTransport(CoreFace):
         self._extra["pipe"] = pipe
         self._loop = loop
         self._fileno = pipe.fileno()
-        os.set_blocking(self._fileno, False)
+        set_nonblocking(self._fileno)
         core = StreamCore(loop, pipe, self, protocol, pipe=True)
         self._core = core
         loop.call_soon(protocol.connection_made, self)
@@ -80,7 +79,7 @@ class ReadPipeTransport(_PipeTransport, CoreReading, transports.ReadTransport):
 
     def __init__(self, loop, pipe, protocol, waiter=None, extra=None):
         super().__init__(extra)
-        mode = os.fstat(pipe.fileno()).st_mode
+        mode = fd_mode(pipe.fileno())
         allowed = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
         core = self._init_core(loop, pipe, protocol, allowed,
                                "Pipe transport is for pipes/sockets only.")
@@ -98,7 +97,7 @@ class WritePipeTransport(_PipeTransport, CoreWriting, transports.Transport):
 
     def __init__(self, loop, pipe, protocol, waiter=None, extra=None):
         super().__init__(extra)
-        mode = os.fstat(pipe.fileno()).st_mode
+        mode = fd_mode(pipe.fileno())
         watch_peer = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
         allowed = watch_peer or stat.S_ISCHR(mode)
         core = self._init_core(loop, pipe, protocol, allowed,

@@ -1,7 +1,7 @@
-"""``sock_sendfile`` and ``sendfile``: zero-copy ``os.sendfile`` when the file allows
-it, else (or when the kernel refuses before any byte went out) a read/``sock_sendall``
-fallback, following
-asyncio's rules for parameters, file position and errors.
+"""``sock_sendfile`` and ``sendfile``: zero-copy ``sendfile(2)`` when the file allows
+it (natively, with the GIL released as ``os.sendfile`` does), else (or when the kernel
+refuses before any byte went out) a read/``sock_sendall`` fallback, following asyncio's
+rules for parameters, file position and errors.
 
 ``loop.sendfile(transport, ...)`` on a native socket transport waits for the transport's
 write buffer to drain, pauses its reading and hands its socket to ``sock_sendfile``;
@@ -18,6 +18,7 @@ import socket
 from asyncio import constants, protocols
 
 from . import _versions
+from ._aioxide import sendfile as native_sendfile
 from ._sockets import _WRITE, SendfileNotAvailableError, _refuse_ssl_socket, not_connected
 
 
@@ -68,7 +69,7 @@ class SendfileMixin:
                 if blocksize <= 0:
                     break
                 send = functools.partial(
-                    os.sendfile, sock.fileno(), fileno, offset + total, blocksize
+                    native_sendfile, sock.fileno(), fileno, offset + total, blocksize
                 )
                 try:
                     sent = await self._attempt(_WRITE, sock, send)

@@ -6,6 +6,8 @@ transports, and the stdlib's ``BaseSubprocessTransport`` does the bookkeeping th
 ``asyncio.subprocess.Process`` relies on. Its exit is noticed through a pidfd watched
 like any descriptor (no ``SIGCHLD`` handler, so nothing is taken from other code); where
 pidfds are missing, a thread waits for that one child.
+
+``Popen`` runs off the loop thread (``_spawner.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import subprocess
 import threading
 from asyncio import base_subprocess
 from asyncio.log import logger
+
+from ._aioxide import close_fd, reap_exited
+from ._spawner import Spawn, Spawner, discard_off_loop
 
 
 def _reap(pid: int) -> int:
@@ -30,10 +35,8 @@ def _reap(pid: int) -> int:
 
 
 class SubprocessTransport(base_subprocess.BaseSubprocessTransport):
-    def _start(self, args, shell, stdin, stdout, stderr, bufsize, **kwargs):
-        self._proc = subprocess.Popen(args, shell=shell, stdin=stdin, stdout=stdout,
-                                      stderr=stderr, universal_newlines=False,
-                                      bufsize=bufsize, **kwargs)
+    def _start(self, args, shell, stdin, stdout, stderr, bufsize, popen=None):
+        self._proc = popen  # spawned already, off the loop thread (SubprocessMixin._popen)
 
 
 def _check_subprocess_args(universal_newlines, bufsize, encoding, errors, text) -> None:
@@ -50,6 +53,11 @@ def _check_subprocess_args(universal_newlines, bufsize, encoding, errors, text) 
 
 
 class SubprocessMixin:
+    def _init_subprocess(self) -> None:
+        self._spawner: Spawner | None = None  # made on the first spawn
+        self._spawns: set[Spawn] = set()  # handed to the spawner, not yet taken back
+        self._child_pidfds: dict[int, int] = {}  # pidfd -> pid of a child still running
+
     async def subprocess_shell(self, protocol_factory, cmd, *, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                universal_newlines=False, shell=True, bufsize=0,
@@ -80,9 +88,16 @@ class SubprocessMixin:
 
     async def _make_subprocess_transport(self, protocol, args, shell, stdin, stdout, stderr,
                                          bufsize, extra=None, **kwargs):
+        proc = await self._popen(args, dict(
+            shell=shell, stdin=stdin, stdout=stdout, stderr=stderr, universal_newlines=False,
+            bufsize=bufsize, **kwargs))
         waiter = self.create_future()
-        transport = SubprocessTransport(self, protocol, args, shell, stdin, stdout, stderr,
-                                        bufsize, waiter=waiter, extra=extra, **kwargs)
+        try:
+            transport = SubprocessTransport(self, protocol, args, shell, stdin, stdout, stderr,
+                                            bufsize, waiter=waiter, extra=extra, popen=proc)
+        except BaseException:
+            discard_off_loop(proc)
+            raise
         self._watch_child(transport.get_pid(), transport)
         try:
             await waiter
@@ -94,14 +109,50 @@ class SubprocessMixin:
             raise
         return transport
 
-    # -- noticing the exit -------------------------------------------------------------
+    # -- spawning off the loop thread --------------------------------------------------
 
-    @property
-    def _child_pidfds(self) -> dict:
-        table = self.__dict__.get("_child_pidfd_table")
-        if table is None:
-            table = self.__dict__["_child_pidfd_table"] = {}
-        return table
+    async def _popen(self, args, kwargs) -> subprocess.Popen:
+        """``subprocess.Popen(args, **kwargs)`` on a spawner thread. Cancelled, the child
+        is killed and reaped once it exists, and its pipes are closed."""
+        self._check_closed()
+        spawn = Spawn(self.create_future(), args, kwargs)
+        if self._spawner is None:
+            self._spawner = Spawner(self, self._spawned)
+        self._spawns.add(spawn)
+        self._spawner.submit(spawn)
+        try:
+            return await spawn.future
+        except BaseException:
+            if spawn.future.cancelled() or not spawn.future.done():
+                self._abandon(spawn)
+            raise
+
+    def _forget(self, spawn: Spawn) -> None:
+        if spawn in self._spawns:
+            self._spawns.remove(spawn)
+            self._spawner.done()
+
+    def _abandon(self, spawn: Spawn) -> None:
+        """Nobody will take this spawn's child: it is killed and reaped (and its pipes
+        closed) now if it exists, else by the spawner thread when ``Popen`` returns."""
+        self._forget(spawn)
+        with spawn.lock:
+            spawn.abandoned = True
+            proc, spawn.proc = spawn.proc, None
+        discard_off_loop(proc)
+
+    def _spawned(self, spawn: Spawn) -> None:
+        future = spawn.future
+        if spawn.abandoned or future.cancelled():
+            return  # _abandon() has taken the child, or will when the cancelled task resumes
+        self._forget(spawn)
+        proc, error, spawn.error = spawn.proc, spawn.error, None  # drop the traceback's frame
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(proc)
+
+    # -- noticing the exit -------------------------------------------------------------
 
     def _watch_child(self, pid: int, transport) -> None:
         try:
@@ -114,10 +165,17 @@ class SubprocessMixin:
         self._add_reader(pidfd, self._child_exited, pidfd, transport)
 
     def _child_exited(self, pidfd: int, transport) -> None:
+        # Native calls that keep the GIL (see aioxide-core's sys/process.rs).
         pid = self._child_pidfds.pop(pidfd)
         self._remove_reader(pidfd)
-        os.close(pidfd)
-        transport._process_exited(_reap(pid))
+        close_fd(pidfd)
+        try:
+            returncode = reap_exited(pid)  # its pidfd is readable: it has exited
+        except ChildProcessError:
+            returncode = None
+        if returncode is None:
+            returncode = _reap(pid)  # collected by someone else: asyncio's warning, 255
+        transport._process_exited(returncode)
 
     def _wait_child_thread(self, pid: int, transport) -> None:
         returncode = _reap(pid)
@@ -125,9 +183,17 @@ class SubprocessMixin:
             self.call_soon_threadsafe(transport._process_exited, returncode)
 
     def _close_children(self) -> None:
-        """On loop close: stop watching. A child still running is left alone, but a thread
-        reaps it when it exits (no zombie), with asyncio's warning."""
-        table = self.__dict__.pop("_child_pidfd_table", None) or {}
+        """On loop close: a spawn still in flight is killed and reaped when it lands. A
+        child still running is left alone, but a thread reaps it when it exits (no
+        zombie), with asyncio's warning."""
+        if "_spawns" not in self.__dict__:
+            return  # a subclass that skipped Loop.__init__ and never spawned
+        for spawn in list(self._spawns):
+            self._abandon(spawn)
+        if self._spawner is not None:
+            self._spawner.shutdown()
+            self._spawner = None
+        table, self._child_pidfds = self._child_pidfds, {}
         for pidfd, pid in table.items():
             self._remove_reader(pidfd)
             os.close(pidfd)

@@ -19,14 +19,17 @@ def sh(cmd, **kw) -> subprocess.CompletedProcess:
 
 
 def sdist(py: Path, spec: str, into: Path) -> Path:
-    """Unpack the sdist of ``spec`` (``name==version``) under ``into``; its directory."""
+    """Unpack the sdist of ``spec`` (``name==version``) under ``into``, afresh each run so
+    the harness patched into it is this checkout's; its directory."""
     name, version = spec.split("==")
     target = into / f"{name}-{version}"
-    if not target.exists():
+    archive = into / f"{name}-{version}.tar.gz"
+    if not archive.exists():
         sh([py, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", name,
             "-d", into, spec])
-        with tarfile.open(into / f"{name}-{version}.tar.gz") as tar:
-            tar.extractall(into, filter="data")
+    shutil.rmtree(target, ignore_errors=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
     return target
 
 

@@ -8,13 +8,11 @@ HARNESS_ANYIO_PARAM = '''    pytest.param(
 ]'''
 
 HARNESS_BLOCKBUSTER = '''
-        # aioxide's counterparts of the stdlib calls blockbuster allows:
-        bb.functions["os.sendfile"].can_block_in("aioxide/_sockets.py", {"_attempt", "_step"})
+        # aioxide's counterparts of the stdlib calls blockbuster allows (see "What the loop
+        # thread may wait for" in docs/architecture.md):
         for func in ("os.stat", "os.unlink"):
             bb.functions[func].can_block_in(
                 "aioxide/_servers.py", {"create_unix_server", "_stop_serving", "close"})
-        bb.functions["os.read"].can_block_in(
-            "aioxide/_subprocess.py", {"subprocess_exec", "subprocess_shell"})
 '''
 
 HARNESS_UVLOOP = '''

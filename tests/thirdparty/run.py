@@ -133,7 +133,6 @@ def run_anyio(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     conftest = src / "tests" / "conftest.py"
     patch(conftest, '        id=f"asyncio+{uvloop_name}",\n    ),\n]',
           '        id=f"asyncio+{uvloop_name}",\n    ),\n' + HARNESS_ANYIO_PARAM)
-    patch(conftest, "        yield bb\n", HARNESS_BLOCKBUSTER + "        yield bb\n")
     select = "asyncio and not uvloop"
     try:
         socket.getaddrinfo("localhost", 0, socket.AF_INET6)
@@ -148,9 +147,9 @@ def run_anyio(py: Path, work: Path, jobs: str) -> tuple[set, set]:
 def run_uvloop(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     src = sdist(py, "uvloop==0.23.0", work)
     tests = work / "uvloop-tests"
-    if not tests.exists():
-        shutil.copytree(src / "tests", tests / "tests")
-        (tests / "tests" / "conftest.py").write_text(HARNESS_UVLOOP)
+    shutil.rmtree(tests, ignore_errors=True)  # afresh: this checkout's harness
+    shutil.copytree(src / "tests", tests / "tests")
+    (tests / "tests" / "conftest.py").write_text(HARNESS_UVLOOP)
     args = ["tests", "-n", jobs, "-k", "AIO", "-p", "no:anyio"]
     ref, _ = pytest(py, tests, args)
     ax, _ = pytest(py, tests, args, {"UVT_AIOXIDE": "1"})
@@ -160,14 +159,14 @@ def run_uvloop(py: Path, work: Path, jobs: str) -> tuple[set, set]:
 def run_aiohttp(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     src = sdist(py, "aiohttp==3.14.5", work)
     tests = work / "aiohttp-tests"
-    if not tests.exists():
-        shutil.copytree(src / "tests", tests / "tests")
-        (tests / "pytest.ini").write_text(AIOHTTP_INI)
-        conftest = tests / "tests" / "conftest.py"
-        patch(conftest, '        bb.functions["threading.Lock.acquire"].deactivate()\n',
-              '        bb.functions["threading.Lock.acquire"].deactivate()\n'
-              + HARNESS_BLOCKBUSTER)
-        conftest.write_text(conftest.read_text() + HARNESS_AIOHTTP)
+    shutil.rmtree(tests, ignore_errors=True)  # afresh: this checkout's harness
+    shutil.copytree(src / "tests", tests / "tests")
+    (tests / "pytest.ini").write_text(AIOHTTP_INI)
+    conftest = tests / "tests" / "conftest.py"
+    patch(conftest, '        bb.functions["threading.Lock.acquire"].deactivate()\n',
+          '        bb.functions["threading.Lock.acquire"].deactivate()\n'
+          + HARNESS_BLOCKBUSTER)
+    conftest.write_text(conftest.read_text() + HARNESS_AIOHTTP)
     ref, _ = pytest(py, tests, ["tests", "-n", jobs, "--aiohttp-loop=pyloop"])
     ax, _ = pytest(py, tests, ["tests", "-n", jobs, "--aiohttp-loop=uvloop"],
                    {"AIOH_AIOXIDE": "1"})

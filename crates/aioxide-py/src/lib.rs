@@ -8,7 +8,8 @@
 //! reach the loop through `call_soon`, which is native.
 //!
 //! Files by area: `loop_core.rs` (state and lifecycle), `scheduling.rs` (call_soon and
-//! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends), `sockets.rs` (native `sock_recv`/`sock_sendall`),
+//! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends), `sockets.rs` (native `sock_recv`/`sock_sendall`), `process.rs`
+//! (the subprocess path's calls that keep the GIL),
 //! `transport/` (the native cores of socket transports), `fs/` (the file engine
 //! and read buffer behind `aioxide.fs`),
 //! `tasks.rs` (create_future, create_task), `debug.rs` (watchdog and metrics state), `handle.rs` (and `handle_args.rs`), `errors.rs` (Rust errors to Python exceptions), `ffi/` (the only
@@ -23,6 +24,7 @@ mod fs;
 mod handle;
 mod handle_args;
 mod loop_core;
+mod process;
 mod run;
 mod scheduling;
 mod sock_call;
@@ -44,5 +46,6 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fs::init_pymodule(m)?;
     sock_call::init_pymodule(m)?;
     sockets::init_pymodule(m)?;
+    process::init_pymodule(m)?;
     Ok(())
 }

@@ -35,7 +35,22 @@ static SOCKET: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 /// (with a function, say) must not turn every `sock_recv` into a `TypeError`.
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     SOCKET.import(m.py(), "socket", "socket")?;
+    m.add_function(wrap_pyfunction!(sendfile, m)?)?;
     Ok(())
+}
+
+/// `os.sendfile(out_fd, in_fd, offset, count)` for `sock_sendfile`, with the GIL released
+/// as `os.sendfile` does; `BlockingIOError` when the socket is full.
+#[pyfunction]
+fn sendfile(
+    py: Python<'_>,
+    out_fd: RawFd,
+    in_fd: RawFd,
+    offset: i64,
+    count: usize,
+) -> PyResult<usize> {
+    py.detach(|| socket::sendfile(out_fd, in_fd, offset, count))
+        .map_err(errors::os_error)
 }
 
 /// The descriptor of `sock` when the native path may serve it: a plain `socket.socket`

@@ -15,6 +15,8 @@
 //! * [`socket`]: one non-blocking `recv`/`send` (`read`/`write` for pipes), retried on
 //!   `EINTR`.
 //! * [`sockaddr`]: `recvfrom` with the sender's address, taken apart per family.
+//! * [`process`]: `waitpid(WNOHANG)`, `close`, `fstat` and `O_NONBLOCK`, for the loop
+//!   thread's subprocess bookkeeping.
 //! * [`fork_generation`]: tells an object created before a `fork()` that it is now in the
 //!   child, where it must not touch kernel state it shares with the parent.
 //!
@@ -25,6 +27,7 @@ mod epoll;
 mod eventfd;
 pub mod file;
 mod fork;
+pub mod process;
 pub mod sockaddr;
 pub mod socket;
 pub(crate) mod uring;

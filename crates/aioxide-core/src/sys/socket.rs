@@ -99,3 +99,19 @@ pub fn shutdown_write(fd: RawFd) -> io::Result<()> {
     // shutdown only changes the state of the connection behind `fd`; no memory is passed.
     syscall!(shutdown(fd, libc::SHUT_WR)).map(drop)
 }
+
+/// One `sendfile(2)`: up to `count` bytes of the file `in_fd`, from `offset`, to the
+/// non-blocking socket `out_fd`; how many went. The socket side never waits; the file
+/// side reads through the page cache (and waits for the disk on a miss, as asyncio's
+/// `os.sendfile` does).
+pub fn sendfile(out_fd: RawFd, in_fd: RawFd, offset: i64, count: usize) -> io::Result<usize> {
+    loop {
+        let mut off: libc::off_t = offset;
+        // sendfile reads and advances the off_t at `&mut off`, a local we own.
+        match syscall!(sendfile(out_fd, in_fd, &mut off, count)) {
+            Ok(n) => return Ok(n as usize),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}

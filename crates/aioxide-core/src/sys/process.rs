@@ -1,0 +1,60 @@
+//! Descriptor and child-process calls the subprocess path makes on the loop thread, all
+//! of which return at once. Called without releasing the GIL: a thread that gets the GIL
+//! while the loop thread is in one of them may be about to `fork()` with it held (a
+//! `preexec_fn` spawn), and the loop thread would then wait out the whole fork.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::RawFd;
+
+use super::syscall;
+
+/// `waitpid(pid, WNOHANG)`: the wait status of a child that has exited (it is reaped
+/// now), or `None` while it runs.
+pub fn try_reap(pid: libc::pid_t) -> io::Result<Option<libc::c_int>> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // waitpid writes one int into `status`, a local we own; WNOHANG: no waiting.
+        match syscall!(waitpid(pid, &mut status, libc::WNOHANG)) {
+            Ok(0) => return Ok(None),
+            Ok(_) => return Ok(Some(status)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A wait status as `subprocess` reports it: the exit code, or minus the signal number.
+pub fn exit_code(status: libc::c_int) -> i32 {
+    if libc::WIFSIGNALED(status) {
+        -libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    }
+}
+
+/// `close(fd)`. On Linux the descriptor is released even when this reports `EINTR`, so it
+/// is never retried.
+pub fn close(fd: RawFd) -> io::Result<()> {
+    // close takes any int; a descriptor the caller no longer uses.
+    syscall!(close(fd)).map(drop)
+}
+
+/// The `st_mode` of what `fd` refers to (`fstat`).
+pub fn file_mode(fd: RawFd) -> io::Result<u32> {
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // fstat fills the whole struct at `st` (ours, uninitialised) when it succeeds.
+    syscall!(fstat(fd, st.as_mut_ptr()))?;
+    // SAFETY: fstat returned 0, so it initialised `st`.
+    Ok(unsafe { st.assume_init() }.st_mode)
+}
+
+/// Make `fd` non-blocking (`O_NONBLOCK`, through `fcntl`).
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // F_GETFL/F_SETFL read and write the descriptor's status flags; no pointers.
+    let flags = syscall!(fcntl(fd, libc::F_GETFL))?;
+    if flags & libc::O_NONBLOCK == 0 {
+        syscall!(fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
+    }
+    Ok(())
+}
