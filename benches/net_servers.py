@@ -241,7 +241,10 @@ def main(argv: list[str]) -> int:
     }
     loop = new_loop(args.loop)
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(servers[args.style]())  # serves until the process is killed
+    try:
+        loop.run_until_complete(servers[args.style]())  # serves until the process is killed
+    except NotImplementedError as exc:  # raised before the port is announced (rloop: TLS)
+        return unavailable(f"{args.loop} does not implement this: NotImplementedError {exc}")
     return 0
 
 

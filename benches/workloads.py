@@ -29,6 +29,7 @@ pipe_pingpong    the same over two os.pipe()s and four pipe transports
 udp_pingpong     the same with UDP datagram endpoints on loopback (a connected client,
                  an echo server answering with sendto(data, addr)); n round trips.
 subprocess_spawn n times: spawn /bin/true and wait for it.
+call_soon_deep, timers_cancelled, stream_readexactly, stream_readline: see shapes.py.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ import asyncio
 import gc
 import json
 import os
-import random
 import socket
 import sys
 import time
@@ -46,52 +46,26 @@ from typing import Callable
 
 from _subproc import warm_malloc
 from loops import LOOP_NAMES, new_loop
+from shapes import SHAPES, call_soon_chains, countdown, timer_delays
 
 PAYLOAD = bytes(range(64))
 CALL_SOON_CHAINS = 10
 SLEEPS_PER_TASK = 10
-TIMER_SPREAD = 0.01  # seconds
 
 
 def call_soon(loop: asyncio.AbstractEventLoop, n: int) -> float:
-    remaining = n
-
-    def step(arg: int) -> None:
-        nonlocal remaining
-        if remaining <= 0:
-            return  # a chain's last link, run after stop() in the same iteration
-        remaining -= 1
-        if remaining > 0:
-            loop.call_soon(step, arg + 1)
-        else:
-            loop.stop()
-
-    start = time.perf_counter()
-    for chain in range(min(CALL_SOON_CHAINS, n)):
-        loop.call_soon(step, chain)
-    loop.run_forever()
-    elapsed = time.perf_counter() - start
-    _check(remaining == 0, f"call_soon ran {n - remaining} callbacks, expected {n}")
-    return elapsed
+    return call_soon_chains(loop, n, CALL_SOON_CHAINS)
 
 
 def call_later(loop: asyncio.AbstractEventLoop, n: int) -> float:
-    rng = random.Random(1234)
-    delays = [rng.random() * TIMER_SPREAD for _ in range(n)]
-    fired = 0
-
-    def fire() -> None:
-        nonlocal fired
-        fired += 1
-        if fired == n:
-            loop.stop()
-
+    delays = timer_delays(n)
+    fire, fired = countdown(loop, n)
     start = time.perf_counter()
     for delay in delays:
         loop.call_later(delay, fire)
     loop.run_forever()
     elapsed = time.perf_counter() - start
-    _check(fired == n, f"call_later fired {fired} timers, expected {n}")
+    _check(fired() == n, f"call_later fired {fired()} timers, expected {n}")
     return elapsed
 
 
@@ -415,6 +389,7 @@ WORKLOADS: dict[str, tuple[int, Callable[[asyncio.AbstractEventLoop, int], float
     "pipe_pingpong": (20_000, pipe_pingpong),
     "udp_pingpong": (20_000, udp_pingpong),
     "subprocess_spawn": (1_000, subprocess_spawn),
+    **SHAPES,
 }
 
 

@@ -12,12 +12,14 @@ pidfds are missing, a thread waits for that one child.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
-from asyncio import base_subprocess
+from asyncio import base_subprocess, events
 from asyncio.log import logger
 
+from . import _versions
 from ._aioxide import close_fd, reap_exited
 from ._spawner import Spawn, Spawner, discard_off_loop
 
@@ -37,6 +39,15 @@ def _reap(pid: int) -> int:
 class SubprocessTransport(base_subprocess.BaseSubprocessTransport):
     def _start(self, args, shell, stdin, stdout, stderr, bufsize, popen=None):
         self._proc = popen  # spawned already, off the loop thread (SubprocessMixin._popen)
+
+
+def _explicit_child_watcher():
+    """The child watcher set with ``asyncio.set_child_watcher()`` before 3.14, or None.
+    asyncio then hands it every child, and aioxide does too: one that reaps every child
+    (``FastChildWatcher``) would otherwise take ours from under the pidfd."""
+    if not _versions.CHILD_WATCHERS:
+        return None
+    return getattr(events.get_event_loop_policy(), "_watcher", None)
 
 
 def _check_subprocess_args(universal_newlines, bufsize, encoding, errors, text) -> None:
@@ -88,32 +99,50 @@ class SubprocessMixin:
 
     async def _make_subprocess_transport(self, protocol, args, shell, stdin, stdout, stderr,
                                          bufsize, extra=None, **kwargs):
-        proc = await self._popen(args, dict(
-            shell=shell, stdin=stdin, stdout=stdout, stderr=stderr, universal_newlines=False,
-            bufsize=bufsize, **kwargs))
-        waiter = self.create_future()
-        try:
-            transport = SubprocessTransport(self, protocol, args, shell, stdin, stdout, stderr,
-                                            bufsize, waiter=waiter, extra=extra, popen=proc)
-        except BaseException:
-            discard_off_loop(proc)
-            raise
-        self._watch_child(transport.get_pid(), transport)
-        try:
-            await waiter
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException:
-            transport.close()
-            await transport._wait()
-            raise
+        watcher = _explicit_child_watcher()
+        with watcher if watcher is not None else contextlib.nullcontext() as entered:
+            if watcher is not None and _versions.CHILD_WATCHER_FROM_ENTER:
+                watcher = entered
+            if watcher is not None and not watcher.is_active():
+                raise RuntimeError("asyncio.get_child_watcher() is not activated, "
+                                   "subprocess support is not installed.")
+            proc, pidfd = await self._popen(args, dict(
+                shell=shell, stdin=stdin, stdout=stdout, stderr=stderr,
+                universal_newlines=False, bufsize=bufsize, **kwargs))
+            waiter = self.create_future()
+            try:
+                transport = SubprocessTransport(self, protocol, args, shell, stdin, stdout,
+                                                stderr, bufsize, waiter=waiter, extra=extra,
+                                                popen=proc)
+            except BaseException:
+                discard_off_loop(proc, pidfd)
+                raise
+            if watcher is None:
+                self._watch_child(transport.get_pid(), transport, pidfd)
+            else:
+                if pidfd is not None:
+                    close_fd(pidfd)
+                watcher.add_child_handler(proc.pid, self._watcher_saw_exit, transport)
+            try:
+                await waiter
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                transport.close()
+                await transport._wait()
+                raise
         return transport
+
+    def _watcher_saw_exit(self, pid: int, returncode: int, transport) -> None:
+        if not self.is_closed():  # a ThreadedChildWatcher calls this on its own thread
+            self.call_soon_threadsafe(transport._process_exited, returncode)
 
     # -- spawning off the loop thread --------------------------------------------------
 
-    async def _popen(self, args, kwargs) -> subprocess.Popen:
-        """``subprocess.Popen(args, **kwargs)`` on a spawner thread. Cancelled, the child
-        is killed and reaped once it exists, and its pipes are closed."""
+    async def _popen(self, args, kwargs) -> tuple[subprocess.Popen, int | None]:
+        """``subprocess.Popen(args, **kwargs)`` on a spawner thread, and the child's pidfd
+        (None where pidfds are missing). Cancelled, the child is killed and reaped once
+        it exists, and its pipes are closed."""
         self._check_closed()
         spawn = Spawn(self.create_future(), args, kwargs)
         if self._spawner is None:
@@ -139,7 +168,8 @@ class SubprocessMixin:
         with spawn.lock:
             spawn.abandoned = True
             proc, spawn.proc = spawn.proc, None
-        discard_off_loop(proc)
+            pidfd, spawn.pidfd = spawn.pidfd, None
+        discard_off_loop(proc, pidfd)
 
     def _spawned(self, spawn: Spawn) -> None:
         future = spawn.future
@@ -150,14 +180,12 @@ class SubprocessMixin:
         if error is not None:
             future.set_exception(error)
         else:
-            future.set_result(proc)
+            future.set_result((proc, spawn.pidfd))
 
     # -- noticing the exit -------------------------------------------------------------
 
-    def _watch_child(self, pid: int, transport) -> None:
-        try:
-            pidfd = os.pidfd_open(pid)
-        except (AttributeError, OSError):
+    def _watch_child(self, pid: int, transport, pidfd: int | None) -> None:
+        if pidfd is None:
             threading.Thread(target=self._wait_child_thread, args=(pid, transport),
                              name=f"aioxide-waitpid-{pid}", daemon=True).start()
             return
@@ -172,8 +200,6 @@ class SubprocessMixin:
         try:
             returncode = reap_exited(pid)  # its pidfd is readable: it has exited
         except ChildProcessError:
-            returncode = None
-        if returncode is None:
             returncode = _reap(pid)  # collected by someone else: asyncio's warning, 255
         transport._process_exited(returncode)
 

@@ -71,6 +71,11 @@ TRUNCATING_PLUS_MODE_IS_W = _V >= (3, 15)
 # 3.14: the policy system is deprecated (asyncio.DefaultEventLoopPolicy warns).
 POLICY_DEPRECATED = _V >= (3, 14)
 
+# Before 3.14 asyncio routes every child through the policy's child watcher.
+CHILD_WATCHERS = _V < (3, 14)
+# 3.11 uses what the watcher's __enter__ returns; 3.12 and 3.13 the watcher itself.
+CHILD_WATCHER_FROM_ENTER = _V < (3, 12)
+
 
 def exception_context(context: dict):
     """The contextvars context a custom exception handler runs in: from 3.12 (gh-96704)

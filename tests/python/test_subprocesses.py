@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from _util import open_fd_count
 
 PIPE = asyncio.subprocess.PIPE
 TIMEOUT = 30
@@ -105,8 +106,10 @@ def test_many_concurrent_children_leave_no_zombie(loop):
         codes = await asyncio.gather(*[one(i) for i in range(count)])
         assert codes == [i % 7 for i in range(count)]
 
+    before = open_fd_count()
     run(loop, main())
     assert _zombies_of(os.getpid()) == []
+    assert open_fd_count() == before
 
 
 def _state(pid: int) -> str:

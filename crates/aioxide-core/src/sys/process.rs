@@ -1,5 +1,5 @@
 //! Descriptor and child-process calls the subprocess path makes on the loop thread, all
-//! of which return at once. Called without releasing the GIL: a thread that gets the GIL
+//! of which return at once (or, for `reap_exited`, within the kernel's exit path). Called without releasing the GIL: a thread that gets the GIL
 //! while the loop thread is in one of them may be about to `fork()` with it held (a
 //! `preexec_fn` spawn), and the loop thread would then wait out the whole fork.
 
@@ -9,15 +9,15 @@ use std::os::fd::RawFd;
 
 use super::syscall;
 
-/// `waitpid(pid, WNOHANG)`: the wait status of a child that has exited (it is reaped
-/// now), or `None` while it runs.
-pub fn try_reap(pid: libc::pid_t) -> io::Result<Option<libc::c_int>> {
+/// `waitpid(pid, 0)` for a child known to have exited (its pidfd is readable): the
+/// kernel marks the pidfd a moment before the child becomes a zombie, so this returns at
+/// once or after that moment. Its wait status; the child is reaped.
+pub fn reap_exited(pid: libc::pid_t) -> io::Result<libc::c_int> {
     let mut status: libc::c_int = 0;
     loop {
-        // waitpid writes one int into `status`, a local we own; WNOHANG: no waiting.
-        match syscall!(waitpid(pid, &mut status, libc::WNOHANG)) {
-            Ok(0) => return Ok(None),
-            Ok(_) => return Ok(Some(status)),
+        // waitpid writes one int into `status`, a local we own.
+        match syscall!(waitpid(pid, &mut status, 0)) {
+            Ok(_) => return Ok(status),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
@@ -57,4 +57,10 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
         syscall!(fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
     }
     Ok(())
+}
+
+/// `pidfd_open(pid, 0)`: a descriptor that becomes readable when child `pid` exits.
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<RawFd> {
+    // pidfd_open takes a pid and flags; no memory is passed.
+    super::direct_syscall!(libc::SYS_pidfd_open, pid, 0).map(|fd| fd as RawFd)
 }
