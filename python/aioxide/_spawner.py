@@ -103,18 +103,19 @@ class Spawner:
             proc = subprocess.Popen(spawn.args, **spawn.kwargs)
         except BaseException as exc:  # noqa: BLE001 - raised again in the awaiting task
             error = exc
-        else:
+        pidfd = None
+        if proc is not None:
             # At once, keeping the GIL: a loop-thread handler that reaps every child
-            # (3.12/3.13's FastChildWatcher) must not collect it before it is watched.
+            # (a FastChildWatcher) must not collect it before it is watched.
             try:
-                spawn.pidfd = pidfd_open(proc.pid)
+                pidfd = pidfd_open(proc.pid)
             except OSError:
                 pass  # no pidfds here, or reaped already: _watch_child falls back
         with spawn.lock:
             abandoned = spawn.abandoned
-            spawn.proc, spawn.error = proc, error
+            spawn.proc, spawn.pidfd, spawn.error = proc, pidfd, error
         if abandoned:
-            discard(proc, spawn.pidfd)
+            discard(proc, pidfd)
             return
         try:
             self._loop.call_soon_threadsafe(self._deliver, spawn)

@@ -42,12 +42,19 @@ class SubprocessTransport(base_subprocess.BaseSubprocessTransport):
 
 
 def _explicit_child_watcher():
-    """The child watcher set with ``asyncio.set_child_watcher()`` before 3.14, or None.
-    asyncio then hands it every child, and aioxide does too: one that reaps every child
-    (``FastChildWatcher``) would otherwise take ours from under the pidfd."""
+    """Before 3.14, a child watcher the application chose (``asyncio.set_child_watcher``),
+    or None. asyncio hands such a watcher every child, and so does aioxide: one that reaps
+    every child (``FastChildWatcher``) would otherwise take ours from under the pidfd.
+    The kinds asyncio creates on its own when asked (threaded, pidfd) are left out: they
+    watch one child each, as aioxide's pidfds do."""
     if not _versions.CHILD_WATCHERS:
         return None
-    return getattr(events.get_event_loop_policy(), "_watcher", None)
+    from asyncio import unix_events
+
+    watcher = getattr(events.get_event_loop_policy(), "_watcher", None)
+    implicit = tuple(getattr(unix_events, name) for name in
+                     ("ThreadedChildWatcher", "PidfdChildWatcher") if hasattr(unix_events, name))
+    return None if watcher is None or isinstance(watcher, implicit) else watcher
 
 
 def _check_subprocess_args(universal_newlines, bufsize, encoding, errors, text) -> None:
