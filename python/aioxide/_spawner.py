@@ -18,16 +18,12 @@ import queue
 import subprocess
 import threading
 
-from ._aioxide import close_fd, pidfd_open
-
 # At most this many spawns run at once (vfork releases the GIL from 3.12, so they overlap).
 MAX_THREADS = min(8, (os.cpu_count() or 1) + 2)
 
 
-def discard(proc: subprocess.Popen | None, pidfd: int | None = None) -> None:
+def discard(proc: subprocess.Popen | None) -> None:
     """Kill and reap a child nobody will own and close our ends of its pipes. Blocks."""
-    if pidfd is not None:
-        close_fd(pidfd)
     if proc is None:
         return
     try:
@@ -40,9 +36,9 @@ def discard(proc: subprocess.Popen | None, pidfd: int | None = None) -> None:
             pipe.close()
 
 
-def discard_off_loop(proc: subprocess.Popen | None, pidfd: int | None = None) -> None:
-    if proc is not None or pidfd is not None:
-        _thread.start_new_thread(discard, (proc, pidfd))
+def discard_off_loop(proc: subprocess.Popen | None) -> None:
+    if proc is not None:
+        _thread.start_new_thread(discard, (proc,))
 
 
 class Spawn:
@@ -50,14 +46,13 @@ class Spawn:
     loop giving up (a cancelled task, the loop closing): whichever side comes second
     finds the other's mark and owns the child."""
 
-    __slots__ = ("future", "args", "kwargs", "lock", "proc", "pidfd", "error", "abandoned")
+    __slots__ = ("future", "args", "kwargs", "lock", "proc", "error", "abandoned")
 
     def __init__(self, future, args, kwargs) -> None:
         self.future = future
         self.args, self.kwargs = args, kwargs
         self.lock = threading.Lock()
         self.proc: subprocess.Popen | None = None
-        self.pidfd: int | None = None  # taken right after Popen (see _run)
         self.error: BaseException | None = None
         self.abandoned = False
 
@@ -103,19 +98,11 @@ class Spawner:
             proc = subprocess.Popen(spawn.args, **spawn.kwargs)
         except BaseException as exc:  # noqa: BLE001 - raised again in the awaiting task
             error = exc
-        pidfd = None
-        if proc is not None:
-            # At once, keeping the GIL: a loop-thread handler that reaps every child
-            # (a FastChildWatcher) must not collect it before it is watched.
-            try:
-                pidfd = pidfd_open(proc.pid)
-            except OSError:
-                pass  # no pidfds here, or reaped already: _watch_child falls back
         with spawn.lock:
             abandoned = spawn.abandoned
-            spawn.proc, spawn.pidfd, spawn.error = proc, pidfd, error
+            spawn.proc, spawn.error = proc, error
         if abandoned:
-            discard(proc, pidfd)
+            discard(proc)
             return
         try:
             self._loop.call_soon_threadsafe(self._deliver, spawn)

@@ -113,7 +113,7 @@ class SubprocessMixin:
             if watcher is not None and not watcher.is_active():
                 raise RuntimeError("asyncio.get_child_watcher() is not activated, "
                                    "subprocess support is not installed.")
-            proc, pidfd = await self._popen(args, dict(
+            proc = await self._popen(args, dict(
                 shell=shell, stdin=stdin, stdout=stdout, stderr=stderr,
                 universal_newlines=False, bufsize=bufsize, **kwargs))
             waiter = self.create_future()
@@ -122,13 +122,11 @@ class SubprocessMixin:
                                                 stderr, bufsize, waiter=waiter, extra=extra,
                                                 popen=proc)
             except BaseException:
-                discard_off_loop(proc, pidfd)
+                discard_off_loop(proc)
                 raise
             if watcher is None:
-                self._watch_child(transport.get_pid(), transport, pidfd)
+                self._watch_child(transport.get_pid(), transport)
             else:
-                if pidfd is not None:
-                    close_fd(pidfd)
                 watcher.add_child_handler(proc.pid, self._watcher_saw_exit, transport)
             try:
                 await waiter
@@ -146,10 +144,9 @@ class SubprocessMixin:
 
     # -- spawning off the loop thread --------------------------------------------------
 
-    async def _popen(self, args, kwargs) -> tuple[subprocess.Popen, int | None]:
-        """``subprocess.Popen(args, **kwargs)`` on a spawner thread, and the child's pidfd
-        (None where pidfds are missing). Cancelled, the child is killed and reaped once
-        it exists, and its pipes are closed."""
+    async def _popen(self, args, kwargs) -> subprocess.Popen:
+        """``subprocess.Popen(args, **kwargs)`` on a spawner thread. Cancelled, the child
+        is killed and reaped once it exists, and its pipes are closed."""
         self._check_closed()
         spawn = Spawn(self.create_future(), args, kwargs)
         if self._spawner is None:
@@ -175,8 +172,7 @@ class SubprocessMixin:
         with spawn.lock:
             spawn.abandoned = True
             proc, spawn.proc = spawn.proc, None
-            pidfd, spawn.pidfd = spawn.pidfd, None
-        discard_off_loop(proc, pidfd)
+        discard_off_loop(proc)
 
     def _spawned(self, spawn: Spawn) -> None:
         future = spawn.future
@@ -187,12 +183,14 @@ class SubprocessMixin:
         if error is not None:
             future.set_exception(error)
         else:
-            future.set_result((proc, spawn.pidfd))
+            future.set_result(proc)
 
     # -- noticing the exit -------------------------------------------------------------
 
-    def _watch_child(self, pid: int, transport, pidfd: int | None) -> None:
-        if pidfd is None:
+    def _watch_child(self, pid: int, transport) -> None:
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
             threading.Thread(target=self._wait_child_thread, args=(pid, transport),
                              name=f"aioxide-waitpid-{pid}", daemon=True).start()
             return

@@ -1,6 +1,6 @@
 //! The subprocess path's descriptor and child calls, made without releasing the GIL (see
-//! `aioxide_core::sys::process` for why): `reap_exited`, `pidfd_open`, `close_fd`,
-//! `fd_mode`, `set_nonblocking`.
+//! `aioxide_core::sys::process` for why): `reap_exited`, `close_fd`, `fd_mode`,
+//! `set_nonblocking`.
 
 use std::os::fd::RawFd;
 
@@ -15,14 +15,6 @@ use crate::errors;
 fn reap_exited(pid: libc::pid_t) -> PyResult<i32> {
     let status = process::reap_exited(pid).map_err(errors::os_error)?;
     Ok(process::exit_code(status))
-}
-
-/// `os.pidfd_open(pid)`, holding the GIL: called by the spawner thread right after
-/// `Popen`, so that a loop-thread handler reaping every child (3.12/3.13's
-/// `FastChildWatcher`) cannot get in between.
-#[pyfunction]
-fn pidfd_open(pid: libc::pid_t) -> PyResult<RawFd> {
-    process::pidfd_open(pid).map_err(errors::os_error)
 }
 
 /// `os.close(fd)`, holding the GIL.
@@ -45,7 +37,6 @@ fn set_nonblocking(fd: RawFd) -> PyResult<()> {
 
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reap_exited, m)?)?;
-    m.add_function(wrap_pyfunction!(pidfd_open, m)?)?;
     m.add_function(wrap_pyfunction!(close_fd, m)?)?;
     m.add_function(wrap_pyfunction!(fd_mode, m)?)?;
     m.add_function(wrap_pyfunction!(set_nonblocking, m)?)?;

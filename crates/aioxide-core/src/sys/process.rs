@@ -58,9 +58,3 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
-
-/// `pidfd_open(pid, 0)`: a descriptor that becomes readable when child `pid` exits.
-pub fn pidfd_open(pid: libc::pid_t) -> io::Result<RawFd> {
-    // pidfd_open takes a pid and flags; no memory is passed.
-    super::direct_syscall!(libc::SYS_pidfd_open, pid, 0).map(|fd| fd as RawFd)
-}
