@@ -58,25 +58,21 @@ impl<T: Cancellable> Scheduler<T> {
             .map(|when| (when - now()).clamp(0.0, MAX_POLL_TIMEOUT))
     }
 
-    /// Move timers due before `end_time` to the ready queue; returns the deadline of the
-    /// earliest one moved.
-    pub fn collect_due(&mut self, end_time: f64, dropped: &mut Vec<T>) -> Option<f64> {
-        self.timers.pop_due(end_time, &mut self.ready, dropped)
+    /// Move timers due before `end_time` to the ready queue (cancelled ones too, see
+    /// [`Timers::pop_due`]); returns the deadline of the earliest one moved.
+    pub fn collect_due(&mut self, end_time: f64) -> Option<f64> {
+        self.timers.pop_due(end_time, &mut self.ready)
     }
 
     /// `collect_due` reading the clock only when there are timers; returns the end time
     /// used and the earliest deadline moved.
-    pub fn collect_due_with(
-        &mut self,
-        end_time: impl FnOnce() -> f64,
-        dropped: &mut Vec<T>,
-    ) -> Option<(f64, f64)> {
+    pub fn collect_due_with(&mut self, end_time: impl FnOnce() -> f64) -> Option<(f64, f64)> {
         if self.timers.is_empty() {
             return None;
         }
         let end = end_time();
         self.timers
-            .pop_due(end, &mut self.ready, dropped)
+            .pop_due(end, &mut self.ready)
             .map(|when| (end, when))
     }
 
@@ -96,6 +92,10 @@ impl<T: Cancellable> Scheduler<T> {
     /// Remove everything (loop close).
     pub fn drain(&mut self) -> Vec<T> {
         let mut all: Vec<T> = self.ready.drain(..).collect();
+        // Due timers moved here by `collect_due` are still marked scheduled.
+        for item in &all {
+            item.unscheduled();
+        }
         all.extend(self.timers.drain());
         all
     }

@@ -130,28 +130,25 @@ impl<T: Cancellable> Timers<T> {
         self.heap.peek().map(|e| e.when)
     }
 
-    /// Move every timer due before `end_time` into `ready`, in deadline order; cancelled
-    /// ones go to `dropped` instead. Returns the deadline of the earliest live timer moved
-    /// (how late it runs is the loop's lag).
-    pub fn pop_due(
-        &mut self,
-        end_time: f64,
-        ready: &mut impl Extend<T>,
-        dropped: &mut Vec<T>,
-    ) -> Option<f64> {
+    /// Move every timer due before `end_time` into `ready`, in deadline order, cancelled
+    /// or not, without looking at them: the consumer calls `unscheduled` on each as it
+    /// reaches it, and reports a cancelled one counted by `note_cancelled` with
+    /// [`Timers::forget_cancelled`]. (Looking here would touch every payload twice when
+    /// many timers are due at once, and a payload is a cache miss.) Returns the deadline
+    /// of the earliest timer moved (how late it runs is the loop's lag).
+    pub fn pop_due(&mut self, end_time: f64, ready: &mut impl Extend<T>) -> Option<f64> {
         let mut earliest = None;
         while self.heap.peek().is_some_and(|e| e.when < end_time) {
             let e = self.heap.pop().expect("peeked");
-            e.item.unscheduled();
-            if e.item.is_cancelled() {
-                self.cancelled = self.cancelled.saturating_sub(1);
-                dropped.push(e.item);
-            } else {
-                earliest.get_or_insert(e.when);
-                ready.extend(std::iter::once(e.item));
-            }
+            earliest.get_or_insert(e.when);
+            ready.extend(std::iter::once(e.item));
         }
         earliest
+    }
+
+    /// A cancelled timer that `note_cancelled` counted has left the heap by `pop_due`.
+    pub fn forget_cancelled(&mut self) {
+        self.cancelled = self.cancelled.saturating_sub(1);
     }
 
     /// Remove every timer, returning the payloads.

@@ -79,8 +79,7 @@ fn due_timers_join_the_ready_queue_after_earlier_ready_work() {
     let mut s = Scheduler::default();
     s.push_ready(Job::new("soon"));
     s.push_timer(1.0, Job::new("timer"));
-    let mut dropped = Vec::new();
-    s.collect_due(1.5, &mut dropped);
+    s.collect_due(1.5);
     assert_eq!(labels(s.take_batch(Default::default())), ["soon", "timer"]);
 }
 

@@ -7,8 +7,7 @@ use common::{labels, Job};
 
 fn due(timers: &mut Timers<Job>, clock: &ManualClock) -> Vec<&'static str> {
     let mut ready = Vec::new();
-    let mut dropped = Vec::new();
-    timers.pop_due(clock.now() + clock.resolution(), &mut ready, &mut dropped);
+    timers.pop_due(clock.now() + clock.resolution(), &mut ready);
     labels(ready)
 }
 
@@ -49,22 +48,26 @@ fn negative_delays_are_ordered_by_deadline_not_by_insertion() {
 }
 
 #[test]
-fn cancelled_timers_are_dropped_not_fired() {
+fn due_timers_leave_cancelled_or_not_and_the_consumer_settles_the_count() {
     let clock = ManualClock::new(0.0);
     let mut t = Timers::default();
     let victim = Job::new("victim");
     t.push(1.0, victim.clone());
     t.push(2.0, Job::new("keeper"));
+    t.push(9.0, Job::new("later"));
     victim.cancelled.set(true);
     t.note_cancelled();
     clock.advance(3.0);
     let mut ready = Vec::new();
-    let mut dropped = Vec::new();
-    t.pop_due(clock.now(), &mut ready, &mut dropped);
-    assert_eq!(labels(ready), ["keeper"]);
-    assert_eq!(labels(dropped), ["victim"]);
+    assert_eq!(t.pop_due(clock.now(), &mut ready), Some(1.0));
+    // pop_due does not look at the payloads: the consumer skips the cancelled one.
+    assert_eq!(victim.unscheduled.get(), 0);
+    assert_eq!(labels(ready), ["victim", "keeper"]);
+    assert_eq!(t.cancelled_count(), 1);
+    t.forget_cancelled();
+    t.forget_cancelled(); // never below zero
     assert_eq!(t.cancelled_count(), 0);
-    assert_eq!(victim.unscheduled.get(), 1);
+    assert_eq!(t.len(), 1);
 }
 
 #[test]

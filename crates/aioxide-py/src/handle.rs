@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::ffi;
@@ -284,6 +284,16 @@ impl PyHandle {
             .map(|t| t.clone_ref(py))
     }
 
+    /// The timer left the loop's heap (asyncio's `_scheduled = False`); returns whether
+    /// it was still marked scheduled. Loop thread only.
+    pub fn unschedule(&self) -> bool {
+        let was = self.scheduled.load(Ordering::Relaxed);
+        if was {
+            self.scheduled.store(false, Ordering::Relaxed);
+        }
+        was
+    }
+
     pub fn set_scheduled(&self) {
         self.scheduled.store(true, Ordering::Relaxed);
     }
@@ -294,6 +304,15 @@ impl PyHandle {
             .event_loop
             .as_ref()
             .map(|l| l.clone_ref(py))
+    }
+
+    /// Start loading the context object into the cache (see `ffi::prefetch`).
+    pub fn prefetch_context(&self, py: Python<'_>) {
+        if let Some(refs) = self.refs.try_borrow_mut(py) {
+            if let Some(context) = &refs.context {
+                ffi::prefetch(context);
+            }
+        }
     }
 
     /// Run the callback in its context. Exceptions other than `SystemExit` and
@@ -478,25 +497,34 @@ impl PyHandle {
 #[pyclass(name = "TimerHandle", module = "aioxide._aioxide", frozen, extends = PyHandle)]
 pub struct PyTimerHandle {
     when: f64,
-    /// The deadline exactly as given (asyncio returns it unchanged from `when()`).
-    when_obj: Py<PyAny>,
+    /// The deadline as given when it was not a `float` (asyncio's `when()` returns it
+    /// unchanged: an `int` stays one). A float deadline is kept only as `when`: one
+    /// object less to allocate, touch and free per timer.
+    when_obj: Option<Py<PyAny>>,
 }
 
 impl PyTimerHandle {
-    pub fn new(when: f64, when_obj: Py<PyAny>) -> PyTimerHandle {
+    pub fn new(when: f64, when_obj: Option<Py<PyAny>>) -> PyTimerHandle {
         PyTimerHandle { when, when_obj }
+    }
+
+    fn when_value<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        match &self.when_obj {
+            Some(obj) => obj.bind(py).clone(),
+            None => PyFloat::new(py, self.when).into_any(),
+        }
     }
 }
 
 #[pymethods]
 impl PyTimerHandle {
     fn when(&self, py: Python<'_>) -> Py<PyAny> {
-        self.when_obj.clone_ref(py)
+        self.when_value(py).unbind()
     }
 
     #[getter]
     fn _when(&self, py: Python<'_>) -> Py<PyAny> {
-        self.when_obj.clone_ref(py)
+        self.when_value(py).unbind()
     }
 
     #[getter]
@@ -528,11 +556,7 @@ impl PyTimerHandle {
             return Ok(py.NotImplemented());
         };
         let (a, b) = (slf.as_super(), other.as_super());
-        let equal = slf
-            .get()
-            .when_obj
-            .bind(py)
-            .eq(other.get().when_obj.bind(py))?
+        let equal = slf.get().when_value(py).eq(other.get().when_value(py))?
             && a.getattr("_callback")?.eq(b.getattr("_callback")?)?
             && a.getattr("_args")?.eq(b.getattr("_args")?)?
             && a.get().is_cancelled() == b.get().is_cancelled();

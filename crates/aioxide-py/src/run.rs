@@ -90,11 +90,16 @@ impl PyLoopCore {
         let started = self.watch.before_poll();
         let mut res = Ok(false);
         let mut found = false;
-        if timeout != Some(0.0) && self.poll_hot.load(Ordering::Relaxed) {
+        let mut waited_nothing = false;
+        if timeout == Some(0.0) {
+            // A zero-timeout wait never sleeps: keep the GIL.
+            res = reactor.wait(events, timeout, io_ready);
+            (found, waited_nothing) = (!io_ready.is_empty(), true);
+        } else if self.poll_hot.load(Ordering::Relaxed) {
             res = reactor.wait(events, Some(0.0), io_ready);
             found = !matches!(res, Ok(false)) || !io_ready.is_empty();
         }
-        if !found {
+        if !found && !waited_nothing {
             res = py.detach(|| reactor.wait(events, timeout, io_ready));
         }
         let waited = self.watch.after_poll(started);
@@ -118,15 +123,11 @@ impl PyLoopCore {
         &self,
         py: Python<'_>,
         st: &mut crate::loop_core::LoopState,
-        dropped: &mut Vec<HandleRef>,
     ) -> VecDeque<HandleRef> {
-        let due = st.sched.collect_due_with(
-            || {
-                let clock = self.clock.borrow_mut(py);
-                clock.now() + clock.resolution()
-            },
-            dropped,
-        );
+        let due = st.sched.collect_due_with(|| {
+            let clock = self.clock.borrow_mut(py);
+            clock.now() + clock.resolution()
+        });
         if let Some((end, when)) = due {
             self.watch.timer_lag(end - when);
         }
@@ -162,9 +163,9 @@ impl PyLoopCore {
             drop(std::mem::take(&mut dropped));
             this.poll_io(py, reactor, if manual { Some(0.0) } else { timeout })?;
             let mut st = this.state.borrow_mut(py);
-            this.take_batch(py, &mut st, &mut dropped)
+            this.take_batch(py, &mut st)
         } else {
-            let batch = this.take_batch(py, &mut st, &mut dropped);
+            let batch = this.take_batch(py, &mut st);
             drop(st);
             batch
         };
@@ -179,7 +180,21 @@ impl PyLoopCore {
         }
         let mut ran = 0u64;
         while let Some(queued) = batch.pop_front() {
+            // Handles and their contexts are cache misses when many timers fall due at
+            // once: start loading the next ones while this callback runs.
+            if let Some(after_next) = batch.get(1) {
+                crate::ffi::prefetch(after_next.handle());
+            }
+            if let Some(next) = batch.front() {
+                next.handle().get().prefetch_context(py);
+            }
+            // A due timer leaves the heap here, not when it was moved to the batch (see
+            // `Timers::pop_due`).
+            let was_scheduled = queued.handle().get().unschedule();
             if queued.is_cancelled() {
+                if was_scheduled {
+                    this.state.borrow_mut(py).sched.timers.forget_cancelled();
+                }
                 continue;
             }
             ran += 1;

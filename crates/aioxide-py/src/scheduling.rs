@@ -7,6 +7,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyFloat;
 
 use crate::errors;
 use crate::ffi::{self, FastArgs, FastcallMethod};
@@ -152,7 +153,7 @@ impl PyLoopCore {
     pub fn schedule_at(
         slf: &Bound<'_, PyLoopCore>,
         when: f64,
-        when_obj: Py<PyAny>,
+        when_obj: Option<Py<PyAny>>,
         callback: &Bound<'_, PyAny>,
         args: HandleArgs,
         context: Option<&Bound<'_, PyAny>>,
@@ -321,7 +322,7 @@ impl FastcallMethod for CallAt {
         schedule_timer_call(slf, fast, "call_at", "when", |when| {
             Ok((
                 extract_time(when, "when cannot be None")?,
-                when.clone().unbind(),
+                (!when.is_exact_instance_of::<PyFloat>()).then(|| when.clone().unbind()),
             ))
         })
     }
@@ -345,7 +346,7 @@ impl FastcallMethod for CallLater {
         schedule_timer_call(slf, fast, "call_later", "delay", |delay| {
             let delay = extract_time(delay, "delay must not be None")?;
             let when = slf.get().clock.borrow_mut(py).now() + delay;
-            Ok((when, when.into_pyobject(py)?.into_any().unbind()))
+            Ok((when, None))
         })
     }
 }
@@ -366,14 +367,14 @@ fn schedule_soon_call(
 }
 
 /// `call_at` and `call_later`: bind `(first, callback, *args, context=None)`, turn the
-/// first argument into the deadline (a float and the object `TimerHandle.when()`
-/// returns) with `deadline`, and schedule the timer.
+/// first argument into the deadline (a float, and the object `TimerHandle.when()`
+/// returns unless that is the same float) with `deadline`, and schedule the timer.
 fn schedule_timer_call<'py>(
     slf: &Bound<'py, PyLoopCore>,
     fast: &FastArgs<'_, 'py>,
     method: &str,
     first: &str,
-    deadline: impl FnOnce(&Bound<'py, PyAny>) -> PyResult<(f64, Py<PyAny>)>,
+    deadline: impl FnOnce(&Bound<'py, PyAny>) -> PyResult<(f64, Option<Py<PyAny>>)>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let CallArgs {
         named: [first_value, callback],

@@ -102,26 +102,50 @@ thread_local! {
     static BIG_READS: Cell<bool> = const { Cell::new(false) };
 }
 
-/// One `recv`: `Some(bytes)`, or `None` when it would block.
+/// A descriptor to read from: `recv(2)` for a socket, `read(2)` for anything else.
+#[derive(Clone, Copy)]
+pub(crate) enum Source {
+    Socket(RawFd),
+    Other(RawFd),
+}
+
+/// One read of up to `n` bytes from `src` as a new `bytes` (`Ok(0)`-sized at end of
+/// stream).
 ///
 /// A read usually goes to the per-thread scratch buffer and is copied into a `bytes` of
-/// the size received: allocating the full `n` bytes (64 KiB, say) for a 1 KiB message
+/// the size received: allocating the full `n` bytes (256 KiB, say) for a 1 KiB message
 /// costs more than copying it. When the last read was big, it goes straight into a
 /// `bytes` of `n` bytes that is then cut to size: no copy of the payload (and a read that
 /// would block costs one allocation, less than copying a big read).
-fn recv_nowait(py: Python<'_>, fd: RawFd, n: usize) -> PyResult<Option<Py<PyBytes>>> {
+pub(crate) fn read_bytes(
+    py: Python<'_>,
+    src: Source,
+    n: usize,
+) -> PyResult<std::io::Result<Py<PyBytes>>> {
     let got = if n > DIRECT_MIN && BIG_READS.get() {
-        ffi::fill_new_bytes(py, n, |buf| socket::recv_uninit(fd, buf))?
+        ffi::fill_new_bytes(py, n, |buf| match src {
+            Source::Socket(fd) => socket::recv_uninit(fd, buf),
+            Source::Other(fd) => socket::read_uninit(fd, buf),
+        })?
     } else {
         with_scratch(n, |buf| {
-            socket::recv(fd, buf).map(|k| PyBytes::new(py, &buf[..k]).unbind())
+            match src {
+                Source::Socket(fd) => socket::recv(fd, buf),
+                Source::Other(fd) => socket::read(fd, buf),
+            }
+            .map(|k| PyBytes::new(py, &buf[..k]).unbind())
         })
     };
-    match got {
-        Ok(data) => {
-            BIG_READS.set(data.bind(py).as_bytes().len() > DIRECT_MIN);
-            Ok(Some(data))
-        }
+    if let Ok(data) = &got {
+        BIG_READS.set(data.bind(py).as_bytes().len() > DIRECT_MIN);
+    }
+    Ok(got)
+}
+
+/// One `recv`: `Some(bytes)`, or `None` when it would block.
+fn recv_nowait(py: Python<'_>, fd: RawFd, n: usize) -> PyResult<Option<Py<PyBytes>>> {
+    match read_bytes(py, Source::Socket(fd), n)? {
+        Ok(data) => Ok(Some(data)),
         Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(None),
         Err(e) => Err(errors::os_error(e)),
     }

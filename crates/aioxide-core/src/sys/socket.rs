@@ -57,9 +57,20 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 /// One `read(2)` into `buf`, for descriptors that are not sockets (pipes, FIFOs, ptys);
 /// `Ok(0)` is end of stream.
 pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    read_raw(fd, buf.as_mut_ptr(), buf.len())
+}
+
+/// [`read`] into memory not initialised yet: the first `Ok(n)` bytes of `buf` are
+/// initialised when it returns.
+pub fn read_uninit(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+    read_raw(fd, buf.as_mut_ptr().cast(), buf.len())
+}
+
+/// `ptr..ptr+len` is writable memory the caller holds exclusively (from a slice).
+fn read_raw(fd: RawFd, ptr: *mut u8, len: usize) -> io::Result<usize> {
     loop {
-        // read writes at most buf.len() bytes into the writable region `buf`.
-        match direct_syscall!(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) {
+        // read writes at most `len` bytes into the writable region at `ptr`.
+        match direct_syscall!(libc::SYS_read, fd, ptr, len) {
             Ok(n) => return Ok(n as usize),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),

@@ -8,6 +8,7 @@ mod context;
 mod fastcall;
 mod gc;
 mod gil_cell;
+mod prefetch;
 
 pub use async_slots::*;
 pub use buffers::*;
@@ -15,3 +16,4 @@ pub use context::*;
 pub use fastcall::*;
 pub use gc::*;
 pub use gil_cell::*;
+pub use prefetch::*;

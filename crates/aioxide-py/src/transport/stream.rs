@@ -20,6 +20,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyType};
 
 use crate::errors;
 use crate::loop_core::PyLoopCore;
+use crate::sockets::Source;
 use crate::watchers::Side;
 
 /// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
@@ -149,6 +150,14 @@ pub(crate) fn copied_bytes<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py,
 
 impl PyStreamCore {
     /// One read of the descriptor.
+    pub(crate) fn source(&self) -> Source {
+        if self.pipe {
+            Source::Other(self.fd)
+        } else {
+            Source::Socket(self.fd)
+        }
+    }
+
     pub(crate) fn read_fd(&self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.pipe {
             socket::read(self.fd, buf)

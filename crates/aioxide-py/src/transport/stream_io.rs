@@ -13,7 +13,7 @@ use super::must_propagate;
 use super::stream::{asyncio_logger, PyStreamCore};
 use crate::errors;
 use crate::ffi;
-use crate::sockets::with_scratch;
+use crate::sockets::read_bytes;
 use crate::watchers::Side;
 
 /// asyncio's `max_size` for one read of a socket transport.
@@ -57,40 +57,35 @@ impl PyStreamCore {
     fn read_data(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let (read, data) = match with_scratch(MAX_READ, |buf| {
-            classify(this.read_fd(buf)).map(|r| match r {
-                Read::Data(n) => (
-                    Read::Data(n),
-                    Some(pyo3::types::PyBytes::new(py, &buf[..n])),
-                ),
-                other => (other, None),
-            })
-        }) {
-            Ok(v) => v,
+        let data = match read_bytes(py, this.source(), MAX_READ) {
+            Ok(Ok(data)) => data,
+            Ok(Err(e)) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+            Ok(Err(e)) => return this.read_error(py, errors::os_error(e)),
             Err(e) => return this.read_error(py, e),
         };
-        match (read, data) {
-            (Read::Data(_), Some(data)) => {
-                let callback = this
-                    .state
-                    .borrow_mut(py)
-                    .data_received
-                    .as_ref()
-                    .map(|c| c.clone_ref(py));
-                let result =
-                    super::deliver_data(py, callback, || this.protocol(py), data.into_any());
-                if let Err(err) = result {
-                    return this.protocol_failed(
-                        py,
-                        err,
-                        "Fatal error: protocol.data_received() call failed.",
-                    );
-                }
-                Ok(())
-            }
-            (Read::Eof, _) => Self::on_eof(slf),
-            _ => Ok(()),
+        if data.bind(py).as_bytes().is_empty() {
+            return Self::on_eof(slf);
         }
+        let callback = this
+            .state
+            .borrow_mut(py)
+            .data_received
+            .as_ref()
+            .map(|c| c.clone_ref(py));
+        let result = super::deliver_data(
+            py,
+            callback,
+            || this.protocol(py),
+            data.into_bound(py).into_any(),
+        );
+        if let Err(err) = result {
+            return this.protocol_failed(
+                py,
+                err,
+                "Fatal error: protocol.data_received() call failed.",
+            );
+        }
+        Ok(())
     }
 
     fn read_into_buffer(slf: &Bound<'_, Self>) -> PyResult<()> {
