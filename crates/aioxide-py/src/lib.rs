@@ -25,6 +25,7 @@ mod handle;
 mod handle_args;
 mod loop_core;
 mod process;
+mod reported;
 mod run;
 mod scheduling;
 mod sock_call;
