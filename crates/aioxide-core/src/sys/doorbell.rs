@@ -7,10 +7,12 @@
 //! descriptor ready unless epoll already had it queued. The poll posts a completion into
 //! the ring, which is memory shared with the kernel: reading its tail costs no system
 //! call. Completions are posted as task work of the thread that armed the poll, which
-//! the kernel runs before that thread returns to user space; so when the loop thread's
-//! own `send` readies a watched descriptor, the bell has rung by the time `send`
-//! returns, and a wakeup from elsewhere interrupts that thread (and restarts whatever
-//! call it was in) to post it.
+//! the kernel runs before that thread returns to user space from a system call; so when
+//! the loop thread's own `send` readies a watched descriptor, the bell has rung by the
+//! time `send` returns. A wakeup from elsewhere would interrupt that thread to post it;
+//! with `COOP_TASKRUN` (Linux 5.19+) it does not, and sets a flag in the shared ring
+//! instead (`TASKRUN_FLAG`), which counts as a ring: no interrupt per wakeup on a busy
+//! loop thread.
 //!
 //! Multishot polls end on their own in some cases (a full completion ring, a wakeup that
 //! came from an io_uring eventfd, which makes the kernel turn it into a one-shot): the
@@ -40,7 +42,16 @@ impl Doorbell {
     /// A doorbell on the epoll descriptor `epoll`, armed by the calling thread (the one
     /// whose task work posts its completions). Fails where io_uring is unavailable.
     pub fn new(epoll: RawFd) -> io::Result<Doorbell> {
-        let ring = IoUring::builder().setup_cqsize(COMPLETIONS).build(2)?;
+        let ring = match IoUring::builder()
+            .setup_cqsize(COMPLETIONS)
+            .setup_coop_taskrun()
+            .setup_taskrun_flag()
+            .build(2)
+        {
+            Ok(ring) => ring,
+            // Before 5.19: completions from elsewhere interrupt the thread instead.
+            Err(_) => IoUring::builder().setup_cqsize(COMPLETIONS).build(2)?,
+        };
         let mut probe = Probe::new();
         ring.submitter().register_probe(&mut probe)?;
         if !probe.is_supported(opcode::PollAdd::CODE) {
@@ -88,11 +99,13 @@ impl Doorbell {
                 ended = true;
             }
         }
-        let overflow = {
+        let (overflow, pending) = {
             let mut sq = self.ring.submission();
             sq.sync();
-            sq.cq_overflow()
+            (sq.cq_overflow(), sq.taskrun())
         };
+        // A wakeup whose completion waits for this thread's next system call.
+        rang |= pending;
         if overflow {
             // Completions wait in the kernel's overflow list; an enter call moves them.
             let _ = self.ring.submit();
