@@ -1,9 +1,9 @@
 """Where I/O callbacks fall among call_soon callbacks, on every loop.
 
 asyncio polls on every iteration that has callbacks ready, so a descriptor that turns
-ready during an iteration has its callback in the next one. aioxide skips that poll only
-when it knows no descriptor is ready (`Reactor::quiet`, `reported.rs`); these tests pin
-the order that must come out the same as asyncio's.
+ready during an iteration has its callback in the next one, and a native transport that
+drained its socket still sees the next send there. A loop that skips polls (rloop does,
+for up to 250 µs) runs that I/O iterations late; these pin asyncio's order.
 """
 
 from __future__ import annotations

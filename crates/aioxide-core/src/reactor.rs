@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::sys::{fork_generation, Doorbell, Events, Poller, Waker};
+use crate::sys::{fork_generation, Events, Poller, Waker};
 
 /// The token reserved for the waker; descriptors use their own number as token.
 const WAKER_TOKEN: u64 = u64::MAX;
@@ -79,30 +79,6 @@ struct Watched {
     /// Descriptors released since the last flush (some may have been reclaimed since).
     released: Vec<RawFd>,
     next_serial: u32,
-    /// A registration was added or changed since the last wait: epoll rings the bell
-    /// for a descriptor found ready then only if it had not queued it already.
-    changed: bool,
-    /// The last wait may have left ready descriptors unreported: it filled the events
-    /// buffer, or it dropped events nobody wants now (a lazily released registration).
-    doubtful: bool,
-    bell: Bell,
-}
-
-/// The doorbell of [`Reactor::quiet`], made by the thread that runs the loop.
-#[derive(Default)]
-enum Bell {
-    #[default]
-    Untried,
-    Ready(Box<Doorbell>, usize),
-    Unavailable,
-}
-
-/// A number that tells the calling thread from every other live thread.
-fn thread_mark() -> usize {
-    thread_local! {
-        static MARK: u8 = const { 0 };
-    }
-    MARK.with(|m| m as *const u8 as usize)
 }
 
 impl Watched {
@@ -129,20 +105,10 @@ impl Reactor {
         let poller = Poller::new()?;
         let waker = Arc::new(Waker::new()?);
         poller.add(waker.as_raw_fd(), WAKER_TOKEN, true, false)?;
-        // The bell is made now, by the thread that makes the loop (usually the one that
-        // runs it; another is given a bell of its own), so that its descriptor is there
-        // from the start, like the epoll one.
-        let bell = match Doorbell::new(poller.as_raw_fd()) {
-            Ok(bell) => Bell::Ready(Box::new(bell), thread_mark()),
-            Err(_) => Bell::Unavailable,
-        };
         Ok(Reactor {
             poller,
             waker,
-            state: Mutex::new(Watched {
-                bell,
-                ..Watched::default()
-            }),
+            state: Mutex::new(Watched::default()),
             watched: AtomicUsize::new(0),
             released: AtomicBool::new(false),
             generation: fork_generation(),
@@ -187,7 +153,6 @@ impl Reactor {
     /// Register `fd` afresh under a new serial.
     fn add(&self, st: &mut Watched, fd: RawFd, interest: Interest) -> io::Result<()> {
         let serial = st.serial();
-        st.changed = true;
         self.poller
             .add(fd, token(fd, serial), interest.read, interest.write)?;
         let entry = Entry {
@@ -226,7 +191,6 @@ impl Reactor {
             st.entries.remove(&fd);
             return self.poller.delete(fd);
         }
-        st.changed = true;
         match self
             .poller
             .modify(fd, token(fd, entry.serial), interest.read, interest.write)
@@ -356,9 +320,6 @@ impl Reactor {
             // A descriptor closed without being unwatched has nothing left to register.
             let _ = fresh.add(fd, token(fd, serial), want.read, want.write);
         }
-        // The bell polls the old epoll instance: make a new one on the next look.
-        st.bell = Bell::Untried;
-        st.changed = true;
         self.poller.replace(fresh)
     }
 
@@ -373,57 +334,7 @@ impl Reactor {
         }
         st.entries.clear();
         st.released.clear();
-        st.bell = Bell::Unavailable;
         self.watched.store(0, Ordering::Release);
-    }
-
-    /// Whether a zero-timeout wait now would report nothing, known without a system
-    /// call: no descriptor woke the epoll set since the last wait (`sys::Doorbell`), no
-    /// registration was added or widened since, and the last wait left nothing ready
-    /// unreported. Descriptors the last wait did report may still be ready (they are
-    /// level-triggered): the caller must know they were drained. False whenever in
-    /// doubt (no io_uring here, another thread than the bell's, a forked child).
-    pub fn quiet(&self) -> bool {
-        if self.inherited() {
-            return false;
-        }
-        let mut st = self.state.lock();
-        let here = thread_mark();
-        let fresh = match &st.bell {
-            Bell::Ready(_, owner) => *owner != here,
-            Bell::Untried => true,
-            Bell::Unavailable => return false,
-        };
-        if fresh {
-            // First look from this thread: the new bell knows nothing of what happened
-            // before it was armed.
-            st.bell = match Doorbell::new(self.poller.as_raw_fd()) {
-                Ok(bell) => Bell::Ready(Box::new(bell), here),
-                Err(_) => Bell::Unavailable,
-            };
-            return false;
-        }
-        if st.changed || st.doubtful {
-            return false;
-        }
-        match &mut st.bell {
-            Bell::Ready(bell, _) => !bell.reset(),
-            _ => false,
-        }
-    }
-
-    /// Before a wait: what happens from now on rings the bell afresh.
-    fn reset_bell(&self) {
-        let mut st = self.state.lock();
-        st.changed = false;
-        let here = thread_mark();
-        match &mut st.bell {
-            Bell::Ready(bell, owner) if *owner == here => {
-                bell.reset();
-            }
-            Bell::Ready(..) => st.bell = Bell::Untried,
-            _ => {}
-        }
     }
 
     /// Wait for readiness up to `timeout` seconds (`None`: no limit) and append to `out`
@@ -437,12 +348,10 @@ impl Reactor {
     ) -> io::Result<bool> {
         self.refuse_if_inherited()?;
         self.flush();
-        self.reset_bell();
         self.poller.wait(events, timeout)?;
         let mut woken = false;
         let mut stale = false;
         let mut st = self.state.lock();
-        st.doubtful = events.len() == events.capacity();
         for ev in events.iter() {
             if ev.token == WAKER_TOKEN {
                 woken = true;
@@ -451,7 +360,7 @@ impl Reactor {
             let fd = ev.token as u32 as RawFd;
             let serial = (ev.token >> 32) as u32;
             let entry = match st.entries.get(&fd) {
-                Some(entry) if entry.serial == serial => *entry,
+                Some(entry) if entry.serial == serial => entry,
                 _ => {
                     stale = true;
                     continue;
@@ -466,9 +375,6 @@ impl Reactor {
                     writable,
                 });
             }
-            let asked_read = ev.readable || ev.error;
-            let asked_write = ev.writable || ev.error;
-            st.doubtful |= (asked_read && !readable) || (asked_write && !writable);
         }
         if stale {
             // Level-triggered: left alone it would end every wait at once from now on.

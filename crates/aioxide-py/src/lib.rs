@@ -25,7 +25,6 @@ mod handle;
 mod handle_args;
 mod loop_core;
 mod process;
-mod reported;
 mod run;
 mod scheduling;
 mod sock_call;

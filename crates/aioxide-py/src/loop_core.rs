@@ -63,8 +63,6 @@ pub struct LoopState {
     /// Handles that ran and that nothing else refers to, emptied, for `call_soon` to
     /// fill again instead of allocating (see `HandleRef::into_reusable`).
     pub reusable: Vec<Py<PyHandle>>,
-    /// What the last poll reported that may still be ready (see `reported.rs`).
-    pub reported: crate::reported::Reported,
 }
 
 /// A watcher of one side of a descriptor: its handle, and the object it was asked to
@@ -181,14 +179,6 @@ impl PyLoopCore {
         drop(kwargs);
     }
 
-    /// A native callback drained `side` of `fd`: the readiness the last poll reported
-    /// for it no longer holds (see `reported.rs`).
-    pub fn settle(&self, py: Python<'_>, fd: RawFd, side: crate::watchers::Side) {
-        if let Some(mut st) = self.state.try_borrow_mut(py) {
-            st.reported.settle(fd, side);
-        }
-    }
-
     /// Remove every queued handle, timer and watcher; returns what they held so the
     /// caller drops it after the borrow ends.
     fn take_everything(&self, py: Python<'_>) -> (Vec<HandleRef>, Vec<Py<PyAny>>) {
@@ -221,7 +211,6 @@ impl PyLoopCore {
                 spare: VecDeque::new(),
                 parked: Vec::new(),
                 reusable: Vec::new(),
-                reported: Default::default(),
             }),
             reactor: Mutex::new(Some(Arc::new(reactor))),
             events: Mutex::new((Events::with_capacity(EVENTS_CAPACITY), Vec::new())),

@@ -5,9 +5,9 @@
 //! timers, then run exactly the callbacks that were ready at that point.
 //!
 //! This is the hottest code of the loop: with no timers the clock is not read, with
-//! callbacks ready there is no system call at all unless a watched descriptor may be
-//! ready (see `run_once`): a descriptor that is ready when an iteration starts has its
-//! callback in that iteration, as in asyncio and uvloop.
+//! callbacks ready and no descriptor watched there is no system call at all. With a
+//! descriptor watched every iteration polls, as asyncio's and uvloop's do: a descriptor
+//! that is ready when an iteration starts has its callback in that iteration.
 
 use std::collections::VecDeque;
 use std::io::ErrorKind;
@@ -19,7 +19,6 @@ use pyo3::prelude::*;
 use crate::errors;
 use crate::handle::{HandleRef, PyHandle};
 use crate::loop_core::PyLoopCore;
-use crate::watchers::Side;
 
 /// A releasing wait that returned events within this many seconds did not sleep: the
 /// events were already there (a wait that sleeps takes a thread wake-up, tens of µs).
@@ -40,12 +39,6 @@ impl PyLoopCore {
     fn dispatch_io(&self, py: Python<'_>, reactor: &Reactor, ready: &[Readiness]) -> PyResult<()> {
         let mut st = self.state.borrow_mut(py);
         for r in ready {
-            if r.readable {
-                st.reported.add(r.fd, Side::Read);
-            }
-            if r.writable {
-                st.reported.add(r.fd, Side::Write);
-            }
             let (mut drop_read, mut drop_write) = (false, false);
             if r.readable {
                 if let Some(h) = st.readers.get(&r.fd).map(|w| &w.handle) {
@@ -118,7 +111,6 @@ impl PyLoopCore {
             Err(e) if e.kind() == ErrorKind::Interrupted => py.check_signals()?,
             Err(e) => return Err(errors::os_error(e)),
         }
-        self.state.borrow_mut(py).reported.reset();
         if !io_ready.is_empty() {
             self.dispatch_io(py, reactor, io_ready)?;
         }
@@ -159,17 +151,13 @@ impl PyLoopCore {
         let timeout =
             st.sched
                 .poll_timeout_with(|| this.clock.borrow_mut(py).now(), stopping, &mut dropped);
-        // With callbacks ready, a zero-timeout poll that could report nothing is skipped:
-        // cross-thread wakeups only matter to a sleeping loop (their callbacks are queued
-        // already), and with descriptors watched the poll is skipped only when the
-        // reactor knows none is ready without asking (`Reactor::quiet`) and every one the
-        // last poll reported was drained (`reported.rs`). A descriptor that is ready when
-        // an iteration starts has its callback in that iteration, as in asyncio and
-        // uvloop (skipping polls on a timer, as rloop does, runs ready I/O iterations
-        // late, which code that counts on asyncio's order notices).
-        let needs_poll = timeout != Some(0.0)
-            || manual
-            || (reactor.watched() > 0 && !(st.reported.all_settled() && reactor.quiet()));
+        // With callbacks ready and no descriptor watched, a zero-timeout poll could report
+        // nothing: cross-thread wakeups only matter to a sleeping loop, and their callbacks
+        // are already queued. Skip the system call. With a descriptor watched, poll on
+        // every iteration (skipping every other one saved a system call per ping-pong
+        // message but ran ready I/O an iteration after asyncio and uvloop do, which code
+        // that counts on their order notices).
+        let needs_poll = timeout != Some(0.0) || reactor.watched() > 0 || manual;
         let mut batch = if needs_poll {
             drop(st);
             drop(std::mem::take(&mut dropped));

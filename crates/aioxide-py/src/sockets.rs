@@ -168,16 +168,8 @@ fn new_future<'py>(loop_: &Bound<'py, PyLoopCore>) -> PyResult<Bound<'py, PyAny>
 #[pyclass(module = "aioxide._aioxide", frozen)]
 struct RecvStep {
     fut: Py<PyAny>,
-    event_loop: Py<PyLoopCore>,
     fd: RawFd,
     n: usize,
-}
-
-impl RecvStep {
-    /// A read came back short: the socket is drained (see `reported.rs`).
-    fn drained(&self, py: Python<'_>) {
-        self.event_loop.get().settle(py, self.fd, Side::Read);
-    }
 }
 
 #[pymethods]
@@ -188,23 +180,14 @@ impl RecvStep {
             return Ok(());
         }
         match recv_nowait(py, self.fd, self.n) {
-            Ok(None) => {
-                self.drained(py);
-                Ok(())
-            }
-            Ok(Some(data)) => {
-                if data.bind(py).as_bytes().len() < self.n {
-                    self.drained(py);
-                }
-                fut.call_method1("set_result", (data,)).map(drop)
-            }
+            Ok(None) => Ok(()),
+            Ok(Some(data)) => fut.call_method1("set_result", (data,)).map(drop),
             Err(e) => fut.call_method1("set_exception", (e.value(py),)).map(drop),
         }
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.fut)?;
-        visit.call(&self.event_loop)
+        visit.call(&self.fut)
     }
 }
 
@@ -356,7 +339,6 @@ impl PyLoopCore {
             py,
             RecvStep {
                 fut: fut.clone().unbind(),
-                event_loop: slf.clone().unbind(),
                 fd,
                 n,
             },

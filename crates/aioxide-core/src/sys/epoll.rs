@@ -153,11 +153,6 @@ impl Events {
         self.raw.len()
     }
 
-    /// How many reports one wait can return.
-    pub fn capacity(&self) -> usize {
-        self.raw.capacity()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }

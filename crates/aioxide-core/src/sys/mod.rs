@@ -11,8 +11,6 @@
 //!   run signal handlers.
 //! * [`Waker`]: a descriptor registered in a poller that another thread can make
 //!   readable to end a wait early; wakeups coalesce until [`Waker::reset`].
-//! * [`Doorbell`]: whether anything woke a poller since the last look, without a
-//!   system call (io_uring; absent where the kernel forbids it).
 //! * [`monotonic_seconds`]: `CLOCK_MONOTONIC` as seconds.
 //! * [`socket`]: one non-blocking `recv`/`send` (`read`/`write` for pipes), retried on
 //!   `EINTR`.
@@ -25,7 +23,6 @@
 //! Every `unsafe` block states the invariant that makes it sound in a `// SAFETY:` comment.
 
 mod clock;
-mod doorbell;
 mod epoll;
 mod eventfd;
 pub mod file;
@@ -36,7 +33,6 @@ pub mod socket;
 pub(crate) mod uring;
 
 pub use clock::monotonic_seconds;
-pub use doorbell::Doorbell;
 pub use epoll::{Event, Events, Poller};
 pub use eventfd::Waker;
 pub use fork::fork_generation;

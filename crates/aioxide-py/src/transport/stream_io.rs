@@ -39,11 +39,6 @@ impl PyStreamCore {
     /// A protocol callback failed: propagate `SystemExit`/`KeyboardInterrupt`, make
     /// anything else a fatal transport error. (asyncio's pipe transports let it reach the
     /// loop's exception handler as an error of the callback, and stay open.)
-    /// A read came back short: the socket is drained (see `reported.rs`).
-    fn drained(&self, py: Python<'_>) {
-        self.loop_(py).get().settle(py, self.fd, Side::Read);
-    }
-
     fn protocol_failed(&self, py: Python<'_>, err: PyErr, message: &str) -> PyResult<()> {
         if self.pipe || must_propagate(py, &err) {
             return Err(err);
@@ -64,17 +59,12 @@ impl PyStreamCore {
         let this = slf.get();
         let data = match read_bytes(py, this.source(), MAX_READ) {
             Ok(Ok(data)) => data,
-            Ok(Err(e)) if e.kind() == ErrorKind::WouldBlock => {
-                this.drained(py);
-                return Ok(());
-            }
+            Ok(Err(e)) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
             Ok(Err(e)) => return this.read_error(py, errors::os_error(e)),
             Err(e) => return this.read_error(py, e),
         };
-        match data.bind(py).as_bytes().len() {
-            0 => return Self::on_eof(slf),
-            n if n < MAX_READ => this.drained(py),
-            _ => {}
+        if data.bind(py).as_bytes().is_empty() {
+            return Self::on_eof(slf);
         }
         let callback = this
             .state
@@ -123,24 +113,14 @@ impl PyStreamCore {
                 )
             }
         };
-        let mut asked = 0;
-        let read = ffi::with_writable_buffer(&buf, |bytes| {
-            asked = bytes.len();
-            this.read_fd(bytes)
-        })
-        .map_err(|_| not_writable(&buf))
-        .and_then(classify);
+        let read = ffi::with_writable_buffer(&buf, |bytes| this.read_fd(bytes))
+            .map_err(|_| not_writable(&buf))
+            .and_then(classify);
         match read {
             Err(err) => this.read_error(py, err),
-            Ok(Read::WouldBlock) => {
-                this.drained(py);
-                Ok(())
-            }
+            Ok(Read::WouldBlock) => Ok(()),
             Ok(Read::Eof) => Self::on_eof(slf),
             Ok(Read::Data(n)) => {
-                if n < asked {
-                    this.drained(py);
-                }
                 if let Err(err) = protocol.call_method1(pyo3::intern!(py, "buffer_updated"), (n,)) {
                     return this.protocol_failed(
                         py,
