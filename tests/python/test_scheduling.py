@@ -413,3 +413,31 @@ def test_infinite_delay_does_not_block_other_timers(loop):
     assert seen == ["soon"]
     assert forever.when() == math.inf
     forever.cancel()
+
+
+def test_a_due_timer_cancelled_by_an_earlier_one_in_the_same_batch_does_not_run(loop):
+    # All three are due in the same iteration. aioxide moves due timers to the batch
+    # without looking at them, so `_scheduled` and the cancel must still read as asyncio's:
+    # out of the heap once due, in it again for a timer pushed meanwhile.
+    ran = []
+    seen = {}
+    when = loop.time() + 0.01
+    second = late = None
+
+    def first():
+        nonlocal late
+        ran.append("first")
+        seen["second"] = second._scheduled
+        second.cancel()
+        late = loop.call_at(when - 1, ran.append, "late")  # a past deadline: next iteration
+        seen["late"] = late._scheduled
+        seen["later"] = later._scheduled
+
+    loop.call_at(when, first)
+    second = loop.call_at(when, ran.append, "second")
+    third = loop.call_at(when, ran.append, "third")
+    later = loop.call_at(when + 0.01, loop.stop)
+    loop.run_forever()
+    assert ran == ["first", "third", "late"]
+    assert seen == {"second": False, "late": True, "later": True}
+    assert not third._scheduled and not late._scheduled and not third.cancelled()

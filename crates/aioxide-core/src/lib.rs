@@ -41,4 +41,4 @@ pub use completion::CompletionQueue;
 pub use reactor::{Interest, Reactor, Readiness};
 pub use scheduler::Scheduler;
 pub use sys::Waker;
-pub use timers::{Cancellable, Timers};
+pub use timers::{Cancellable, DueMark, Timers};

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use crate::timers::{Cancellable, Timers};
+use crate::timers::{Cancellable, DueMark, Timers};
 
 /// Longest single sleep in the poller, as asyncio's `MAXIMUM_SELECT_TIMEOUT` (one day).
 pub const MAX_POLL_TIMEOUT: f64 = 24.0 * 3600.0;
@@ -11,6 +11,7 @@ pub const MAX_POLL_TIMEOUT: f64 = 24.0 * 3600.0;
 pub struct Scheduler<T> {
     ready: VecDeque<T>,
     pub timers: Timers<T>,
+    due_mark: DueMark,
 }
 
 impl<T> Default for Scheduler<T> {
@@ -18,6 +19,7 @@ impl<T> Default for Scheduler<T> {
         Scheduler {
             ready: VecDeque::new(),
             timers: Timers::default(),
+            due_mark: DueMark::default(),
         }
     }
 }
@@ -27,8 +29,9 @@ impl<T: Cancellable> Scheduler<T> {
         self.ready.push_back(item);
     }
 
-    pub fn push_timer(&mut self, when: f64, item: T) {
-        self.timers.push(when, item);
+    /// Returns the timer's sequence number (see `Timers::due_mark`).
+    pub fn push_timer(&mut self, when: f64, item: T) -> u64 {
+        self.timers.push(when, item)
     }
 
     pub fn ready_len(&self) -> usize {
@@ -59,8 +62,10 @@ impl<T: Cancellable> Scheduler<T> {
     }
 
     /// Move timers due before `end_time` to the ready queue (cancelled ones too, see
-    /// [`Timers::pop_due`]); returns the deadline of the earliest one moved.
+    /// [`Timers::pop_due`]); returns the deadline of the earliest one moved. Records the
+    /// mark of what it moved (see `due_mark`).
     pub fn collect_due(&mut self, end_time: f64) -> Option<f64> {
+        self.due_mark = self.timers.due_mark(end_time);
         self.timers.pop_due(end_time, &mut self.ready)
     }
 
@@ -71,9 +76,12 @@ impl<T: Cancellable> Scheduler<T> {
             return None;
         }
         let end = end_time();
-        self.timers
-            .pop_due(end, &mut self.ready)
-            .map(|when| (end, when))
+        self.collect_due(end).map(|when| (end, when))
+    }
+
+    /// What the last `collect_due` moved out of the heap (see `Timers::due_mark`).
+    pub fn due_mark(&self) -> DueMark {
+        self.due_mark
     }
 
     /// Take every callback that is ready now, leaving an empty queue for callbacks that

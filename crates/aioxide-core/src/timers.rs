@@ -49,6 +49,40 @@ impl<T> Ord for Entry<T> {
     }
 }
 
+/// Where a NaN deadline sits in the heap: first, due at once.
+fn heap_deadline(when: f64) -> f64 {
+    if when.is_nan() {
+        f64::NEG_INFINITY
+    } else {
+        when
+    }
+}
+
+/// What one `pop_due` moved out, to tell later whether a given timer left the heap
+/// without looking at every timer then (see [`Timers::pop_due`]).
+#[derive(Clone, Copy, Debug)]
+pub struct DueMark {
+    end_time: f64,
+    next_seq: u64,
+}
+
+impl Default for DueMark {
+    fn default() -> Self {
+        DueMark {
+            end_time: f64::NEG_INFINITY,
+            next_seq: 0,
+        }
+    }
+}
+
+impl DueMark {
+    /// Whether the timer pushed with deadline `when` as number `seq` was moved out by the
+    /// `pop_due` this mark describes (or by an earlier one).
+    pub fn moved(&self, when: f64, seq: u64) -> bool {
+        seq < self.next_seq && heap_deadline(when) < self.end_time
+    }
+}
+
 /// Timers ordered by deadline, with lazy cancellation.
 pub struct Timers<T> {
     heap: BinaryHeap<Entry<T>>,
@@ -69,15 +103,22 @@ impl<T> Default for Timers<T> {
 impl<T: Cancellable> Timers<T> {
     /// Schedule `item` at `when`. A NaN deadline is due at once (it compares as earlier
     /// than any other), which is what asyncio ends up doing with it.
-    pub fn push(&mut self, when: f64, item: T) {
-        let when = if when.is_nan() {
-            f64::NEG_INFINITY
-        } else {
-            when
-        };
+    /// Returns the timer's sequence number (see [`Timers::moved_by`]).
+    pub fn push(&mut self, when: f64, item: T) -> u64 {
+        let when = heap_deadline(when);
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Entry { when, seq, item });
+        seq
+    }
+
+    /// The mark a `pop_due(end_time, ..)` leaves: every timer in the heap then (sequence
+    /// number below the mark's) with a deadline before `end_time` was moved out.
+    pub fn due_mark(&self, end_time: f64) -> DueMark {
+        DueMark {
+            end_time,
+            next_seq: self.next_seq,
+        }
     }
 
     pub fn len(&self) -> usize {

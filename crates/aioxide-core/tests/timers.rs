@@ -107,3 +107,18 @@ fn small_heaps_prune_only_the_cancelled_head() {
     assert_eq!(labels(dropped), ["head", "middle"]);
     assert_eq!(t.next_deadline(), Some(3.0));
 }
+
+#[test]
+fn the_due_mark_tells_which_timers_left_the_heap() {
+    let mut t = Timers::default();
+    let a = t.push(1.0, Job::new("a"));
+    let b = t.push(5.0, Job::new("b"));
+    let mark = t.due_mark(2.0);
+    t.pop_due(2.0, &mut Vec::new());
+    // Pushed after that collection, with a deadline already past: still in the heap.
+    let c = t.push(0.5, Job::new("c"));
+    assert!(mark.moved(1.0, a));
+    assert!(!mark.moved(5.0, b));
+    assert!(!mark.moved(0.5, c));
+    assert!(mark.moved(f64::NAN, a), "a NaN deadline is due at once");
+}

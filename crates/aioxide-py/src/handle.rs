@@ -501,11 +501,21 @@ pub struct PyTimerHandle {
     /// unchanged: an `int` stays one). A float deadline is kept only as `when`: one
     /// object less to allocate, touch and free per timer.
     when_obj: Option<Py<PyAny>>,
+    /// The heap's sequence number for it, set once it is pushed (see `_scheduled`).
+    seq: std::sync::atomic::AtomicU64,
 }
 
 impl PyTimerHandle {
     pub fn new(when: f64, when_obj: Option<Py<PyAny>>) -> PyTimerHandle {
-        PyTimerHandle { when, when_obj }
+        PyTimerHandle {
+            when,
+            when_obj,
+            seq: std::sync::atomic::AtomicU64::new(u64::MAX),
+        }
+    }
+
+    pub fn set_seq(&self, seq: u64) {
+        self.seq.store(seq, Ordering::Relaxed);
     }
 
     fn when_value<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
@@ -527,9 +537,26 @@ impl PyTimerHandle {
         self.when_value(py).unbind()
     }
 
+    /// asyncio's `_scheduled`: in the loop's heap. A due timer is marked unscheduled
+    /// only when its batch reaches it (see `Timers::pop_due`); until then the loop's mark
+    /// of its last collection tells that it has left the heap.
     #[getter]
     fn _scheduled(slf: &Bound<'_, Self>) -> bool {
-        slf.as_super().get().scheduled.load(Ordering::Relaxed)
+        let py = slf.py();
+        let base = slf.as_super().get();
+        if !base.scheduled.load(Ordering::Relaxed) {
+            return false;
+        }
+        let this = slf.get();
+        let moved = base.loop_of(py).is_some_and(|l| {
+            l.bind(py).cast::<PyLoopCore>().is_ok_and(|core| {
+                core.get().state.try_borrow_mut(py).is_some_and(|st| {
+                    let seq = this.seq.load(Ordering::Relaxed);
+                    st.sched.due_mark().moved(this.when, seq)
+                })
+            })
+        });
+        !moved
     }
 
     fn __hash__(&self) -> u64 {

@@ -168,7 +168,8 @@ impl PyLoopCore {
         let init = PyClassInitializer::from(base).add_subclass(PyTimerHandle::new(when, when_obj));
         let timer = Py::new(py, init)?;
         let queued = HandleRef::queued_untracked(timer.bind(py).as_super());
-        this.state.borrow_mut(py).sched.push_timer(when, queued);
+        let seq = this.state.borrow_mut(py).sched.push_timer(when, queued);
+        timer.get().set_seq(seq);
         Ok(timer)
     }
 }
