@@ -29,11 +29,16 @@ def _reap(pid: int) -> int:
     try:
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:
-        # Someone else (a SIGCHLD handler that reaps everything) collected it first.
-        logger.warning("child process pid %d exit status already read: "
-                       " will report returncode 255", pid)
-        return 255
+        return _reaped_elsewhere(pid)
     return os.waitstatus_to_exitcode(status)
+
+
+def _reaped_elsewhere(pid: int) -> int:
+    """Someone else (a SIGCHLD handler that reaps everything) collected ``pid`` first:
+    asyncio's warning, and returncode 255."""
+    logger.warning("child process pid %d exit status already read: "
+                   " will report returncode 255", pid)
+    return 255
 
 
 class SubprocessTransport(base_subprocess.BaseSubprocessTransport):
@@ -139,7 +144,8 @@ class SubprocessMixin:
         return transport
 
     def _watcher_saw_exit(self, pid: int, returncode: int, transport) -> None:
-        if not self.is_closed():  # a ThreadedChildWatcher calls this on its own thread
+        """A child watcher's or a waiting thread's report (from another thread)."""
+        if not self.is_closed():
             self.call_soon_threadsafe(transport._process_exited, returncode)
 
     # -- spawning off the loop thread --------------------------------------------------
@@ -205,13 +211,11 @@ class SubprocessMixin:
         try:
             returncode = reap_exited(pid)  # its pidfd is readable: it has exited
         except ChildProcessError:
-            returncode = _reap(pid)  # collected by someone else: asyncio's warning, 255
+            returncode = _reaped_elsewhere(pid)
         transport._process_exited(returncode)
 
     def _wait_child_thread(self, pid: int, transport) -> None:
-        returncode = _reap(pid)
-        if not self.is_closed():
-            self.call_soon_threadsafe(transport._process_exited, returncode)
+        self._watcher_saw_exit(pid, _reap(pid), transport)
 
     def _close_children(self) -> None:
         """On loop close: a spawn still in flight is killed and reaped when it lands. A

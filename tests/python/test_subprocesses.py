@@ -142,3 +142,16 @@ def test_child_running_when_the_loop_closes_is_reaped(loop, caplog, is_aioxide):
             time.sleep(0.02)
     assert any(f"that handles pid {proc.pid} is closed" in r.getMessage()
                for r in caplog.records)
+
+
+def test_a_child_reaped_by_someone_else_reports_255_with_asyncios_warning(aioxide_loop, caplog):
+    # The pidfd turns readable; before the loop reaps, the application does (a SIGCHLD
+    # handler that reaps everything, say): asyncio's warning and returncode 255.
+    async def main():
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+        os.waitpid(proc.pid, 0)  # exits and is reaped here, before the loop looks
+        return await asyncio.wait_for(proc.wait(), TIMEOUT)
+
+    with caplog.at_level("WARNING", logger="asyncio"):
+        assert run(aioxide_loop, main()) == 255
+    assert "child process pid" in caplog.text and "exit status already read" in caplog.text
