@@ -88,20 +88,23 @@ impl PyLoopCore {
         let (events, io_ready) = &mut *bufs;
         io_ready.clear();
         let started = self.watch.before_poll();
-        let mut res = Ok(false);
         let mut found = false;
-        let mut waited_nothing = false;
-        if timeout == Some(0.0) {
+        let res = if timeout == Some(0.0) {
             // A zero-timeout wait never sleeps: keep the GIL.
-            res = reactor.wait(events, timeout, io_ready);
-            (found, waited_nothing) = (!io_ready.is_empty(), true);
-        } else if self.poll_hot.load(Ordering::Relaxed) {
-            res = reactor.wait(events, Some(0.0), io_ready);
-            found = !matches!(res, Ok(false)) || !io_ready.is_empty();
-        }
-        if !found && !waited_nothing {
-            res = py.detach(|| reactor.wait(events, timeout, io_ready));
-        }
+            let res = reactor.wait(events, timeout, io_ready);
+            found = !io_ready.is_empty();
+            res
+        } else {
+            let mut res = Ok(false);
+            if self.poll_hot.load(Ordering::Relaxed) {
+                res = reactor.wait(events, Some(0.0), io_ready);
+                found = !matches!(res, Ok(false)) || !io_ready.is_empty();
+            }
+            if !found {
+                res = py.detach(|| reactor.wait(events, timeout, io_ready));
+            }
+            res
+        };
         let waited = self.watch.after_poll(started);
         // "Found without sleeping": the releasing wait returned within a scheduler tick.
         let hot = found || (!io_ready.is_empty() && waited < HOT_POLL_SECONDS);
