@@ -207,11 +207,12 @@ class SubprocessMixin:
         # Native calls that keep the GIL (see aioxide-core's sys/process.rs).
         pid = self._child_pidfds.pop(pidfd)
         self._remove_reader(pidfd)
-        close_fd(pidfd)
         try:
-            returncode = reap_exited(pid)  # its pidfd is readable: it has exited
+            returncode = reap_exited(pidfd, pid)  # its pidfd is readable: it has exited
         except ChildProcessError:
             returncode = _reaped_elsewhere(pid)
+        finally:
+            close_fd(pidfd)  # after the wait, which names the child by it
         transport._process_exited(returncode)
 
     def _wait_child_thread(self, pid: int, transport) -> None:

@@ -9,12 +9,11 @@ use pyo3::prelude::*;
 
 use crate::errors;
 
-/// The returncode of child `pid`, whose pidfd is readable (it has exited); it is reaped.
-/// `ChildProcessError` if someone else reaped it already.
+/// The returncode of child `pid`, whose `pidfd` (still open) is readable: it has
+/// exited; it is reaped. `ChildProcessError` if someone else reaped it already.
 #[pyfunction]
-fn reap_exited(pid: libc::pid_t) -> PyResult<i32> {
-    let status = process::reap_exited(pid).map_err(errors::os_error)?;
-    Ok(process::exit_code(status))
+fn reap_exited(pidfd: RawFd, pid: libc::pid_t) -> PyResult<i32> {
+    process::reap_exited(pidfd, pid).map_err(errors::os_error)
 }
 
 /// `os.close(fd)`, holding the GIL.
