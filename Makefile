@@ -2,6 +2,8 @@
 #   make demo         build aioxide and run the demo (stdlib asyncio vs aioxide)
 #   make test         cargo tests, pytest on both loops, CPython's test_asyncio conformance
 #   make lint         cargo fmt --check, cargo clippy -D warnings, ruff
+#   make test-debug   the whole pytest suite once more in asyncio's debug mode
+#                     (PYTHONASYNCIODEBUG=1); CI runs it and lint after `make test`
 #   make bench        loop and network benchmarks vs uvloop, rloop, rsloop and stdlib asyncio, watchdog
 #                     cost, aioxide.sync vs asgiref (not part of test)
 #   make conformance  only the test_asyncio conformance run
@@ -28,14 +30,14 @@ BENCH_STAMP := $(VENV)/.bench-deps-installed
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml pyproject.toml
 JOBS ?= 2
 
-.PHONY: all demo test test-rust test-python conformance thirdparty lint bench build clean \
-	test-all wheels ft-check
+.PHONY: all demo test test-rust test-python test-debug conformance thirdparty lint bench \
+	build clean test-all wheels ft-check
 
 all: test
 
 ifneq ($(PY),)
 # The same verb on python$(PY), with its own venv and cargo target directory.
-demo test test-rust test-python conformance thirdparty lint bench build ft-check:
+demo test test-rust test-python test-debug conformance thirdparty lint bench build ft-check:
 	scripts/python-tree $(PY) env CARGO_TARGET_DIR=target/py$(PY) \
 		$(MAKE) $@ PY= PYTHON=python$(PY) VENV=.venv-$(PY)
 else
@@ -66,6 +68,9 @@ test-python: $(BUILD_STAMP)
 	$(VPY) -m pytest tests/python -n $(JOBS) -q -p no:cacheprovider
 	# aioxide.fs again on its worker-pool backend (what runs where io_uring is refused)
 	AIOXIDE_FS_BACKEND=threads $(VPY) -m pytest tests/python/fs -n $(JOBS) -q -p no:cacheprovider
+
+test-debug: $(BUILD_STAMP)
+	PYTHONASYNCIODEBUG=1 $(VPY) -m pytest tests/python -n $(JOBS) -q -p no:cacheprovider
 
 conformance: $(BUILD_STAMP)
 	$(VPY) tests/conformance/run.py --jobs $(JOBS)

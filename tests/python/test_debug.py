@@ -32,6 +32,10 @@ def debug_loop(loop):
 
 
 def test_set_debug_and_get_debug(loop):
+    # asyncio's default: on in development mode or with PYTHONASYNCIODEBUG set
+    env = not sys.flags.ignore_environment and bool(os.environ.get("PYTHONASYNCIODEBUG"))
+    assert loop.get_debug() is (sys.flags.dev_mode or env)
+    loop.set_debug(False)
     assert loop.get_debug() is False
     loop.set_debug(True)
     assert loop.get_debug() is True
@@ -51,6 +55,7 @@ def test_pythonasynciodebug_enables_debug_mode(factory):
 
 
 def test_debug_mode_tracks_coroutine_origins_while_running(loop):
+    loop.set_debug(False)  # the default, unless PYTHONASYNCIODEBUG=1 says otherwise
     before = sys.get_coroutine_origin_tracking_depth()
     seen = []
     loop.call_soon(lambda: seen.append(sys.get_coroutine_origin_tracking_depth()))

@@ -216,6 +216,7 @@ def test_non_callable_is_refused(debug_loop, method, name):
 
 @pytest.mark.parametrize("method, name", SCHEDULERS.values(), ids=SCHEDULERS.keys())
 def test_non_callable_outside_debug_mode_fails_when_it_runs(loop, method, name):
+    loop.set_debug(False)  # the default, unless PYTHONASYNCIODEBUG=1 says otherwise
     # As asyncio and uvloop: no check when scheduling; calling it fails in the exception
     # handler and the loop goes on (Sanic's tests schedule a task object this way).
     seen = []

@@ -31,6 +31,7 @@ def _churn(loop, n=300):
 
 
 def test_reuse_happens(loop, is_aioxide):
+    loop.set_debug(False)  # the default, unless PYTHONASYNCIODEBUG=1 says otherwise
     if not is_aioxide:
         pytest.skip("reuse is aioxide's: asyncio allocates each handle")
     handle = loop.call_soon(len, ())

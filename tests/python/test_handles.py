@@ -37,6 +37,8 @@ def ref_loop():
 
 
 def test_handle_repr(loop, ref_loop):
+    loop.set_debug(False)  # as by default; PYTHONASYNCIODEBUG=1 adds "created at"
+    ref_loop.set_debug(False)
     ours = loop.call_soon(cb)
     ref = ref_loop.call_soon(cb)
     assert re.fullmatch(HANDLE_RE, repr(ref))
@@ -58,12 +60,16 @@ def test_handle_repr_with_arguments(loop, ref_loop, debug):
 
 
 def test_handle_repr_of_partial(loop, ref_loop):
+    loop.set_debug(False)  # as by default; PYTHONASYNCIODEBUG=1 adds "created at"
+    ref_loop.set_debug(False)
     ours = loop.call_soon(functools.partial(cb_args, 2))
     ref = ref_loop.call_soon(functools.partial(cb_args, 2))
     assert repr(ours) == repr(ref)
 
 
 def test_cancelled_handle_repr(loop, ref_loop):
+    loop.set_debug(False)  # as by default; PYTHONASYNCIODEBUG=1 adds "created at"
+    ref_loop.set_debug(False)
     ours = loop.call_soon(cb)
     ref = ref_loop.call_soon(cb)
     ours.cancel()
@@ -73,6 +79,8 @@ def test_cancelled_handle_repr(loop, ref_loop):
 
 
 def test_timer_handle_repr(loop, ref_loop):
+    loop.set_debug(False)  # as by default; PYTHONASYNCIODEBUG=1 adds "created at"
+    ref_loop.set_debug(False)
     ours = loop.call_at(1234.5, cb)
     ref = ref_loop.call_at(1234.5, cb)
     match = re.fullmatch(TIMER_RE, repr(ours))
@@ -84,6 +92,8 @@ def test_timer_handle_repr(loop, ref_loop):
 
 
 def test_cancelled_timer_handle_repr(loop, ref_loop):
+    loop.set_debug(False)  # as by default; PYTHONASYNCIODEBUG=1 adds "created at"
+    ref_loop.set_debug(False)
     ours = loop.call_at(99.25, cb)
     ref = ref_loop.call_at(99.25, cb)
     ours.cancel()

@@ -302,6 +302,7 @@ def test_running_leaves_no_reference_cycle_through_the_loop():
 
 
 def test_loop_repr(loop):
+    loop.set_debug(False)  # the default, unless PYTHONASYNCIODEBUG=1 says otherwise
     assert re.fullmatch(r"<\w+ running=False closed=False debug=False>", repr(loop))
     seen = []
     loop.call_soon(lambda: seen.append(repr(loop)))

@@ -109,6 +109,7 @@ def test_cancelling_the_awaiting_task(loop, pair):
 
 
 def test_a_call_never_awaited_warns_as_a_coroutine_does(loop, pair):
+    loop.set_debug(False)  # the default, unless PYTHONASYNCIODEBUG=1 says otherwise
     a, b = pair
 
     async def main():

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import subprocess
 import sys
 import threading
 import time
+import weakref
 
 import aioxide
 import aioxide.debug
@@ -130,11 +132,36 @@ def test_watchdog_thread_stops_when_the_loop_closes(records):
                    if t is dog._thread)
 
 
+@pytest.mark.timeout(30)
+def test_a_watched_loop_dropped_unclosed_is_freed_and_warns(records):
+    # The watchdog thread must not keep its loop alive: asyncio's "unclosed event loop"
+    # warning would never come, and the loop and the thread would live forever.
+    loop = aioxide.new_event_loop()
+    loop.set_debug(True)
+    loop.run_until_complete(asyncio.sleep(0.01))
+    dog = loop._watchdog
+    assert dog.running
+    ref = weakref.ref(loop)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.warns(ResourceWarning, match="unclosed event loop"):
+            del loop
+        assert ref() is None
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    dog._thread and dog._thread.join(timeout=5)
+    assert not dog.running
+    assert dog.loop is None
+
+
 def test_watchdog_is_off_by_default(aioxide_loop):
     loop = aioxide_loop
+    loop.set_debug(False)  # PYTHONASYNCIODEBUG=1 turns it on
 
     async def main():
-        return loop._watch_current()
+        return loop._probe_current()
 
     assert loop.run_until_complete(main()) is None
     assert loop._watchdog is None

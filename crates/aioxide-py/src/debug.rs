@@ -7,11 +7,14 @@
 //! watchdog thread times the progress itself, so the loop reads no clock per callback.
 //! Detached, the run loop pays one relaxed atomic load per iteration.
 //!
-//! The watchdog thread samples these atomics in `_watch_for_stall` with the GIL
+//! The watchdog thread samples these atomics through a `LoopProbe` with the GIL
 //! released, so a healthy loop never hands the GIL to it; it takes the GIL only once it
-//! has found a stall, to capture the blocked thread's Python stack.
+//! has found a stall, to capture the blocked thread's Python stack. The probe holds the
+//! state weakly and not the loop: a watched loop dropped unclosed is still freed (and
+//! warns), and the probe's waits then end.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use aioxide_core::{Clock, MonotonicClock};
 use pyo3::prelude::*;
@@ -45,9 +48,12 @@ fn max_f64(cell: &AtomicU64, value: f64) {
 }
 
 #[derive(Default)]
-pub struct WatchState {
+pub struct ProbeState {
     /// A watchdog is attached: publish per-callback progress.
     pub enabled: AtomicBool,
+    /// Copies of the loop's own flags, for the probe: running, and closed.
+    pub running: AtomicBool,
+    pub closed: AtomicBool,
     /// The loop is running callbacks (not waiting in the poller).
     pub busy: AtomicBool,
     /// Callbacks started while watched.
@@ -66,7 +72,7 @@ pub struct WatchState {
     pub lag: AtomicU64,
 }
 
-impl WatchState {
+impl ProbeState {
     pub fn now() -> f64 {
         MonotonicClock.now()
     }
@@ -107,25 +113,19 @@ impl WatchState {
 
 #[pymethods]
 impl PyLoopCore {
-    /// Attach (`True`) or detach the watchdog's per-callback bookkeeping.
-    fn _set_watch(&self, enabled: bool) {
-        self.watch.enabled.store(enabled, Ordering::Relaxed);
-    }
-
-    /// `(busy, progress)` for the watchdog thread.
-    fn _watch_state(&self) -> (bool, u64) {
-        (
-            self.running.load(Ordering::Relaxed) && self.watch.busy.load(Ordering::Relaxed),
-            self.watch.progress.load(Ordering::Acquire),
-        )
+    /// A probe on this loop for a watchdog thread (it does not keep the loop alive).
+    fn _probe(&self) -> PyLoopProbe {
+        PyLoopProbe {
+            state: Arc::downgrade(&self.probe),
+        }
     }
 
     /// The handle of the callback running now, if it is still the one that made
     /// progress count `progress` (watched loops only).
     #[pyo3(signature = (progress = None))]
-    fn _watch_current(&self, py: Python<'_>, progress: Option<u64>) -> Option<Py<PyAny>> {
-        let st = &self.watch;
-        let busy = self.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
+    fn _probe_current(&self, py: Python<'_>, progress: Option<u64>) -> Option<Py<PyAny>> {
+        let st = &self.probe;
+        let busy = st.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
         let now_progress = st.progress.load(Ordering::Acquire);
         if !busy || !st.enabled.load(Ordering::Relaxed) || now_progress == 0 {
             return None;
@@ -136,57 +136,11 @@ impl PyLoopCore {
         st.current.get(py)
     }
 
-    /// Watchdog thread: wait, with the GIL released, until one callback has kept the
-    /// loop busy for `threshold` seconds; returns `(progress, since)` (since: when that
-    /// callback was first seen running, at most one `tick` late), or `None` once the
-    /// watch is turned off or the loop is closed.
-    fn _watch_for_stall(&self, py: Python<'_>, threshold: f64, tick: f64) -> Option<(u64, f64)> {
-        let st = &self.watch;
-        let pause = pause_of(tick);
-        py.detach(|| {
-            let mut seen: Option<(bool, u64)> = None;
-            let mut since = 0.0;
-            loop {
-                std::thread::sleep(pause);
-                if !st.enabled.load(Ordering::Relaxed) || self.closed.load(Ordering::Relaxed) {
-                    return None;
-                }
-                let busy = self.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
-                let state = (busy, st.progress.load(Ordering::Acquire));
-                let now = WatchState::now();
-                if seen != Some(state) {
-                    seen = Some(state);
-                    since = now - tick;
-                } else if busy && now - since >= threshold {
-                    return Some((state.1, since));
-                }
-            }
-        })
-    }
-
-    /// Watchdog thread: wait (GIL released) until the loop moves past the callback that
-    /// made progress count `progress`, the loop goes idle, or the watch ends; returns when.
-    fn _watch_until_moved(&self, py: Python<'_>, progress: u64, tick: f64) -> f64 {
-        let st = &self.watch;
-        let pause = pause_of(tick);
-        py.detach(|| loop {
-            let busy = self.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
-            if !busy
-                || st.progress.load(Ordering::Acquire) != progress
-                || !st.enabled.load(Ordering::Relaxed)
-                || self.closed.load(Ordering::Relaxed)
-            {
-                return WatchState::now();
-            }
-            std::thread::sleep(pause);
-        })
-    }
-
     /// Raw loop metrics (see `aioxide.debug.metrics`).
     fn _metrics(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let st = &self.watch;
+        let st = &self.probe;
         let started = load_f64(&st.started);
-        let now = WatchState::now();
+        let now = ProbeState::now();
         let current = if started > 0.0 { now - started } else { 0.0 };
         let elapsed = load_f64(&st.ran) + current;
         let waiting = load_f64(&st.waiting);
@@ -209,15 +163,15 @@ impl PyLoopCore {
 
     /// A run starts: running time and the stall window start now.
     fn _metrics_start(&self) {
-        let now = WatchState::now();
-        store_f64(&self.watch.started, now);
-        store_f64(&self.watch.last_poll_end, now);
+        let now = ProbeState::now();
+        store_f64(&self.probe.started, now);
+        store_f64(&self.probe.last_poll_end, now);
     }
 
     /// A run ends: close the stall window and add the run to the running time.
     fn _metrics_stop(&self) {
-        let st = &self.watch;
-        let now = WatchState::now();
+        let st = &self.probe;
+        let now = ProbeState::now();
         let started = load_f64(&st.started);
         if started > 0.0 {
             store_f64(&st.ran, load_f64(&st.ran) + (now - started));
@@ -225,5 +179,72 @@ impl PyLoopCore {
             store_f64(&st.started, 0.0);
         }
         st.busy.store(false, Ordering::Relaxed);
+    }
+}
+
+/// What a watchdog thread reads of one loop, the loop itself not included.
+#[pyclass(name = "LoopProbe", module = "aioxide._aioxide", frozen)]
+pub struct PyLoopProbe {
+    state: Weak<ProbeState>,
+}
+
+impl PyLoopProbe {
+    /// The state while the loop lives, is open and is watched.
+    fn watched(&self) -> Option<Arc<ProbeState>> {
+        let st = self.state.upgrade()?;
+        let on = st.enabled.load(Ordering::Relaxed) && !st.closed.load(Ordering::Relaxed);
+        on.then_some(st)
+    }
+}
+
+#[pymethods]
+impl PyLoopProbe {
+    /// Turn the loop's per-callback bookkeeping on (a watchdog attaches) or off.
+    fn attach(&self, enabled: bool) {
+        if let Some(st) = self.state.upgrade() {
+            st.enabled.store(enabled, Ordering::Relaxed);
+        }
+    }
+
+    /// Wait, with the GIL released, until one callback has kept the loop busy for
+    /// `threshold` seconds; returns `(progress, since)` (since: when that callback was
+    /// first seen running, at most one `tick` late), or `None` once the watch is turned
+    /// off or the loop is closed or gone.
+    fn wait_for_stall(&self, py: Python<'_>, threshold: f64, tick: f64) -> Option<(u64, f64)> {
+        let pause = pause_of(tick);
+        py.detach(|| {
+            let mut seen: Option<(bool, u64)> = None;
+            let mut since = 0.0;
+            loop {
+                std::thread::sleep(pause);
+                let st = self.watched()?;
+                let busy = st.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
+                let state = (busy, st.progress.load(Ordering::Acquire));
+                let now = ProbeState::now();
+                if seen != Some(state) {
+                    seen = Some(state);
+                    since = now - tick;
+                } else if busy && now - since >= threshold {
+                    return Some((state.1, since));
+                }
+            }
+        })
+    }
+
+    /// Wait (GIL released) until the loop moves past the callback that made progress
+    /// count `progress`, goes idle, or the watch ends; returns when.
+    fn wait_until_moved(&self, py: Python<'_>, progress: u64, tick: f64) -> f64 {
+        let pause = pause_of(tick);
+        py.detach(|| loop {
+            let Some(st) = self.watched() else {
+                return ProbeState::now();
+            };
+            let busy = st.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
+            if !busy || st.progress.load(Ordering::Acquire) != progress {
+                return ProbeState::now();
+            }
+            drop(st);
+            std::thread::sleep(pause);
+        })
     }
 }

@@ -42,6 +42,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     scheduling::install_methods(m.py())?;
     m.add_class::<handle::PyHandle>()?;
     m.add_class::<handle::PyTimerHandle>()?;
+    m.add_class::<debug::PyLoopProbe>()?;
     transport::init_pymodule(m)?;
     fs::init_pymodule(m)?;
     sock_call::init_pymodule(m)?;

@@ -105,8 +105,8 @@ pub struct PyLoopCore {
     pub debug: AtomicBool,
     pub thread: Mutex<Option<ThreadId>>,
     pub iterations: AtomicU64,
-    /// Watchdog and metrics state (see `debug.rs`).
-    pub watch: crate::debug::WatchState,
+    /// Watchdog probe and metrics state (see `debug.rs`).
+    pub probe: Arc<crate::debug::ProbeState>,
     /// Events were waiting at the last poll: try the next one without releasing the GIL
     /// (see `run.rs`).
     pub poll_hot: AtomicBool,
@@ -224,7 +224,7 @@ impl PyLoopCore {
             debug: AtomicBool::new(false),
             thread: Mutex::new(None),
             iterations: AtomicU64::new(0),
-            watch: crate::debug::WatchState::default(),
+            probe: Arc::default(),
             poll_hot: AtomicBool::new(false),
             callbacks_run: AtomicU64::new(0),
             loop_kwargs: crate::ffi::GilCell::new(None),
@@ -308,6 +308,7 @@ impl PyLoopCore {
     fn _set_running(&self, py: Python<'_>, running: bool) {
         *self.thread.lock() = running.then(|| std::thread::current().id());
         self.running.store(running, Ordering::Relaxed);
+        self.probe.running.store(running, Ordering::Relaxed);
         if !running {
             self.stopping.store(false, Ordering::Relaxed);
             // The cached `{"loop": self}` is a reference cycle: keep it only while running,
@@ -323,6 +324,7 @@ impl PyLoopCore {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.probe.closed.store(true, Ordering::Relaxed);
         let reactor = self.reactor.lock().take();
         if let Some(reactor) = &reactor {
             reactor.clear();

@@ -87,7 +87,7 @@ impl PyLoopCore {
         let mut bufs = self.events.lock();
         let (events, io_ready) = &mut *bufs;
         io_ready.clear();
-        let started = self.watch.before_poll();
+        let started = self.probe.before_poll();
         let mut found = false;
         let res = if timeout == Some(0.0) {
             // A zero-timeout wait never sleeps: keep the GIL.
@@ -105,7 +105,7 @@ impl PyLoopCore {
             }
             res
         };
-        let waited = self.watch.after_poll(started);
+        let waited = self.probe.after_poll(started);
         // "Found without sleeping": the releasing wait returned within a scheduler tick.
         let hot = found || (!io_ready.is_empty() && waited < HOT_POLL_SECONDS);
         self.poll_hot.store(hot, Ordering::Relaxed);
@@ -132,7 +132,7 @@ impl PyLoopCore {
             clock.now() + clock.resolution()
         });
         if let Some((end, when)) = due {
-            self.watch.timer_lag(end - when);
+            self.probe.timer_lag(end - when);
         }
         let spare = std::mem::take(&mut st.spare);
         st.sched.take_batch(spare)
@@ -175,11 +175,11 @@ impl PyLoopCore {
         drop(dropped);
 
         let debug = this.debug.load(Ordering::Relaxed);
-        let watched = this.watch.enabled.load(Ordering::Relaxed);
+        let watched = this.probe.enabled.load(Ordering::Relaxed);
         if watched {
             // Busy from here until the next poller wait (which may be iterations away:
             // a loop with work ready and no descriptor watched does not poll).
-            this.watch.busy.store(true, Ordering::Relaxed);
+            this.probe.busy.store(true, Ordering::Relaxed);
         }
         let mut ran = 0u64;
         while let Some(queued) = batch.pop_front() {
@@ -204,7 +204,7 @@ impl PyLoopCore {
             // `queued` is dropped at the end of the iteration (see `HandleRef`'s Drop).
             let handle = queued.handle().bind(py);
             if watched {
-                this.watch.callback_starts(handle);
+                this.probe.callback_starts(handle);
             }
             let result = if debug {
                 // Debug mode times each callback and names the slow ones (Python side).

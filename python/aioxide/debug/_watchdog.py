@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from dataclasses import dataclass, field
 
 logger = logging.getLogger("aioxide.debug")
@@ -58,7 +59,10 @@ class Watchdog:
     def __init__(self, loop, threshold: float = 0.1, *, repeat_interval: float = 60.0):
         if not threshold > 0:
             raise ValueError(f"threshold must be a positive number of seconds, got {threshold!r}")
-        self.loop = loop
+        # The thread reads the loop through a probe and a weak reference: a watched loop
+        # dropped unclosed is still freed (warning as unclosed), which ends the thread.
+        self._loop = weakref.ref(loop)
+        self._probe = loop._probe()
         self.threshold = float(threshold)
         self.repeat_interval = repeat_interval
         self.reports = 0
@@ -67,9 +71,14 @@ class Watchdog:
         self._last_report: dict[tuple[str, int], float] = {}
         self._skipped: dict[tuple[str, int], int] = {}
 
+    @property
+    def loop(self):
+        """The watched loop, or ``None`` once it is gone."""
+        return self._loop()
+
     def start(self) -> Watchdog:
         if self._thread is None:
-            self.loop._set_watch(True)
+            self._probe.attach(True)
             self._thread = threading.Thread(
                 target=self._run, name="aioxide-watchdog", daemon=True
             )
@@ -78,11 +87,11 @@ class Watchdog:
 
     def stop(self) -> None:
         self._stop.set()
-        self.loop._set_watch(False)  # ends the thread's native waits
+        self._probe.attach(False)  # ends the thread's native waits
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
-        self.loop._set_watch(False)
+        self._probe.attach(False)
 
     @property
     def running(self) -> bool:
@@ -101,29 +110,27 @@ class Watchdog:
         while not self._stop.is_set():
             # Both waits run natively with the GIL released: a healthy loop never has to
             # hand the GIL to this thread.
-            try:
-                found = self.loop._watch_for_stall(self.threshold, tick)
-            except RuntimeError:  # the loop was closed under us
-                return
+            found = self._probe.wait_for_stall(self.threshold, tick)
             if found is None:
                 return
             progress, since = found
             stall = self._capture(progress, since)
-            ended = self.loop._watch_until_moved(progress, tick)
+            ended = self._probe.wait_until_moved(progress, tick)
             if stall is not None:
                 self._report(stall, ended)
 
     def _capture(self, progress: int, started: float) -> Stall | None:
-        thread_id = getattr(self.loop, "_thread_id", None)
+        loop = self._loop()
+        thread_id = getattr(loop, "_thread_id", None)
         frame = sys._current_frames().get(thread_id) if thread_id is not None else None
         if frame is None:
             return None
         stack = traceback.extract_stack(frame)
         try:
-            task = asyncio.current_task(self.loop)
+            task = asyncio.current_task(loop)
         except RuntimeError:
             task = None
-        handle = self.loop._watch_current(progress)
+        handle = loop._probe_current(progress)
         return Stall(started, progress, stack, task, repr(handle) if handle else "?")
 
     def _report(self, stall: Stall, ended: float) -> None:

@@ -35,10 +35,10 @@ pub fn run_in_context<'py>(
 }
 
 /// The handle the loop thread is running now, as the watchdog thread reads it
-/// (`WatchState::current`).
+/// (`ProbeState::current`).
 ///
 /// With a GIL, the loop thread publishes only the address: a store per callback. The
-/// watchdog reads it only with the GIL held, after `_watch_current` checked that the loop
+/// watchdog reads it only with the GIL held, after `_probe_current` checked that the loop
 /// is busy and that no callback started since (the progress count is unchanged).
 /// Between two callbacks the loop thread runs Rust code that holds the GIL; so while the
 /// watchdog holds the GIL and sees the loop busy with the same progress count, the loop
