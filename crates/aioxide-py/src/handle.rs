@@ -432,7 +432,7 @@ impl PyHandle {
         }
         if let Ok(timer) = slf.cast::<PyTimerHandle>() {
             let pos = if slf.get().is_cancelled() { 2 } else { 1 };
-            let when = timer.getattr("_when")?.repr()?.to_string();
+            let when = timer.get().when_value(slf.py()).repr()?.to_string();
             info.insert(pos, format!("when={when}"));
         }
         let py = slf.py();
@@ -582,11 +582,16 @@ impl PyTimerHandle {
         let Ok(other) = other.cast::<PyTimerHandle>() else {
             return Ok(py.NotImplemented());
         };
-        let (a, b) = (slf.as_super(), other.as_super());
+        let (a, b) = (slf.as_super().get(), other.as_super().get());
+        let none = py.None().into_bound(py);
+        let callback = |h: &PyHandle| h._callback(py).map_or(none.clone(), |c| c.into_bound(py));
+        let args = |h: &PyHandle| -> PyResult<Bound<'_, PyAny>> {
+            Ok(h._args(py)?.map_or(none.clone(), Bound::into_any))
+        };
         let equal = slf.get().when_value(py).eq(other.get().when_value(py))?
-            && a.getattr("_callback")?.eq(b.getattr("_callback")?)?
-            && a.getattr("_args")?.eq(b.getattr("_args")?)?
-            && a.get().is_cancelled() == b.get().is_cancelled();
+            && callback(a).eq(callback(b))?
+            && args(a)?.eq(args(b)?)?
+            && a.is_cancelled() == b.is_cancelled();
         Ok(equal.into_pyobject(py)?.to_owned().into_any().unbind())
     }
 

@@ -27,6 +27,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use super::must_propagate;
+use super::step::{CoreStep, Step};
 use super::stream::{asyncio_logger, copied_bytes, data_bytes, StdlibCheck};
 use crate::errors;
 use crate::loop_core::PyLoopCore;
@@ -244,7 +245,8 @@ impl PyDatagramCore {
     }
 
     fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
-        super::schedule_connection_lost(slf.get().loop_(slf.py()), slf.as_any(), exc)
+        let step = CoreStep::new(slf, Step::DatagramLost)?;
+        super::schedule_connection_lost(slf.get().loop_(slf.py()), step, exc)
     }
 
     /// The sender's address as a Python object, reused while the sender stays the same.
@@ -266,6 +268,84 @@ impl PyDatagramCore {
             .replace((raw.to_vec(), obj.clone_ref(py)));
         drop(old);
         Some(obj)
+    }
+
+    /// The writer callback: send queued datagrams until the kernel refuses one.
+    pub(crate) fn sendto_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        loop {
+            let Some((data, addr)) = ({
+                let mut st = this.state.borrow_mut(py);
+                let item = st.queue.pop_front();
+                if let Some((data, _)) = &item {
+                    st.queued -= data.bind(py).as_bytes().len();
+                }
+                item
+            }) else {
+                break;
+            };
+            match this.send_one(py, data.bind(py), addr.bind(py)) {
+                Ok(()) => {}
+                Err(SendError::WouldBlock) => {
+                    let mut st = this.state.borrow_mut(py);
+                    st.queued += data.bind(py).as_bytes().len();
+                    st.queue.push_front((data, addr));
+                    break;
+                }
+                Err(err) => return this.send_failed(py, err),
+            }
+        }
+        let event = {
+            let mut st = this.state.borrow_mut(py);
+            let size = st.queued;
+            st.flow.shrank(size)
+        };
+        this.flow(py, event)?; // resume_writing() may queue more
+        let closing = {
+            let st = this.state.borrow_mut(py);
+            if !st.queue.is_empty() {
+                return Ok(());
+            }
+            st.flags.closing
+        };
+        this.unwatch(py, Side::Write)?;
+        if closing {
+            Self::call_connection_lost(slf, py.None())?;
+        }
+        Ok(())
+    }
+
+    /// `protocol.connection_lost(exc)`, then close the socket and drop every reference.
+    pub(crate) fn call_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        if this.state.borrow_mut(py).sock.is_none() {
+            return Ok(());
+        }
+        let lost = match this.protocol(py) {
+            Some(p) => p
+                .bind(py)
+                .call_method1(pyo3::intern!(py, "connection_lost"), (exc,))
+                .map(drop),
+            None => Ok(()),
+        };
+        let taken = {
+            let mut st = this.state.borrow_mut(py);
+            (
+                st.sock.take(),
+                st.protocol.take(),
+                st.transport.take(),
+                st.last_peer.take(),
+                std::mem::take(&mut st.queue),
+            )
+        };
+        let closed = match &taken.0 {
+            Some(sock) => sock.bind(py).call_method0("close").map(drop),
+            None => Ok(()),
+        };
+        drop(taken);
+        lost.and(closed)
     }
 }
 
@@ -403,8 +483,8 @@ impl PyDatagramCore {
             match this.send_one(py, &data, &addr) {
                 Ok(()) => return Ok(()),
                 Err(SendError::WouldBlock) => {
-                    let callback = slf.getattr(pyo3::intern!(py, "_sendto_ready"))?;
-                    Self::watch(slf, Side::Write, &callback)?;
+                    let callback = CoreStep::new(slf, Step::SendtoReady)?;
+                    Self::watch(slf, Side::Write, callback.as_any())?;
                 }
                 Err(err) => return this.send_failed(py, err),
             }
@@ -416,52 +496,6 @@ impl PyDatagramCore {
         let event = st.flow.grew(size);
         drop(st);
         this.flow(py, event)
-    }
-
-    /// The writer callback: send queued datagrams until the kernel refuses one.
-    fn _sendto_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        loop {
-            let Some((data, addr)) = ({
-                let mut st = this.state.borrow_mut(py);
-                let item = st.queue.pop_front();
-                if let Some((data, _)) = &item {
-                    st.queued -= data.bind(py).as_bytes().len();
-                }
-                item
-            }) else {
-                break;
-            };
-            match this.send_one(py, data.bind(py), addr.bind(py)) {
-                Ok(()) => {}
-                Err(SendError::WouldBlock) => {
-                    let mut st = this.state.borrow_mut(py);
-                    st.queued += data.bind(py).as_bytes().len();
-                    st.queue.push_front((data, addr));
-                    break;
-                }
-                Err(err) => return this.send_failed(py, err),
-            }
-        }
-        let event = {
-            let mut st = this.state.borrow_mut(py);
-            let size = st.queued;
-            st.flow.shrank(size)
-        };
-        this.flow(py, event)?; // resume_writing() may queue more
-        let closing = {
-            let st = this.state.borrow_mut(py);
-            if !st.queue.is_empty() {
-                return Ok(());
-            }
-            st.flags.closing
-        };
-        this.unwatch(py, Side::Write)?;
-        if closing {
-            Self::_call_connection_lost(slf, py.None())?;
-        }
-        Ok(())
     }
 
     fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -570,38 +604,6 @@ impl PyDatagramCore {
     #[pyo3(name = "sock")]
     fn py_sock(&self, py: Python<'_>) -> Py<PyAny> {
         self.sock(py).unwrap_or_else(|| py.None())
-    }
-
-    /// `protocol.connection_lost(exc)`, then close the socket and drop every reference.
-    fn _call_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        if this.state.borrow_mut(py).sock.is_none() {
-            return Ok(());
-        }
-        let lost = match this.protocol(py) {
-            Some(p) => p
-                .bind(py)
-                .call_method1(pyo3::intern!(py, "connection_lost"), (exc,))
-                .map(drop),
-            None => Ok(()),
-        };
-        let taken = {
-            let mut st = this.state.borrow_mut(py);
-            (
-                st.sock.take(),
-                st.protocol.take(),
-                st.transport.take(),
-                st.last_peer.take(),
-                std::mem::take(&mut st.queue),
-            )
-        };
-        let closed = match &taken.0 {
-            Some(sock) => sock.bind(py).call_method0("close").map(drop),
-            None => Ok(()),
-        };
-        drop(taken);
-        lost.and(closed)
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {

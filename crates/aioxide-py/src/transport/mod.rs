@@ -11,6 +11,7 @@
 //! Python transport.
 
 pub mod datagram;
+mod step;
 pub mod stream;
 mod stream_io;
 pub mod tls;
@@ -19,6 +20,8 @@ mod tls_flow;
 mod tls_io;
 
 use std::os::fd::RawFd;
+
+pub(crate) use step::CoreStep;
 
 use aioxide_core::stream::{FlowEvent, WaterMarks};
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit, PyValueError};
@@ -74,16 +77,16 @@ pub(crate) fn unwatch_fd(
     PyLoopCore::remove_watcher_fd(event_loop, side, fd).map(drop)
 }
 
-/// `core._call_connection_lost(exc)` on the loop's next iteration.
+/// A core's `connection_lost` step (`StreamLost`/`DatagramLost`) with `exc`, on the
+/// loop's next iteration.
 pub(crate) fn schedule_connection_lost(
     event_loop: &Bound<'_, PyLoopCore>,
-    core: &Bound<'_, PyAny>,
+    step: Bound<'_, CoreStep>,
     exc: Py<PyAny>,
 ) -> PyResult<()> {
-    let py = core.py();
-    let callback = core.getattr(pyo3::intern!(py, "_call_connection_lost"))?;
+    let py = step.py();
     event_loop
-        .call_method1(pyo3::intern!(py, "call_soon"), (callback, exc))
+        .call_method1(pyo3::intern!(py, "call_soon"), (step, exc))
         .map(drop)
 }
 

@@ -18,6 +18,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyType};
 
+use super::step::{CoreStep, Step};
 use crate::errors;
 use crate::loop_core::PyLoopCore;
 use crate::sockets::Source;
@@ -213,8 +214,8 @@ impl PyStreamCore {
     }
 
     pub(crate) fn watch_write(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let callback = slf.getattr(pyo3::intern!(slf.py(), "_write_ready"))?;
-        Self::watch(slf, Side::Write, &callback)
+        let callback = CoreStep::new(slf, Step::WriteReady)?;
+        Self::watch(slf, Side::Write, callback.as_any())
     }
 
     /// The core object itself is the reader callback (its `__call__`).
@@ -261,7 +262,8 @@ impl PyStreamCore {
     }
 
     pub(crate) fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
-        super::schedule_connection_lost(slf.get().loop_(slf.py()), slf.as_any(), exc)
+        let step = CoreStep::new(slf, Step::StreamLost)?;
+        super::schedule_connection_lost(slf.get().loop_(slf.py()), step, exc)
     }
 
     fn set_protocol_inner(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {

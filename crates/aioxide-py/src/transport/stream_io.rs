@@ -10,6 +10,7 @@ use pyo3::exceptions::{PyBrokenPipeError, PyRuntimeError};
 use pyo3::prelude::*;
 
 use super::must_propagate;
+use super::step::{CoreStep, Step};
 use super::stream::{asyncio_logger, PyStreamCore};
 use crate::errors;
 use crate::ffi;
@@ -202,51 +203,9 @@ impl PyStreamCore {
             .call_method1(level, (message, transport))
             .map(drop)
     }
-}
-
-/// What asyncio's `sock.recv_into(buf)` raises for a buffer it cannot read into
-/// (read-only, not contiguous, not a buffer at all).
-fn not_writable(buf: &Bound<'_, PyAny>) -> PyErr {
-    let name = buf
-        .get_type()
-        .name()
-        .map_or_else(|_| "object".to_owned(), |n| n.to_string());
-    pyo3::exceptions::PyTypeError::new_err(format!(
-        "recv_into() argument 1 must be read-write bytes-like object, not {name}"
-    ))
-}
-
-#[pymethods]
-impl PyStreamCore {
-    /// The reader callback: one read, delivered to the protocol.
-    fn __call__(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let buffered = {
-            let st = slf.get().state.borrow_mut(slf.py());
-            if st.conn_lost > 0 {
-                return Ok(());
-            }
-            st.buffered
-        };
-        if buffered {
-            Self::read_into_buffer(slf)
-        } else {
-            Self::read_data(slf)
-        }
-    }
-
-    /// A write pipe watches its own descriptor for reading: it becomes readable (an error
-    /// or hang-up) once the reader has gone, which is noticed without writing. Scheduled
-    /// after `connection_made`; nothing if the transport closed meanwhile.
-    fn _watch_peer_close(slf: &Bound<'_, Self>) -> PyResult<()> {
-        if slf.get().state.borrow_mut(slf.py()).flags.closing {
-            return Ok(());
-        }
-        let callback = slf.getattr(pyo3::intern!(slf.py(), "_peer_closed"))?;
-        Self::watch(slf, Side::Read, &callback)
-    }
 
     /// The reader went away: close at once, with `BrokenPipeError` if data was lost.
-    fn _peer_closed(slf: &Bound<'_, Self>) -> PyResult<()> {
+    pub(crate) fn peer_closed(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         this.debug_log(py, "info", "%r was closed by peer")?;
@@ -264,7 +223,7 @@ impl PyStreamCore {
 
     /// The writer callback: flush the backlog; when it is gone, stop watching, wake a
     /// sendfile waiting for it, and finish a pending close or `write_eof`.
-    fn _write_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
+    pub(crate) fn write_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         let fd = this.fd;
@@ -317,7 +276,7 @@ impl PyStreamCore {
             if this.pipe {
                 this.unwatch(py, Side::Read)?; // the watch for the reader going away
             }
-            Self::_call_connection_lost(slf, py.None())?;
+            Self::call_connection_lost(slf, py.None())?;
         } else if eof {
             socket::shutdown_write(fd).map_err(errors::os_error)?;
         }
@@ -326,7 +285,7 @@ impl PyStreamCore {
 
     /// `protocol.connection_lost(exc)`, then close the socket and drop every reference
     /// (the transport and protocol cycle ends here).
-    fn _call_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
+    pub(crate) fn call_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         let (protocol, transport) = {
@@ -377,5 +336,47 @@ impl PyStreamCore {
         };
         drop((old.0, old.1, old.3, waiter));
         lost.and(closed).and(detached)
+    }
+}
+
+/// What asyncio's `sock.recv_into(buf)` raises for a buffer it cannot read into
+/// (read-only, not contiguous, not a buffer at all).
+fn not_writable(buf: &Bound<'_, PyAny>) -> PyErr {
+    let name = buf
+        .get_type()
+        .name()
+        .map_or_else(|_| "object".to_owned(), |n| n.to_string());
+    pyo3::exceptions::PyTypeError::new_err(format!(
+        "recv_into() argument 1 must be read-write bytes-like object, not {name}"
+    ))
+}
+
+#[pymethods]
+impl PyStreamCore {
+    /// The reader callback: one read, delivered to the protocol.
+    fn __call__(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let buffered = {
+            let st = slf.get().state.borrow_mut(slf.py());
+            if st.conn_lost > 0 {
+                return Ok(());
+            }
+            st.buffered
+        };
+        if buffered {
+            Self::read_into_buffer(slf)
+        } else {
+            Self::read_data(slf)
+        }
+    }
+
+    /// A write pipe watches its own descriptor for reading: it becomes readable (an error
+    /// or hang-up) once the reader has gone, which is noticed without writing. Scheduled
+    /// after `connection_made`; nothing if the transport closed meanwhile.
+    fn _watch_peer_close(slf: &Bound<'_, Self>) -> PyResult<()> {
+        if slf.get().state.borrow_mut(slf.py()).flags.closing {
+            return Ok(());
+        }
+        let callback = CoreStep::new(slf, Step::PeerClosed)?;
+        Self::watch(slf, Side::Read, callback.as_any())
     }
 }

@@ -287,6 +287,47 @@ impl PyTlsCore {
             .getattr(pyo3::intern!(py, "pending"))?
             .extract()
     }
+
+    pub(crate) fn check_handshake_timeout(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.get();
+        if this.phase(slf.py()) != Phase::Handshake {
+            return Ok(());
+        }
+        let message = format!(
+            "SSL handshake is taking longer than {} seconds: aborting the connection",
+            this.handshake_timeout.bind(slf.py()).str()?
+        );
+        let exc = pyo3::exceptions::PyConnectionAbortedError::new_err(message);
+        Self::fatal_error(
+            slf,
+            exc.value(slf.py()).as_any(),
+            "Fatal error on transport",
+        )
+    }
+
+    pub(crate) fn check_shutdown_timeout(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        if !matches!(slf.get().phase(py), Phase::Flushing | Phase::Shutdown) {
+            return Ok(());
+        }
+        if let Some(transport) = slf.get().transport(py) {
+            let exc = pyo3::exceptions::PyTimeoutError::new_err("SSL shutdown timed out");
+            transport
+                .bind(py)
+                .call_method1("_force_close", (exc.value(py),))?;
+        }
+        Ok(())
+    }
+
+    /// Resume after the application resumed reading (scheduled by `resume_reading`).
+    pub(crate) fn resume(slf: &Bound<'_, Self>) -> PyResult<()> {
+        match slf.get().phase(slf.py()) {
+            Phase::Wrapped => Self::do_read(slf),
+            Phase::Flushing => Self::do_flush(slf),
+            Phase::Shutdown => Self::do_shutdown(slf),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[pymethods]
@@ -443,51 +484,6 @@ impl PyTlsCore {
     fn resume_writing(slf: &Bound<'_, Self>) -> PyResult<()> {
         slf.get().st(slf.py()).ssl_writing_paused = false;
         Self::process_outgoing(slf)
-    }
-
-    fn _check_handshake_timeout(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let this = slf.get();
-        if this.phase(slf.py()) != Phase::Handshake {
-            return Ok(());
-        }
-        let message = format!(
-            "SSL handshake is taking longer than {} seconds: aborting the connection",
-            this.handshake_timeout.bind(slf.py()).str()?
-        );
-        let exc = pyo3::exceptions::PyConnectionAbortedError::new_err(message);
-        Self::fatal_error(
-            slf,
-            exc.value(slf.py()).as_any(),
-            "Fatal error on transport",
-        )
-    }
-
-    fn _check_shutdown_timeout(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        if !matches!(slf.get().phase(py), Phase::Flushing | Phase::Shutdown) {
-            return Ok(());
-        }
-        if let Some(transport) = slf.get().transport(py) {
-            let exc = pyo3::exceptions::PyTimeoutError::new_err("SSL shutdown timed out");
-            transport
-                .bind(py)
-                .call_method1("_force_close", (exc.value(py),))?;
-        }
-        Ok(())
-    }
-
-    /// Resume after the application resumed reading (scheduled by `resume_reading`).
-    fn _resume(slf: &Bound<'_, Self>) -> PyResult<()> {
-        match slf.get().phase(slf.py()) {
-            Phase::Wrapped => Self::do_read(slf),
-            Phase::Flushing => Self::do_flush(slf),
-            Phase::Shutdown => Self::do_shutdown(slf),
-            _ => Ok(()),
-        }
-    }
-
-    fn _do_read(slf: &Bound<'_, Self>) -> PyResult<()> {
-        Self::do_read(slf)
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {

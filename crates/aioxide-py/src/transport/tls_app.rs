@@ -5,6 +5,7 @@ use pyo3::exceptions::{PyNotImplementedError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
 
+use super::step::{CoreStep, Step};
 use super::tls::{PyTlsCore, READ_HIGH_WATER, WRITE_HIGH_WATER};
 
 /// The bytes-like check of the TLS transport's `write()`, with asyncio's message.
@@ -105,7 +106,7 @@ impl PyTlsCore {
         if !std::mem::replace(&mut slf.get().st(py).app_reading_paused, false) {
             return Ok(());
         }
-        let resume = slf.getattr(pyo3::intern!(py, "_resume"))?;
+        let resume = CoreStep::new(slf, Step::TlsResume)?;
         slf.get().loop_(py).call_method1("call_soon", (resume,))?;
         Ok(())
     }

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
 
+use super::step::{CoreStep, Step as CoreStepKind};
 use super::stream::asyncio_logger;
 use super::tls::{ssl_errors, AppState, Phase, PyTlsCore};
 
@@ -51,9 +52,13 @@ impl Step {
 
 impl PyTlsCore {
     /// `loop.call_later(delay, self.<method>)`: the handle of a timeout check.
-    fn call_later(slf: &Bound<'_, Self>, delay: &Py<PyAny>, method: &str) -> PyResult<Py<PyAny>> {
+    fn call_later(
+        slf: &Bound<'_, Self>,
+        delay: &Py<PyAny>,
+        step: CoreStepKind,
+    ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let check = slf.getattr(method)?;
+        let check = CoreStep::new(slf, step)?;
         let handle = slf
             .get()
             .loop_(py)
@@ -74,7 +79,7 @@ impl PyTlsCore {
         };
         this.st(py).handshake_start = start;
         this.set_phase(py, Phase::Handshake)?;
-        let timer = Self::call_later(slf, &this.handshake_timeout, "_check_handshake_timeout")?;
+        let timer = Self::call_later(slf, &this.handshake_timeout, CoreStepKind::HandshakeTimeout)?;
         let old = this.st(py).handshake_timer.replace(timer);
         drop(old);
         Self::do_handshake(slf)
@@ -153,7 +158,7 @@ impl PyTlsCore {
         // the new transport before its protocol sees the first data (as uvloop does;
         // 3.11's asyncio delivers it at once, to a caller still holding the old one).
         Self::fatal_on_exception(slf, Self::process_outgoing(slf))?;
-        let read = slf.getattr(pyo3::intern!(py, "_do_read"))?;
+        let read = CoreStep::new(slf, CoreStepKind::TlsRead)?;
         this.loop_(py).call_method1("call_soon", (read,))?;
         Ok(())
     }
@@ -281,7 +286,7 @@ impl PyTlsCore {
 
     fn arm_shutdown_timer(slf: &Bound<'_, Self>) -> PyResult<()> {
         let this = slf.get();
-        let timer = Self::call_later(slf, &this.shutdown_timeout, "_check_shutdown_timeout")?;
+        let timer = Self::call_later(slf, &this.shutdown_timeout, CoreStepKind::ShutdownTimeout)?;
         let old = this.st(slf.py()).shutdown_timer.replace(timer);
         drop(old);
         Ok(())

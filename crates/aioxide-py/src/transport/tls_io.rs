@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyMemoryView, PySlice};
 
 use super::must_propagate;
+use super::step::{CoreStep, Step};
 use super::stream::asyncio_logger;
 use super::tls::{flow_change, ssl_errors, AppState, Phase, PyTlsCore};
 
@@ -346,7 +347,7 @@ impl PyTlsCore {
                 while count > 0 {
                     if offset >= wants {
                         // Full: the rest on the next iteration.
-                        let again = slf.getattr(pyo3::intern!(py, "_do_read"))?;
+                        let again = CoreStep::new(slf, Step::TlsRead)?;
                         this.loop_(py).call_method1("call_soon", (again,))?;
                         break;
                     }
