@@ -27,7 +27,6 @@ from ._servers import ServerMixin
 from ._signals import SignalMixin
 from ._sockets import SocketMixin
 from ._subprocess import SubprocessMixin
-from ._tasks import TaskMixin
 
 # Bound at import: a loop closed from __del__ at shutdown may outlive the sys module.
 _is_finalizing = sys.is_finalizing
@@ -74,7 +73,6 @@ class Loop(
     # native code's own checks that an object is a LoopCore walk a shorter MRO. No mixin
     # overrides a native method.
     LoopCore,
-    TaskMixin,
     ExceptionHandlerMixin,
     ExecutorMixin,
     AsyncGenMixin,

@@ -34,9 +34,7 @@ CONNECTION_CLOSES_SOCK_ON_SETUP_ERROR = _V >= (3, 14)
 
 # create_task with a task factory: 3.13.0-3.13.3 and 3.14 pass name= to the factory;
 # 3.13.4 went back to setting it afterwards, set_name(None) included; 3.11/3.12 name the
-# task only when a name is given.
-TASK_FACTORY_GETS_NAME = _V >= (3, 14) or (3, 13) <= _V < (3, 13, 4)
-TASK_FACTORY_NAME_SET_ALWAYS = (3, 13, 4) <= _V < (3, 14)
+# task only when a name is given. Native: crates/aioxide-py/src/task_factory.rs.
 
 # 3.13.x/3.14: sendfile leaves the file at offset + sent even when nothing was sent, and
 # its fallback seeks to a zero offset too. Asked of the stdlib (its native helper lost

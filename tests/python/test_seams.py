@@ -21,6 +21,7 @@ STDLIB = {
     "_iscoroutinefunction": "asyncio.coroutines (call_soon's check in debug mode)",
     "_sslobj": "ssl.SSLObject's C object",
     "_source_traceback": "asyncio's C Task, set in debug mode as asyncio does",
+    "_set_task_name": "asyncio.tasks (3.11/3.12: naming a factory's task)",
 }
 
 # aioxide's own Python that Rust still calls by name (issue #27: to be made native or
@@ -34,8 +35,6 @@ STILL_CALLED_BY_NAME = {
     "_sock_recv_slow": "sock_recv's path for objects that are not plain sockets",
     "_sock_sendall_slow": "sock_sendall's path for objects that are not plain sockets",
     "_run_handle_debug": "debug mode times each handle in Python",
-    "_task_factory": "create_task reads the loop's factory",
-    "_create_task_with_factory": "create_task with a factory set",
 }
 
 

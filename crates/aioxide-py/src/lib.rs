@@ -8,12 +8,13 @@
 //! reach the loop through `call_soon`, which is native.
 //!
 //! Files by area: `loop_core.rs` (state and lifecycle), `scheduling.rs` (call_soon and
-//! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends), `sockets.rs` (native `sock_recv`/`sock_sendall`), `process.rs`
-//! (the subprocess path's calls that keep the GIL),
-//! `transport/` (the native cores of socket transports), `fs/` (the file engine
-//! and read buffer behind `aioxide.fs`),
-//! `tasks.rs` (create_future, create_task), `debug.rs` (watchdog and metrics state), `handle.rs` (and `handle_args.rs`), `errors.rs` (Rust errors to Python exceptions), `ffi/` (the only
-//! `unsafe`: C-API calls pyo3 does not wrap).
+//! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends),
+//! `sockets.rs` (native `sock_recv`/`sock_sendall`), `process.rs` (the subprocess path's
+//! calls that keep the GIL), `transport/` (the native cores of socket transports), `fs/`
+//! (the file engine and read buffer behind `aioxide.fs`), `tasks.rs` (create_future,
+//! create_task), `task_factory.rs`, `debug.rs` (watchdog probe and metrics state),
+//! `handle.rs` (and `handle_args.rs`), `errors.rs` (Rust errors to Python exceptions),
+//! `ffi/` (the only `unsafe`: C-API calls pyo3 does not wrap).
 
 use pyo3::prelude::*;
 
@@ -29,6 +30,7 @@ mod run;
 mod scheduling;
 mod sock_call;
 mod sockets;
+mod task_factory;
 mod tasks;
 mod transport;
 mod watchers;

@@ -116,6 +116,8 @@ pub struct PyLoopCore {
     /// keywords any other way builds and frees a dict per call. Held only while the
     /// loop runs.
     pub loop_kwargs: crate::ffi::GilCell<Option<Py<PyDict>>>,
+    /// `set_task_factory`'s factory (see `task_factory.rs`).
+    pub task_factory: crate::ffi::GilCell<Option<Py<PyAny>>>,
 }
 
 impl PyLoopCore {
@@ -228,6 +230,7 @@ impl PyLoopCore {
             poll_hot: AtomicBool::new(false),
             callbacks_run: AtomicU64::new(0),
             loop_kwargs: crate::ffi::GilCell::new(None),
+            task_factory: crate::ffi::GilCell::new(None),
         })
     }
 
@@ -371,11 +374,18 @@ impl PyLoopCore {
                 visit.call(d)?;
             }
         }
+        if let Some(factory) = self.task_factory.traverse_borrow(&visit) {
+            if let Some(f) = &*factory {
+                visit.call(f)?;
+            }
+        }
         Ok(())
     }
 
     fn __clear__(&self, py: Python<'_>) {
         self.release_python_refs(py);
+        let factory = self.task_factory.borrow_mut(py).take();
+        drop(factory); // kept by close(), as asyncio keeps it
     }
 }
 

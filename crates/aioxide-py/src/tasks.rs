@@ -1,7 +1,6 @@
 //! `create_future` and `create_task`, native because every `await` of a fresh future or
-//! task goes through them. With a task factory set, `create_task` hands over to the
-//! Python `_create_task_with_factory` (`_tasks.py`), whose factory calling convention
-//! depends on the Python version.
+//! task goes through them. With a task factory set, `create_task` calls it (see
+//! `task_factory.rs`).
 
 use std::sync::atomic::Ordering;
 
@@ -40,9 +39,7 @@ impl PyLoopCore {
     }
 
     /// Schedule `coro` as a task. Extra keywords (such as 3.12's `eager_start`) go to
-    /// the task factory or to `Task`. With a task factory set, the Python
-    /// `_create_task_with_factory` calls it (its calling convention depends on the
-    /// Python version).
+    /// the task factory or to `Task`.
     #[pyo3(signature = (coro, *, name = None, context = None, **kwargs))]
     fn create_task(
         slf: &Bound<'_, Self>,
@@ -55,16 +52,9 @@ impl PyLoopCore {
         let none = py.None().into_bound(py);
         let name = name.unwrap_or(&none);
         let context = context.unwrap_or(&none);
-        let factory = slf.getattr(pyo3::intern!(py, "_task_factory"))?;
-        if !factory.is_none() {
-            let method = pyo3::intern!(py, "_create_task_with_factory");
-            let kwargs = match kwargs {
-                Some(extra) => extra.clone(),
-                None => PyDict::new(py),
-            };
-            return Ok(slf
-                .call_method1(method, (factory, coro, name, context, kwargs))?
-                .unbind());
+        if let Some(factory) = slf.get().factory(py) {
+            let factory = factory.bind(py);
+            return Self::task_from_factory(slf, factory, coro, name, context, kwargs);
         }
         Self::task_without_factory(slf, coro, name, context, kwargs)
     }
