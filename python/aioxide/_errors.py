@@ -32,7 +32,6 @@ def _describe(key: str, value: Any) -> str:
 
 class ExceptionHandlerMixin:
     _exception_handler: ExceptionHandler | None = None
-    _current_handle: Any = None
 
     def set_exception_handler(self, handler: ExceptionHandler | None) -> None:
         if handler is not None and not callable(handler):

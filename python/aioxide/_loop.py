@@ -49,14 +49,6 @@ def _env_watchdog_threshold() -> float | None:
     return threshold if threshold > 0 else None
 
 
-def _format_handle(handle) -> str:
-    """A slow callback is named by its task when it is a task's step, as asyncio does."""
-    owner = getattr(handle._callback, "__self__", None)
-    if isinstance(owner, tasks.Task):
-        return repr(owner)
-    return str(handle)
-
-
 def _stop_when_done(fut) -> None:
     # A future that ended with SystemExit/KeyboardInterrupt is already propagating the
     # exception out of run_forever; stopping here too would swallow nothing but is
@@ -228,24 +220,6 @@ class Loop(
             self.call_soon_threadsafe(self._set_coroutine_origin_tracking, enabled)
             if enabled:  # debug mode brings the watchdog; a running loop gets it now
                 self.call_soon_threadsafe(self._start_configured_watchdog)
-
-    def _run_handle_debug(self, handle) -> None:
-        """Debug mode: run one handle, warn when it held the loop for
-        ``slow_callback_duration`` or longer (the native loop calls this per handle)."""
-        try:
-            self._current_handle = handle
-            start = self.time()
-            handle._run()
-            took = self.time() - start
-            if took >= self.slow_callback_duration:
-                base_events.logger.warning(
-                    "Executing %s took %.3f seconds", _format_handle(handle), took
-                )
-        finally:
-            self._current_handle = None
-            # A callback's error keeps its traceback's frames, and their callers' (this
-            # one): without this the handle, and the task it steps, live until a GC pass.
-            handle = None  # noqa: F841
 
     # -- watchdog and metrics (aioxide.debug) ----------------------------------------------
 

@@ -83,6 +83,27 @@ def test_debug_mode_warns_about_slow_callbacks(debug_loop, caplog):
     assert re.match(r"Executing <Handle slow\(\) at .+> took \d+\.\d{3} seconds$", warnings[0])
 
 
+def test_a_slow_task_step_is_named_by_its_task(debug_loop, caplog):
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    debug_loop.slow_callback_duration = 0.01
+
+    async def blocks():
+        time.sleep(0.02)
+
+    debug_loop.run_until_complete(debug_loop.create_task(blocks(), name="blocker"))
+    warnings = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
+    assert any(re.match(r"Executing <Task .*name='blocker'.*> took \d+\.\d{3} seconds$", w)
+               for w in warnings), warnings
+
+
+def test_current_handle_is_the_running_one_in_debug_mode(debug_loop):
+    seen = []
+    handle = debug_loop.call_soon(lambda: seen.append(debug_loop._current_handle))
+    run_briefly(debug_loop)
+    assert seen == [handle]
+    assert debug_loop._current_handle is None
+
+
 def test_debug_mode_handle_repr_tells_where_it_was_created(debug_loop):
     handle = debug_loop.call_soon(cb)
     assert re.fullmatch(

@@ -34,7 +34,6 @@ STILL_CALLED_BY_NAME = {
     "_ensure_fd_no_transport": "native sock_* check the transport table",
     "_sock_recv_slow": "sock_recv's path for objects that are not plain sockets",
     "_sock_sendall_slow": "sock_sendall's path for objects that are not plain sockets",
-    "_run_handle_debug": "debug mode times each handle in Python",
 }
 
 

@@ -18,6 +18,7 @@ use std::sync::{Arc, Weak};
 
 use aioxide_core::{Clock, MonotonicClock};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
 use crate::handle::PyHandle;
@@ -111,8 +112,73 @@ impl ProbeState {
     }
 }
 
+/// A slow callback is named by its task when it is a task's step, as asyncio does.
+fn describe_handle<'py>(handle: &Bound<'py, PyHandle>) -> PyResult<Bound<'py, PyAny>> {
+    let py = handle.py();
+    if let Some(callback) = handle.get()._callback(py) {
+        if let Ok(owner) = callback.bind(py).getattr(pyo3::intern!(py, "__self__")) {
+            let task = py
+                .import("asyncio.tasks")?
+                .getattr(pyo3::intern!(py, "Task"))?;
+            if owner.is_instance(&task)? {
+                return Ok(owner.repr()?.into_any());
+            }
+        }
+    }
+    Ok(handle.str()?.into_any())
+}
+
+impl PyLoopCore {
+    /// Debug mode: run one handle as `_current_handle`, and warn on asyncio's logger
+    /// when it held the loop for `slow_callback_duration` or longer.
+    pub(crate) fn run_handle_debug(
+        slf: &Bound<'_, Self>,
+        handle: &Bound<'_, PyHandle>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let set_current = |h: Option<Py<PyAny>>| {
+            let old = std::mem::replace(&mut *this.current_handle.borrow_mut(py), h);
+            drop(old); // after the borrow
+        };
+        set_current(Some(handle.clone().into_any().unbind()));
+        let start = this.clock.borrow_mut(py).now();
+        let result = PyHandle::run(handle);
+        let took = this.clock.borrow_mut(py).now() - start;
+        set_current(None);
+        result?;
+        let slow = slf.getattr(pyo3::intern!(py, "slow_callback_duration"))?;
+        if took >= slow.extract::<f64>()? {
+            // Read at call time, as asyncio does: tests patch `base_events.logger`.
+            static BASE_EVENTS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+            let module = BASE_EVENTS.get_or_try_init(py, || {
+                Ok::<_, PyErr>(py.import("asyncio.base_events")?.unbind())
+            })?;
+            let logger = module.bind(py).getattr(pyo3::intern!(py, "logger"))?;
+            logger.call_method1(
+                pyo3::intern!(py, "warning"),
+                (
+                    "Executing %s took %.3f seconds",
+                    describe_handle(handle)?,
+                    took,
+                ),
+            )?;
+        }
+        Ok(())
+    }
+}
+
 #[pymethods]
 impl PyLoopCore {
+    /// asyncio's `_current_handle`: the handle running now, in debug mode.
+    #[getter(_current_handle)]
+    fn current_handle_attr(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.current_handle
+            .borrow_mut(py)
+            .as_ref()
+            .map(|h| h.clone_ref(py))
+    }
+
     /// A probe on this loop for a watchdog thread (it does not keep the loop alive).
     fn _probe(&self) -> PyLoopProbe {
         PyLoopProbe {

@@ -387,7 +387,7 @@ impl PyHandle {
     }
 
     #[getter]
-    fn _callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+    pub(crate) fn _callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.refs
             .borrow_mut(py)
             .callback

@@ -118,6 +118,8 @@ pub struct PyLoopCore {
     pub loop_kwargs: crate::ffi::GilCell<Option<Py<PyDict>>>,
     /// `set_task_factory`'s factory (see `task_factory.rs`).
     pub task_factory: crate::ffi::GilCell<Option<Py<PyAny>>>,
+    /// Debug mode: the handle running now (asyncio's `_current_handle`).
+    pub current_handle: crate::ffi::GilCell<Option<Py<PyAny>>>,
 }
 
 impl PyLoopCore {
@@ -231,6 +233,7 @@ impl PyLoopCore {
             callbacks_run: AtomicU64::new(0),
             loop_kwargs: crate::ffi::GilCell::new(None),
             task_factory: crate::ffi::GilCell::new(None),
+            current_handle: crate::ffi::GilCell::new(None),
         })
     }
 
@@ -374,9 +377,11 @@ impl PyLoopCore {
                 visit.call(d)?;
             }
         }
-        if let Some(factory) = self.task_factory.traverse_borrow(&visit) {
-            if let Some(f) = &*factory {
-                visit.call(f)?;
+        for cell in [&self.task_factory, &self.current_handle] {
+            if let Some(obj) = cell.traverse_borrow(&visit) {
+                if let Some(o) = &*obj {
+                    visit.call(o)?;
+                }
             }
         }
         Ok(())

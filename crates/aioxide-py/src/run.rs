@@ -207,8 +207,7 @@ impl PyLoopCore {
                 this.probe.callback_starts(handle);
             }
             let result = if debug {
-                // Debug mode times each callback and names the slow ones (Python side).
-                slf.call_method1("_run_handle_debug", (handle,)).map(drop)
+                Self::run_handle_debug(slf, handle)
             } else {
                 PyHandle::run(handle)
             };
