@@ -38,35 +38,13 @@ class CoreFace:
     def set_protocol(self, protocol) -> None:
         self._core.set_protocol(protocol)
 
-    # -- called by the core on rare paths ------------------------------------------
-
-    def _expected_error(self, exc) -> bool:
-        """An error that only means the peer went away: logged in debug mode only."""
-        return isinstance(exc, OSError)
+    # -- asyncio's private transport API ---------------------------------------------
 
     def _fatal_error(self, exc, message="Fatal error on transport") -> None:
-        if self._expected_error(exc):
-            if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._loop.call_exception_handler({
-                "message": message,
-                "exception": exc,
-                "transport": self,
-                "protocol": self._core.get_protocol(),
-            })
-        self._core._force_close(exc)
+        self._core._fatal_error(exc, message)
 
     def _force_close(self, exc) -> None:
         self._core._force_close(exc)
-
-    def _flow_failed(self, name: str, exc: BaseException) -> None:
-        self._loop.call_exception_handler({
-            "message": f"protocol.{name}() failed",
-            "exception": exc,
-            "transport": self,
-            "protocol": self._core.get_protocol(),
-        })
 
 
 class SocketFace(CoreFace):

@@ -8,7 +8,6 @@ write buffer and flow control; subprocesses get their stdin/stdout/stderr throug
 
 from __future__ import annotations
 
-import errno
 import stat
 import warnings
 from asyncio import futures, transports
@@ -68,10 +67,6 @@ class _PipeTransport(CoreFace):
         if pipe is not None:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             pipe.close()
-
-    def _expected_error(self, exc) -> bool:
-        # EIO from a pty whose other side closed is how a pty says end of stream.
-        return isinstance(exc, OSError) and exc.errno == errno.EIO
 
 
 class ReadPipeTransport(_PipeTransport, CoreReading, transports.ReadTransport):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 RUST = Path(__file__).resolve().parents[2] / "crates" / "aioxide-py" / "src"
 
-# Private names of the stdlib that the bindings read, and where from.
+# Private names of the stdlib that the bindings read, and where from (or asyncio's own
+# private contract between objects).
 STDLIB = {
     "_getframe": "sys",
     "_warn_unawaited_coroutine": "warnings (a native coroutine never awaited)",
@@ -22,14 +23,12 @@ STDLIB = {
     "_sslobj": "ssl.SSLObject's C object",
     "_source_traceback": "asyncio's C Task, set in debug mode as asyncio does",
     "_set_task_name": "asyncio.tasks (3.11/3.12: naming a factory's task)",
+    "_force_close": "asyncio's contract: SSL force-closes the transport beneath it",
 }
 
 # aioxide's own Python that Rust still calls by name (issue #27: to be made native or
 # handed over at construction).
 STILL_CALLED_BY_NAME = {
-    "_fatal_error": "Python transports report a fatal error",
-    "_force_close": "TLS transport and shutdown timeout",
-    "_flow_failed": "a protocol's pause/resume_writing raised",
     "_detach_server": "server accounting when a connection ends",
     "_ensure_fd_no_transport": "native sock_* check the transport table",
     "_sock_recv_slow": "sock_recv's path for objects that are not plain sockets",

@@ -146,7 +146,8 @@ impl PyDatagramCore {
     }
 
     fn flow(&self, py: Python<'_>, event: FlowEvent) -> PyResult<()> {
-        super::notify_flow(py, self.protocol(py), self.transport(py), event)
+        let event_loop = self.loop_(py).as_any();
+        super::notify_flow(event_loop, self.protocol(py), self.transport(py), event)
     }
 
     fn error_received(&self, py: Python<'_>, err: PyErr) -> PyResult<()> {
@@ -159,12 +160,19 @@ impl PyDatagramCore {
         }
     }
 
-    /// `transport._fatal_error(exc, message)`, unless the error must propagate.
-    fn fatal_error(&self, py: Python<'_>, err: PyErr, message: &str) -> PyResult<()> {
+    /// asyncio's `_fatal_error` (see `super::report_fatal`), then force-close; unless the
+    /// error must propagate.
+    fn fatal_error(slf: &Bound<'_, Self>, err: PyErr, message: &str) -> PyResult<()> {
+        let py = slf.py();
         if must_propagate(py, &err) {
             return Err(err);
         }
-        super::report_fatal(py, self.transport(py), err, message)
+        let this = slf.get();
+        let (transport, protocol) = (this.transport(py), this.protocol(py));
+        let gone = super::PeerGone::AnyOsError;
+        let exc =
+            super::report_core_fatal(this.loop_(py), transport, protocol, err, message, gone)?;
+        Self::force_close(slf, exc)
     }
 
     /// One datagram to the kernel.
@@ -208,12 +216,12 @@ impl PyDatagramCore {
     }
 
     /// A send failed: error_received for an `OSError`, else a fatal error.
-    fn send_failed(&self, py: Python<'_>, err: SendError) -> PyResult<()> {
+    fn send_failed(slf: &Bound<'_, Self>, err: SendError) -> PyResult<()> {
         match err {
             SendError::WouldBlock => Ok(()),
-            SendError::Os(e) => self.error_received(py, e),
+            SendError::Os(e) => slf.get().error_received(slf.py(), e),
             SendError::Other(e) => {
-                self.fatal_error(py, e, "Fatal write error on datagram transport")
+                Self::fatal_error(slf, e, "Fatal write error on datagram transport")
             }
         }
     }
@@ -293,7 +301,7 @@ impl PyDatagramCore {
                     st.queue.push_front((data, addr));
                     break;
                 }
-                Err(err) => return this.send_failed(py, err),
+                Err(err) => return Self::send_failed(slf, err),
             }
         }
         let event = {
@@ -415,7 +423,7 @@ impl PyDatagramCore {
             None => {
                 let err =
                     PyValueError::new_err("unsupported address family of a datagram's sender");
-                return this.fatal_error(py, err, "Fatal read error on datagram transport");
+                return Self::fatal_error(slf, err, "Fatal read error on datagram transport");
             }
         };
         let Some(protocol) = this.protocol(py) else {
@@ -478,7 +486,7 @@ impl PyDatagramCore {
         if st.queue.is_empty() {
             drop(st);
             if let Some(err) = unsendable {
-                return this.send_failed(py, SendError::Other(err));
+                return Self::send_failed(slf, SendError::Other(err));
             }
             match this.send_one(py, &data, &addr) {
                 Ok(()) => return Ok(()),
@@ -486,7 +494,7 @@ impl PyDatagramCore {
                     let callback = CoreStep::new(slf, Step::SendtoReady)?;
                     Self::watch(slf, Side::Write, callback.as_any())?;
                 }
-                Err(err) => return this.send_failed(py, err),
+                Err(err) => return Self::send_failed(slf, err),
             }
             st = this.state.borrow_mut(py);
         }
@@ -529,6 +537,16 @@ impl PyDatagramCore {
     fn _force_close(slf: &Bound<'_, Self>, exc: Option<Py<PyAny>>) -> PyResult<()> {
         let exc = exc.unwrap_or_else(|| slf.py().None());
         Self::force_close(slf, exc)
+    }
+
+    /// asyncio's `transport._fatal_error(exc, message)`, for Python callers.
+    #[pyo3(signature = (exc, message = "Fatal error on transport".to_string()))]
+    fn _fatal_error(
+        slf: &Bound<'_, Self>,
+        exc: &Bound<'_, PyAny>,
+        message: String,
+    ) -> PyResult<()> {
+        Self::fatal_error(slf, PyErr::from_value(exc.clone()), &message)
     }
 
     fn is_closing(&self, py: Python<'_>) -> bool {

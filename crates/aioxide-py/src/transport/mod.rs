@@ -24,9 +24,10 @@ use std::os::fd::RawFd;
 pub(crate) use step::CoreStep;
 
 use aioxide_core::stream::{FlowEvent, WaterMarks};
-use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PySystemExit, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyInt, PyTuple, PyType};
 
 use crate::loop_core::PyLoopCore;
 use crate::watchers::{FdOf, Side};
@@ -90,21 +91,105 @@ pub(crate) fn schedule_connection_lost(
         .map(drop)
 }
 
-/// `transport._fatal_error(exc, message)`: the Python transport logs or reports, then
-/// force-closes.
+/// The errors a transport reports only in debug mode, because they only mean that the
+/// peer went away (asyncio's rule for each kind of transport).
+#[derive(Clone, Copy)]
+pub(crate) enum PeerGone {
+    /// Sockets and TLS: any `OSError`.
+    AnyOsError,
+    /// Pipes: `EIO`, which is how a pty says that its other side closed.
+    Eio,
+}
+
+impl PeerGone {
+    fn matches(self, exc: &Bound<'_, PyAny>) -> PyResult<bool> {
+        if !exc.is_instance_of::<PyOSError>() {
+            return Ok(false);
+        }
+        Ok(match self {
+            PeerGone::AnyOsError => true,
+            PeerGone::Eio => exc
+                .getattr(pyo3::intern!(exc.py(), "errno"))?
+                .eq(libc::EIO)?,
+        })
+    }
+}
+
+/// Who a fatal error is about, as the report names it.
+pub(crate) struct FatalSubject<'a, 'py> {
+    pub event_loop: &'a Bound<'py, PyAny>,
+    pub debug: bool,
+    /// What the debug log's `%r` shows.
+    pub shown: &'a Bound<'py, PyAny>,
+    pub transport: Option<Py<PyAny>>,
+    pub protocol: Option<Py<PyAny>>,
+}
+
+/// asyncio's `_fatal_error` report, the same for every transport core: an error that
+/// only means the peer went away is logged in debug mode; anything else (a cancellation
+/// aside) goes to the loop's exception handler. The caller then force-closes.
 pub(crate) fn report_fatal(
-    py: Python<'_>,
+    who: FatalSubject<'_, '_>,
+    exc: &Bound<'_, PyAny>,
+    message: &str,
+    gone: PeerGone,
+) -> PyResult<()> {
+    let py = exc.py();
+    if gone.matches(exc)? {
+        if who.debug {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("exc_info", exc)?;
+            let args = ("%r: %s", who.shown, message);
+            stream::asyncio_logger(py)?.call_method("debug", args, Some(&kwargs))?;
+        }
+        return Ok(());
+    }
+    if exc.is_instance(cancelled_error(py)?)? {
+        return Ok(());
+    }
+    let context = PyDict::new(py);
+    context.set_item("message", message)?;
+    context.set_item("exception", exc)?;
+    context.set_item("transport", who.transport)?;
+    context.set_item("protocol", who.protocol)?;
+    who.event_loop
+        .call_method1(pyo3::intern!(py, "call_exception_handler"), (context,))
+        .map(drop)
+}
+
+/// `report_fatal` for a socket or pipe core, whose loop is a `LoopCore` and whose debug
+/// log shows the transport; returns the exception, for the caller's force-close.
+pub(crate) fn report_core_fatal(
+    event_loop: &Bound<'_, PyLoopCore>,
     transport: Option<Py<PyAny>>,
+    protocol: Option<Py<PyAny>>,
     err: PyErr,
     message: &str,
-) -> PyResult<()> {
-    match transport {
-        Some(t) => t
-            .bind(py)
-            .call_method1(pyo3::intern!(py, "_fatal_error"), (err.value(py), message))
-            .map(drop),
-        None => Ok(()),
-    }
+    gone: PeerGone,
+) -> PyResult<Py<PyAny>> {
+    let py = event_loop.py();
+    let exc = err.value(py).clone().into_any();
+    let shown = match &transport {
+        Some(t) => t.bind(py).clone(),
+        None => py.None().into_bound(py),
+    };
+    let who = FatalSubject {
+        event_loop: event_loop.as_any(),
+        debug: event_loop
+            .get()
+            .debug
+            .load(std::sync::atomic::Ordering::Relaxed),
+        shown: &shown,
+        transport,
+        protocol,
+    };
+    report_fatal(who, &exc, message, gone)?;
+    Ok(exc.unbind())
+}
+
+fn cancelled_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    TYPE.import(py, "asyncio", "CancelledError")
 }
 
 /// The reading and closing state every transport core keeps, with asyncio's rules.
@@ -137,14 +222,14 @@ impl ReadFlags {
 }
 
 /// Tell `protocol` about a flow event (`pause_writing()`/`resume_writing()`); if that
-/// raises, the Python transport's `_flow_failed` sends it to the exception handler, as
-/// asyncio does.
+/// raises, the error goes to the loop's exception handler, as asyncio does.
 pub(crate) fn notify_flow(
-    py: Python<'_>,
+    event_loop: &Bound<'_, PyAny>,
     protocol: Option<Py<PyAny>>,
     transport: Option<Py<PyAny>>,
     event: FlowEvent,
 ) -> PyResult<()> {
+    let py = event_loop.py();
     let name = match event {
         FlowEvent::None => return Ok(()),
         FlowEvent::Pause => "pause_writing",
@@ -157,9 +242,12 @@ pub(crate) fn notify_flow(
         if must_propagate(py, &err) {
             return Err(err);
         }
-        transport
-            .bind(py)
-            .call_method1("_flow_failed", (name, err.value(py)))?;
+        let context = PyDict::new(py);
+        context.set_item("message", format!("protocol.{name}() failed"))?;
+        context.set_item("exception", err.value(py))?;
+        context.set_item("transport", transport)?;
+        context.set_item("protocol", protocol)?;
+        event_loop.call_method1(pyo3::intern!(py, "call_exception_handler"), (context,))?;
     }
     Ok(())
 }

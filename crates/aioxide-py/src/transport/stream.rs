@@ -19,6 +19,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyType};
 
 use super::step::{CoreStep, Step};
+use super::PeerGone;
 use crate::errors;
 use crate::loop_core::PyLoopCore;
 use crate::sockets::Source;
@@ -223,14 +224,25 @@ impl PyStreamCore {
         Self::watch(slf, Side::Read, slf.as_any())
     }
 
-    /// `transport._fatal_error(exc, message)`: log or report, then force-close.
-    pub(crate) fn fatal_error(&self, py: Python<'_>, err: PyErr, message: &str) -> PyResult<()> {
-        super::report_fatal(py, self.transport(py), err, message)
+    /// asyncio's `_fatal_error`: report (see `super::report_fatal`), then force-close.
+    pub(crate) fn fatal_error(slf: &Bound<'_, Self>, err: PyErr, message: &str) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let gone = if this.pipe {
+            PeerGone::Eio
+        } else {
+            PeerGone::AnyOsError
+        };
+        let (transport, protocol) = (this.transport(py), this.protocol(py));
+        let exc =
+            super::report_core_fatal(this.loop_(py), transport, protocol, err, message, gone)?;
+        Self::force_close(slf, exc)
     }
 
     /// Tell the protocol about a flow event (see `super::notify_flow`).
     pub(crate) fn flow(&self, py: Python<'_>, event: FlowEvent) -> PyResult<()> {
-        super::notify_flow(py, self.protocol(py), self.transport(py), event)
+        let event_loop = self.loop_(py).as_any();
+        super::notify_flow(event_loop, self.protocol(py), self.transport(py), event)
     }
 
     /// asyncio's `_force_close`: drop the buffer, stop reading and writing, and call
@@ -400,7 +412,7 @@ impl PyStreamCore {
         if let Some(err) = unsendable {
             drop(st);
             let message = format!("Fatal write error on {} transport", this.kind());
-            return this.fatal_error(py, err, &message);
+            return Self::fatal_error(slf, err, &message);
         }
         let mut rest = bytes;
         if st.buf.is_empty() {
@@ -411,7 +423,7 @@ impl PyStreamCore {
                 Err(e) => {
                     drop(st);
                     let message = format!("Fatal write error on {} transport", this.kind());
-                    return this.fatal_error(py, errors::os_error(e), &message);
+                    return Self::fatal_error(slf, errors::os_error(e), &message);
                 }
             }
         }
@@ -488,6 +500,16 @@ impl PyStreamCore {
     fn _force_close(slf: &Bound<'_, Self>, exc: Option<Py<PyAny>>) -> PyResult<()> {
         let exc = exc.unwrap_or_else(|| slf.py().None());
         Self::force_close(slf, exc)
+    }
+
+    /// asyncio's `transport._fatal_error(exc, message)`, for Python callers.
+    #[pyo3(signature = (exc, message = "Fatal error on transport".to_string()))]
+    fn _fatal_error(
+        slf: &Bound<'_, Self>,
+        exc: &Bound<'_, PyAny>,
+        message: String,
+    ) -> PyResult<()> {
+        Self::fatal_error(slf, PyErr::from_value(exc.clone()), &message)
     }
 
     fn abort(slf: &Bound<'_, Self>) -> PyResult<()> {

@@ -40,19 +40,19 @@ impl PyStreamCore {
     /// A protocol callback failed: propagate `SystemExit`/`KeyboardInterrupt`, make
     /// anything else a fatal transport error. (asyncio's pipe transports let it reach the
     /// loop's exception handler as an error of the callback, and stay open.)
-    fn protocol_failed(&self, py: Python<'_>, err: PyErr, message: &str) -> PyResult<()> {
-        if self.pipe || must_propagate(py, &err) {
+    fn protocol_failed(slf: &Bound<'_, Self>, err: PyErr, message: &str) -> PyResult<()> {
+        if slf.get().pipe || must_propagate(slf.py(), &err) {
             return Err(err);
         }
-        self.fatal_error(py, err, message)
+        Self::fatal_error(slf, err, message)
     }
 
-    fn read_error(&self, py: Python<'_>, err: PyErr) -> PyResult<()> {
-        if must_propagate(py, &err) {
+    fn read_error(slf: &Bound<'_, Self>, err: PyErr) -> PyResult<()> {
+        if must_propagate(slf.py(), &err) {
             return Err(err);
         }
-        let message = format!("Fatal read error on {} transport", self.kind());
-        self.fatal_error(py, err, &message)
+        let message = format!("Fatal read error on {} transport", slf.get().kind());
+        Self::fatal_error(slf, err, &message)
     }
 
     fn read_data(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -61,8 +61,8 @@ impl PyStreamCore {
         let data = match read_bytes(py, this.source(), MAX_READ) {
             Ok(Ok(data)) => data,
             Ok(Err(e)) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-            Ok(Err(e)) => return this.read_error(py, errors::os_error(e)),
-            Err(e) => return this.read_error(py, e),
+            Ok(Err(e)) => return Self::read_error(slf, errors::os_error(e)),
+            Err(e) => return Self::read_error(slf, e),
         };
         if data.bind(py).as_bytes().is_empty() {
             return Self::on_eof(slf);
@@ -80,8 +80,8 @@ impl PyStreamCore {
             data.into_bound(py).into_any(),
         );
         if let Err(err) = result {
-            return this.protocol_failed(
-                py,
+            return Self::protocol_failed(
+                slf,
                 err,
                 "Fatal error: protocol.data_received() call failed.",
             );
@@ -107,8 +107,8 @@ impl PyStreamCore {
         let buf = match buf {
             Ok(buf) => buf,
             Err(err) => {
-                return this.protocol_failed(
-                    py,
+                return Self::protocol_failed(
+                    slf,
                     err,
                     "Fatal error: protocol.get_buffer() call failed.",
                 )
@@ -118,13 +118,13 @@ impl PyStreamCore {
             .map_err(|_| not_writable(&buf))
             .and_then(classify);
         match read {
-            Err(err) => this.read_error(py, err),
+            Err(err) => Self::read_error(slf, err),
             Ok(Read::WouldBlock) => Ok(()),
             Ok(Read::Eof) => Self::on_eof(slf),
             Ok(Read::Data(n)) => {
                 if let Err(err) = protocol.call_method1(pyo3::intern!(py, "buffer_updated"), (n,)) {
-                    return this.protocol_failed(
-                        py,
+                    return Self::protocol_failed(
+                        slf,
                         err,
                         "Fatal error: protocol.buffer_updated() call failed.",
                     );
@@ -154,8 +154,8 @@ impl PyStreamCore {
         {
             Ok(keep_open) => keep_open,
             Err(err) => {
-                return this.protocol_failed(
-                    py,
+                return Self::protocol_failed(
+                    slf,
                     err,
                     "Fatal error: protocol.eof_received() call failed.",
                 )
@@ -247,7 +247,7 @@ impl PyStreamCore {
                 let err = errors::os_error(e);
                 let exc = err.value(py).clone();
                 let message = format!("Fatal write error on {} transport", this.kind());
-                this.fatal_error(py, err, &message)?;
+                Self::fatal_error(slf, err, &message)?;
                 if let Some(waiter) = waiter {
                     waiter.bind(py).call_method1("set_exception", (exc,))?;
                 }

@@ -2,19 +2,11 @@
 //! connection, shutdown and fatal errors, with the semantics of asyncio's
 //! `sslproto.SSLProtocol` (reading and writing are in `tls_io.rs`).
 
-use pyo3::exceptions::{PyConnectionResetError, PyException, PyOSError};
+use pyo3::exceptions::{PyConnectionResetError, PyException};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyType};
 
 use super::step::{CoreStep, Step as CoreStepKind};
-use super::stream::asyncio_logger;
 use super::tls::{ssl_errors, AppState, Phase, PyTlsCore};
-
-fn cancelled_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    TYPE.import(py, "asyncio", "CancelledError")
-}
 
 /// Cancel a timer handle taken out of the state.
 fn cancel(py: Python<'_>, timer: Option<Py<PyAny>>) -> PyResult<()> {
@@ -374,25 +366,13 @@ impl PyTlsCore {
         if let Some(t) = &transport {
             t.bind(py).call_method1("_force_close", (exc,))?;
         }
-        if exc.is_instance_of::<PyOSError>() {
-            if this.debug(py)? {
-                let kwargs = PyDict::new(py);
-                kwargs.set_item("exc_info", exc)?;
-                asyncio_logger(py)?.call_method(
-                    "debug",
-                    ("%r: %s", slf, message),
-                    Some(&kwargs),
-                )?;
-            }
-        } else if !exc.is_instance(cancelled_error(py)?)? {
-            let context = PyDict::new(py);
-            context.set_item("message", message)?;
-            context.set_item("exception", exc)?;
-            context.set_item("transport", transport)?;
-            context.set_item("protocol", slf)?;
-            this.loop_(py)
-                .call_method1("call_exception_handler", (context,))?;
-        }
-        Ok(())
+        let who = super::FatalSubject {
+            event_loop: this.loop_(py),
+            debug: this.debug(py)?,
+            shown: slf.as_any(),
+            transport,
+            protocol: Some(slf.as_any().clone().unbind()),
+        };
+        super::report_fatal(who, exc, message, super::PeerGone::AnyOsError)
     }
 }
