@@ -74,23 +74,8 @@ class ConnectionMixin:
         table = self.__dict__.get("_transport_table")
         if table is None:
             table = self.__dict__["_transport_table"] = weakref.WeakValueDictionary()
-            self._transport_table_made()  # the native sock_* calls check it from now on
+            self._transport_table_made(table)  # checked natively from now on
         return table
-
-    def _ensure_fd_no_transport(self, fd) -> None:
-        """Raw use of a descriptor that a live transport owns is refused, as asyncio does."""
-        table = self.__dict__.get("_transport_table")
-        if not table:
-            return
-        fileno = fd
-        if not isinstance(fileno, int):
-            try:
-                fileno = int(fileno.fileno())
-            except (AttributeError, TypeError, ValueError):
-                raise ValueError(f"Invalid file object: {fd!r}") from None
-        transport = table.get(fileno)
-        if transport is not None and not transport.is_closing():
-            raise RuntimeError(f"File descriptor {fd!r} is used by transport {transport!r}")
 
     # -- transports -------------------------------------------------------------------
 

@@ -30,7 +30,6 @@ STDLIB = {
 # handed over at construction).
 STILL_CALLED_BY_NAME = {
     "_detach_server": "server accounting when a connection ends",
-    "_ensure_fd_no_transport": "native sock_* check the transport table",
     "_sock_recv_slow": "sock_recv's path for objects that are not plain sockets",
     "_sock_sendall_slow": "sock_sendall's path for objects that are not plain sockets",
 }

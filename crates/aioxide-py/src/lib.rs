@@ -8,7 +8,7 @@
 //! reach the loop through `call_soon`, which is native.
 //!
 //! Files by area: `loop_core.rs` (state and lifecycle), `scheduling.rs` (call_soon and
-//! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends),
+//! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends), `fd_owners.rs` (descriptors owned by transports),
 //! `sockets.rs` (native `sock_recv`/`sock_sendall`), `process.rs` (the subprocess path's
 //! calls that keep the GIL), `transport/` (the native cores of socket transports), `fs/`
 //! (the file engine and read buffer behind `aioxide.fs`), `tasks.rs` (create_future,
@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 
 mod debug;
 mod errors;
+mod fd_owners;
 mod ffi;
 mod fs;
 mod handle;

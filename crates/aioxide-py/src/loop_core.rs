@@ -96,9 +96,8 @@ pub struct PyLoopCore {
     /// `clock` is manual (read every iteration without taking the clock's lock).
     pub manual_clock: AtomicBool,
     pub closed: AtomicBool,
-    /// The loop's table of descriptors owned by transports exists (Python side): the
-    /// native `sock_*` calls must check it (`_ensure_fd_no_transport`).
-    pub transport_table: AtomicBool,
+    /// The loop's table of descriptors owned by transports, once made (see `fd_owners.rs`).
+    pub transport_table: crate::ffi::GilCell<Option<Py<PyAny>>>,
     /// `stop()` was called: leave `run_forever` after the current iteration.
     pub stopping: AtomicBool,
     pub running: AtomicBool,
@@ -222,7 +221,7 @@ impl PyLoopCore {
             iteration_hook: Mutex::new(None),
             manual_clock: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            transport_table: AtomicBool::new(false),
+            transport_table: crate::ffi::GilCell::new(None),
             stopping: AtomicBool::new(false),
             running: AtomicBool::new(false),
             debug: AtomicBool::new(false),
@@ -377,7 +376,11 @@ impl PyLoopCore {
                 visit.call(d)?;
             }
         }
-        for cell in [&self.task_factory, &self.current_handle] {
+        for cell in [
+            &self.task_factory,
+            &self.current_handle,
+            &self.transport_table,
+        ] {
             if let Some(obj) = cell.traverse_borrow(&visit) {
                 if let Some(o) = &*obj {
                     visit.call(o)?;

@@ -139,9 +139,7 @@ impl SockCall {
         arg: &Bound<'py, PyAny>,
     ) -> PyResult<Started<'py>> {
         let py = event_loop.py();
-        if event_loop.get().transport_table.load(Ordering::Relaxed) {
-            event_loop.call_method1(pyo3::intern!(py, "_ensure_fd_no_transport"), (sock,))?;
-        }
+        event_loop.get().ensure_fd_no_transport(sock)?;
         let pending = match self.op {
             Op::Recv => match PyLoopCore::_sock_recv_fast(event_loop, sock, arg)? {
                 Some(data) if data.bind(py).is_exact_instance_of::<PyBytes>() => {
@@ -403,11 +401,6 @@ impl Drop for SockCall {
 
 #[pymethods]
 impl PyLoopCore {
-    /// The Python side made its table of descriptors owned by transports.
-    fn _transport_table_made(&self) {
-        self.transport_table.store(true, Ordering::Relaxed);
-    }
-
     /// `await loop.sock_recv(sock, n)`: up to `n` bytes from `sock` (asyncio's contract).
     fn sock_recv(slf: &Bound<'_, Self>, sock: Py<PyAny>, n: Py<PyAny>) -> PyResult<Py<SockCall>> {
         Py::new(slf.py(), SockCall::new(Op::Recv, slf, sock, n)?)
