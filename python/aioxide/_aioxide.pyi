@@ -108,7 +108,8 @@ class StreamCore:
     ``pipe=True`` of a pipe transport (see aioxide._pipes)."""
 
     def __init__(
-        self, event_loop: LoopCore, sock: Any, transport: Any, protocol: Any, pipe: bool = False
+        self, event_loop: LoopCore, sock: Any, transport: Any, protocol: Any, pipe: bool = False,
+        on_lost: Any = None,
     ) -> None: ...
     @property
     def fd(self) -> int: ...

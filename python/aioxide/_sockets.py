@@ -31,10 +31,10 @@ except ImportError:  # pragma: no cover - Python built without ssl
 _READ = 0
 _WRITE = 1
 
-# Native fast paths (LoopCore._sock_recv_fast / _sock_sendall_fast) serve plain,
-# non-blocking socket.socket objects and say so; anything else (a subclass or a mock that
-# overrides recv/send, a blocking socket) takes the Python path below. The native
-# coroutine of sock_recv/sock_sendall checks _ensure_fd_no_transport before either path.
+# sock_recv/sock_sendall are native throughout: plain non-blocking socket.socket objects
+# on the fast path, anything else (a subclass or a mock that overrides recv/send, a
+# blocking socket) through the object's own methods (sock_slow.rs). The other sock_*
+# methods below are Python.
 
 
 def _refuse_ssl_socket(sock) -> None:
@@ -103,10 +103,7 @@ class SocketMixin:
         return await self._wait_until(side, sock, attempt)
 
     # sock_recv and sock_sendall are LoopCore methods returning a native coroutine
-    # (sock_call.rs), which serves plain non-blocking sockets itself and hands anything
-    # else to these.
-    async def _sock_recv_slow(self, sock, n):
-        return await self._attempt(_READ, sock, lambda: sock.recv(n))
+    # (sock_call.rs; sock_slow.rs for the objects the fast path does not take).
 
     async def sock_recv_into(self, sock, buf):
         return await self._attempt(_READ, sock, lambda: sock.recv_into(buf))
@@ -120,25 +117,6 @@ class SocketMixin:
 
     async def sock_sendto(self, sock, data, address):
         return await self._attempt(_WRITE, sock, lambda: sock.sendto(data, 0, address))
-
-    async def _sock_sendall_slow(self, sock, data):
-        view = None
-        sent = 0
-
-        def attempt():
-            nonlocal view, sent
-            if view is None:
-                # The first send takes `data` itself, as asyncio's does: socket.send's own
-                # checks raise for what it cannot send, and empty data is still sent once
-                # (a broken connection raises EPIPE rather than passing unnoticed).
-                sent = sock.send(data)
-                view = memoryview(data).cast("B")
-            else:
-                sent += sock.send(view[sent:])
-            if sent < len(view):
-                raise BlockingIOError  # the rest goes when the socket is writable again
-
-        return await self._attempt(_WRITE, sock, attempt)
 
     async def sock_connect(self, sock, address):
         self._check_sock(sock)

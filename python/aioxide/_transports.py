@@ -37,7 +37,8 @@ class SocketTransport(SocketFace, CoreReading, CoreWriting, transports.Transport
         self._loop = loop
         self._sock_fd = sock.fileno()
         self._server = server
-        core = StreamCore(loop, sock, self, protocol)
+        on_lost = self._detach_server if server is not None else None
+        core = StreamCore(loop, sock, self, protocol, on_lost=on_lost)
         self._core = core
         self._bind_hot_methods()
         if server is not None:

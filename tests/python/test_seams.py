@@ -1,13 +1,14 @@
 """Rust calls up into Python only through public names (protocols, callbacks, asyncio's
-API) and the stdlib's own private helpers listed here; issue #27 removes the rest.
+API), objects handed to it, and the stdlib's own private helpers listed here: never
+through a private name of aioxide's own Python (issue #27).
 
-Each private name (one leading underscore) written as a string in the bindings' Rust is
-either a stdlib name read from a stdlib object, or one of aioxide's own Python methods
-that Rust still calls by name. The second list may only shrink: a new name fails here,
-and so does a name that is gone but still listed."""
+Each private name (one leading underscore) written as a string in the bindings' Rust
+must be one of the stdlib's below; the list is exact, so a name that is no longer used
+must leave it too."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -26,14 +27,6 @@ STDLIB = {
     "_force_close": "asyncio's contract: SSL force-closes the transport beneath it",
 }
 
-# aioxide's own Python that Rust still calls by name (issue #27: to be made native or
-# handed over at construction).
-STILL_CALLED_BY_NAME = {
-    "_detach_server": "server accounting when a connection ends",
-    "_sock_recv_slow": "sock_recv's path for objects that are not plain sockets",
-    "_sock_sendall_slow": "sock_sendall's path for objects that are not plain sockets",
-}
-
 
 def _private_names_in_rust() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
@@ -43,15 +36,54 @@ def _private_names_in_rust() -> dict[str, list[str]]:
     return found
 
 
-def test_rust_calls_no_private_python_name_of_aioxides_beyond_the_known_ones():
+def test_rust_calls_no_private_python_name_of_aioxides():
     found = _private_names_in_rust()
-    unexplained = {name: files for name, files in found.items()
-                   if name not in STDLIB and name not in STILL_CALLED_BY_NAME}
+    unexplained = {name: files for name, files in found.items() if name not in STDLIB}
     assert unexplained == {}
 
 
-def test_the_list_of_names_still_called_only_shrinks():
-    found = _private_names_in_rust()
-    gone = set(STILL_CALLED_BY_NAME) - set(found)
-    assert gone == set(), "no longer called from Rust: remove them from the list"
-    assert len(found) >= len(STILL_CALLED_BY_NAME)  # the scan itself found the sources
+def test_every_allowed_stdlib_name_is_still_used():
+    assert set(STDLIB) - set(_private_names_in_rust()) == set()
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """aioxide's modules and the aioxide modules each one imports (anywhere in it)."""
+    root = RUST.parents[2] / "python"
+    files = {}
+    for path in (root / "aioxide").rglob("*.py"):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        package = parts[-1] == "__init__"
+        files[".".join(parts[:-1] if package else parts)] = (path, package)
+    graph = {}
+    for name, (path, package) in files.items():
+        here = name.split(".") if package else name.split(".")[:-1]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = here[:len(here) - node.level + 1] if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    deps.add(sub if sub in files else target)
+            elif isinstance(node, ast.Import):
+                deps.update(alias.name for alias in node.names)
+        graph[name] = {d for d in deps if d in files and d != name}
+    return graph
+
+
+def test_no_import_cycles_between_aioxides_modules():
+    graph = _module_imports()
+    assert "aioxide._loop" in graph and graph["aioxide._loop"]
+    cycles = []
+    for start in graph:
+        stack = [(start, [start])]
+        seen = set()
+        while stack:
+            node, path = stack.pop()
+            for dep in graph[node]:
+                if dep == start:
+                    cycles.append(path)
+                elif dep not in seen:
+                    seen.add(dep)
+                    stack.append((dep, path + [dep]))
+    assert cycles == []

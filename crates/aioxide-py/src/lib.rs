@@ -9,7 +9,7 @@
 //!
 //! Files by area: `loop_core.rs` (state and lifecycle), `scheduling.rs` (call_soon and
 //! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends), `fd_owners.rs` (descriptors owned by transports),
-//! `sockets.rs` (native `sock_recv`/`sock_sendall`), `process.rs` (the subprocess path's
+//! `sockets.rs` (native `sock_recv`/`sock_sendall`; `sock_slow.rs` for what that does not take), `process.rs` (the subprocess path's
 //! calls that keep the GIL), `transport/` (the native cores of socket transports), `fs/`
 //! (the file engine and read buffer behind `aioxide.fs`), `tasks.rs` (create_future,
 //! create_task), `task_factory.rs`, `debug.rs` (watchdog probe and metrics state),
@@ -30,6 +30,7 @@ mod process;
 mod run;
 mod scheduling;
 mod sock_call;
+mod sock_slow;
 mod sockets;
 mod task_factory;
 mod tasks;

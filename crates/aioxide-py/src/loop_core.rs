@@ -61,7 +61,7 @@ pub struct LoopState {
     /// wait for the end of it (see `PyLoopCore::park_watcher_fd`).
     pub parked: Vec<Parked>,
     /// Handles that ran and that nothing else refers to, emptied, for `call_soon` to
-    /// fill again instead of allocating (see `HandleRef::into_reusable`).
+    /// fill again instead of allocating (see `HandleRef::recycle`).
     pub reusable: Vec<Py<PyHandle>>,
 }
 

@@ -19,6 +19,7 @@ use pyo3::types::{PyBytes, PyTuple, PyType};
 
 use crate::ffi::{self, Sent};
 use crate::loop_core::PyLoopCore;
+use crate::sock_slow;
 
 #[derive(Clone, Copy)]
 enum Op {
@@ -147,8 +148,8 @@ impl SockCall {
                 }
                 Some(fut) => fut.into_bound(py),
                 None => {
-                    let slow = pyo3::intern!(py, "_sock_recv_slow");
-                    return Ok(Started::Wait(event_loop.call_method1(slow, (sock, arg))?));
+                    let attempt = sock_slow::Attempt::Recv(arg.clone().unbind());
+                    return Self::slow(event_loop, sock, attempt);
                 }
             },
             Op::SendAll => {
@@ -157,13 +158,29 @@ impl SockCall {
                     return Ok(Started::Done(fut));
                 }
                 if fut.is_exact_instance_of::<pyo3::types::PyBool>() {
-                    let slow = pyo3::intern!(py, "_sock_sendall_slow");
-                    return Ok(Started::Wait(event_loop.call_method1(slow, (sock, arg))?));
+                    let attempt = sock_slow::Attempt::SendAll {
+                        data: arg.clone().unbind(),
+                        view: None,
+                        sent: 0,
+                    };
+                    return Self::slow(event_loop, sock, attempt);
                 }
                 fut
             }
         };
         Ok(Started::Wait(ffi::await_iter(&pending)?))
+    }
+
+    /// What the fast path does not take (see `sock_slow.rs`).
+    fn slow<'py>(
+        event_loop: &Bound<'py, PyLoopCore>,
+        sock: &Bound<'py, PyAny>,
+        attempt: sock_slow::Attempt,
+    ) -> PyResult<Started<'py>> {
+        Ok(match sock_slow::start(event_loop, sock, attempt)? {
+            sock_slow::Slow::Done(result) => Started::Done(result),
+            sock_slow::Slow::Waiting(fut) => Started::Wait(ffi::await_iter(&fut)?),
+        })
     }
 
     /// The exception `throw(typ, val, tb)` raises: an instance as given, else `typ(val)`.

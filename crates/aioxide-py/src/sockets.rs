@@ -240,14 +240,21 @@ struct Unwatch {
     sock: Py<PyAny>,
     fd: RawFd,
     side: Side,
+    /// Park the registration (the fast path's sockets), or remove it outright.
+    park: bool,
 }
 
 #[pymethods]
 impl Unwatch {
     fn __call__(&self, py: Python<'_>, _fut: &Bound<'_, PyAny>) -> PyResult<()> {
         if !self.handle.get().is_cancelled() {
-            let sock = self.sock.bind(py);
-            PyLoopCore::park_watcher_fd(self.event_loop.bind(py), self.side, self.fd, sock)?;
+            let event_loop = self.event_loop.bind(py);
+            if self.park {
+                let sock = self.sock.bind(py);
+                PyLoopCore::park_watcher_fd(event_loop, self.side, self.fd, sock)?;
+            } else {
+                PyLoopCore::remove_watcher_fd(event_loop, self.side, self.fd)?;
+            }
         }
         Ok(())
     }
@@ -261,22 +268,30 @@ impl Unwatch {
 
 impl PyLoopCore {
     /// Register `step` as the watcher of `fd`, the descriptor of `sock`, and remove it
-    /// when `fut` is done.
-    fn watch_until_done(
+    /// when `fut` is done: parked until the end of the iteration for the fast path's
+    /// plain sockets (`park`), at once for any other object.
+    pub(crate) fn watch_until_done(
         slf: &Bound<'_, Self>,
         (side, sock, fd): (Side, &Bound<'_, PyAny>, RawFd),
         fut: &Bound<'_, PyAny>,
         step: Bound<'_, PyAny>,
+        park: bool,
     ) -> PyResult<()> {
         let py = slf.py();
         let args = PyTuple::empty(py);
-        let handle = Self::add_watcher_fd_for(slf, side, fd, &step, &args, FdOf::Socket(sock))?;
+        let of = if park {
+            FdOf::Socket(sock)
+        } else {
+            FdOf::Number
+        };
+        let handle = Self::add_watcher_fd_for(slf, side, fd, &step, &args, of)?;
         let unwatch = Unwatch {
             event_loop: slf.clone().unbind(),
             handle,
             sock: sock.clone().unbind(),
             fd,
             side,
+            park,
         };
         fut.call_method1("add_done_callback", (Py::new(py, unwatch)?,))?;
         Ok(())
@@ -344,7 +359,7 @@ impl PyLoopCore {
             },
         )?;
         let step = step.into_bound(py).into_any();
-        Self::watch_until_done(slf, (Side::Read, sock, fd), &fut, step)?;
+        Self::watch_until_done(slf, (Side::Read, sock, fd), &fut, step, true)?;
         Ok(fut.unbind())
     }
 
@@ -372,7 +387,7 @@ impl PyLoopCore {
         };
         let step = Py::new(py, step)?;
         let step = step.into_bound(py).into_any();
-        Self::watch_until_done(slf, (Side::Write, sock, fd), &fut, step)?;
+        Self::watch_until_done(slf, (Side::Write, sock, fd), &fut, step, true)?;
         Ok(Some(fut.unbind()))
     }
 }

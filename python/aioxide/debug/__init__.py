@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
+from .._aioxide import LoopCore
 from ._unawaited import UnawaitedCoroutineError, forbid_unawaited
 from ._watchdog import Watchdog
 
@@ -17,11 +18,9 @@ __all__ = ["UnawaitedCoroutineError", "Watchdog", "forbid_unawaited", "metrics",
 
 
 def _aioxide_loop(loop):
-    from .._loop import Loop
-
     if loop is None:
         loop = asyncio.get_running_loop()
-    if not isinstance(loop, Loop):
+    if not isinstance(loop, LoopCore):
         raise TypeError(f"an aioxide loop is required, got {loop!r}")
     return loop
 

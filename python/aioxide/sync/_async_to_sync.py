@@ -84,7 +84,7 @@ def _run_new_loop(
     call: SyncCall | None,
 ) -> None:
     """In a loop thread: what asyncio.run does, on a fresh aioxide loop."""
-    from .. import new_event_loop
+    from .._entry import new_event_loop
 
     try:
         loop = new_event_loop()

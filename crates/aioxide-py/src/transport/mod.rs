@@ -7,8 +7,8 @@
 //! one `bytes`, one `data_received` call (or `recv` straight into a `BufferedProtocol`'s
 //! buffer). The write path tries `send` at once and keeps only what the kernel did not
 //! take, flushed by `writev` when the socket is writable, with asyncio's water marks.
-//! Rare paths (fatal errors, which log and call the exception handler) go back to the
-//! Python transport.
+//! Rare paths are native too: one fatal-error policy for every core (`report_fatal`),
+//! and readiness callbacks and deferred steps are `CoreStep`s (`step.rs`).
 
 pub mod datagram;
 mod step;
@@ -38,7 +38,6 @@ pub(crate) fn must_propagate(py: Python<'_>, err: &PyErr) -> bool {
     err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py)
 }
 
-/// Register `callback` (called with no arguments) for `side` of `fd`.
 /// Give `data` to the protocol's `data_received`, looked up once per protocol
 /// (`cached`). A protocol that had none then is asked again now, which gives asyncio's
 /// `AttributeError` (or finds one set since).
@@ -60,6 +59,7 @@ pub(crate) fn deliver_data(
     callback.call1((data,)).map(drop)
 }
 
+/// Register `callback` (called with no arguments) for `side` of `fd`.
 pub(crate) fn watch_fd(
     event_loop: &Bound<'_, PyLoopCore>,
     side: Side,

@@ -49,6 +49,9 @@ pub(crate) struct StreamState {
     pub writing: bool,
     /// Resolved when the buffer is empty (`sendfile` waits for it before it takes over).
     pub empty_waiter: Option<Py<PyAny>>,
+    /// Called once the connection is gone: the server's accounting of an accepted
+    /// connection, handed over at construction.
+    pub on_lost: Option<Py<PyAny>>,
 }
 
 #[pyclass(module = "aioxide._aioxide", name = "StreamCore", frozen)]
@@ -303,17 +306,19 @@ impl PyStreamCore {
 
 #[pymethods]
 impl PyStreamCore {
-    /// `StreamCore(loop, sock, transport, protocol, pipe=False)`: the core of `transport`,
-    /// which owns `sock` (closed by `_call_connection_lost`): a socket, or with `pipe=True`
-    /// a non-blocking pipe-like file object.
+    /// `StreamCore(loop, sock, transport, protocol, pipe=False, on_lost=None)`: the core
+    /// of `transport`, which owns `sock` (closed once the connection is lost): a socket,
+    /// or with `pipe=True` a non-blocking pipe-like file object. `on_lost()` is called
+    /// after `connection_lost` (a server's accounting).
     #[new]
-    #[pyo3(signature = (event_loop, sock, transport, protocol, pipe = false))]
+    #[pyo3(signature = (event_loop, sock, transport, protocol, pipe = false, on_lost = None))]
     fn new(
         event_loop: Bound<'_, PyLoopCore>,
         sock: &Bound<'_, PyAny>,
         transport: &Bound<'_, PyAny>,
         protocol: &Bound<'_, PyAny>,
         pipe: bool,
+        on_lost: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let fd: i64 = sock.call_method0("fileno")?.extract()?;
         let fd = RawFd::try_from(fd)
@@ -337,6 +342,7 @@ impl PyStreamCore {
                 dropped_writes: 0,
                 writing: false,
                 empty_waiter: None,
+                on_lost: on_lost.filter(|f| !f.is_none(sock.py())),
             }),
         };
         core.set_protocol_inner(protocol)?;
@@ -469,7 +475,7 @@ impl PyStreamCore {
         self.state.borrow_mut(py).flags.closing
     }
 
-    fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
+    pub(crate) fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         let lost_now = {
@@ -624,6 +630,7 @@ impl PyStreamCore {
                 &st.protocol,
                 &st.data_received,
                 &st.empty_waiter,
+                &st.on_lost,
             ]
             .into_iter()
             .flatten()
@@ -641,6 +648,7 @@ impl PyStreamCore {
                 st.protocol.take(),
                 st.data_received.take(),
                 st.empty_waiter.take(),
+                st.on_lost.take(),
             )
         });
         drop(taken);

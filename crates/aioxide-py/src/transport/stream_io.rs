@@ -169,7 +169,7 @@ impl PyStreamCore {
     }
 
     fn close_from_eof(slf: &Bound<'_, Self>) -> PyResult<()> {
-        slf.call_method0(pyo3::intern!(slf.py(), "close")).map(drop)
+        Self::close(slf)
     }
 
     /// A read pipe's end of stream, asyncio's way: stop reading, then on the next
@@ -288,15 +288,12 @@ impl PyStreamCore {
     pub(crate) fn call_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let (protocol, transport) = {
+        let protocol = {
             let st = this.state.borrow_mut(py);
             if st.sock.is_none() {
                 return Ok(());
             }
-            (
-                st.protocol.as_ref().map(|p| p.clone_ref(py)),
-                st.transport.as_ref().map(|t| t.clone_ref(py)),
-            )
+            st.protocol.as_ref().map(|p| p.clone_ref(py))
         };
         let lost = match &protocol {
             Some(p) => p
@@ -314,6 +311,7 @@ impl PyStreamCore {
                     st.data_received.take(),
                     st.empty_waiter.take(),
                     st.transport.take(),
+                    st.on_lost.take(),
                 ),
             )
         };
@@ -330,11 +328,11 @@ impl PyStreamCore {
                 w.call_method1("set_exception", (err.value(py),))?;
             }
         }
-        let detached = match &transport {
-            Some(t) if !this.pipe => t.bind(py).call_method0("_detach_server").map(drop),
-            _ => Ok(()),
+        let detached = match &old.4 {
+            Some(on_lost) => on_lost.bind(py).call0().map(drop),
+            None => Ok(()),
         };
-        drop((old.0, old.1, old.3, waiter));
+        drop((old.0, old.1, old.3, old.4, waiter));
         lost.and(closed).and(detached)
     }
 }
