@@ -8,6 +8,11 @@ import os
 import aioxide
 import pytest
 
+# Forking a process that has threads (the loop's helpers) is what these tests are about;
+# 3.12+ warns about it.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded:DeprecationWarning")
+
 
 @pytest.mark.timeout(30)
 def test_child_closing_the_inherited_loop_leaves_the_parent_loop_working(pair):

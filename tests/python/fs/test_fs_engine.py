@@ -89,6 +89,7 @@ def test_closing_an_aioxide_loop_releases_the_engine(tmp_path):
 
 @pytest.mark.timeout(60)
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_gets_an_engine_of_its_own(tmp_path):
     path = tmp_path / "f.bin"
     path.write_bytes(b"parent data")
