@@ -16,8 +16,8 @@ pub mod stream;
 mod stream_io;
 pub mod tls;
 mod tls_app;
-mod tls_flow;
 mod tls_io;
+mod tls_lifecycle;
 
 use std::os::fd::RawFd;
 

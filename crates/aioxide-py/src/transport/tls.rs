@@ -10,7 +10,7 @@
 //! `data_received`; no Python frame of ours runs.
 //!
 //! This file holds the state and the protocol side (what the transport underneath
-//! calls); `tls_app.rs` has the application's transport, `tls_flow.rs` the handshake,
+//! calls); `tls_app.rs` has the application's transport, `tls_lifecycle.rs` the handshake,
 //! shutdown and errors, `tls_io.rs` reading, writing and flow control. Locking follows
 //! `StreamCore`'s rule: `state` is never borrowed while Python code runs.
 

@@ -1,4 +1,4 @@
-//! The flows of `TLSCore` around the data: handshake, end of stream, loss of the
+//! The lifecycle of `TLSCore` around the data: handshake, end of stream, loss of the
 //! connection, shutdown and fatal errors, with the semantics of asyncio's
 //! `sslproto.SSLProtocol` (reading and writing are in `tls_io.rs`).
 
