@@ -40,9 +40,6 @@ class CoreFace:
 
     # -- asyncio's private transport API ---------------------------------------------
 
-    def _fatal_error(self, exc, message="Fatal error on transport") -> None:
-        self._core._fatal_error(exc, message)
-
     def _force_close(self, exc) -> None:
         self._core._force_close(exc)
 

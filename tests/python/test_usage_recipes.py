@@ -171,16 +171,22 @@ def _run(args: list[str], cwd: Path, timeout: float = 45) -> subprocess.Complete
 UVICORN_RUNNING = r"Uvicorn running on http://127\.0\.0\.1:(\d+)"
 
 
+@contextlib.contextmanager
+def _uvicorn(app: str, cwd: Path):
+    """The uvicorn recipe serving ``app``: yields the server and its port, then stops it
+    with SIGINT and checks that it exited cleanly."""
+    with _server([sys.executable, "-m", "uvicorn", app, "--loop", "aioxide:new_event_loop",
+                  "--host", "127.0.0.1", "--port", "0"], cwd) as server:
+        yield server, int(server.wait_for(UVICORN_RUNNING)[1])
+        assert server.stop(signal.SIGINT) == 0
+
+
 @pytest.mark.timeout(60)
 def test_uvicorn_cli(tmp_path):
     pytest.importorskip("uvicorn")
     _write(tmp_path, **{"app.py": ASGI_APP})
-    with _server([sys.executable, "-m", "uvicorn", "app:app", "--loop",
-                  "aioxide:new_event_loop", "--host", "127.0.0.1", "--port", "0"],
-                 tmp_path) as server:
-        port = int(server.wait_for(UVICORN_RUNNING)[1])
+    with _uvicorn("app:app", tmp_path) as (_, port):
         assert _get(port) == (200, "aioxide")
-        assert server.stop(signal.SIGINT) == 0
 
 
 @pytest.mark.timeout(60)
@@ -284,12 +290,8 @@ def test_sanic_as_asgi_app(tmp_path):
     pytest.importorskip("sanic")
     pytest.importorskip("uvicorn")
     _write(tmp_path, **{"server.py": SANIC_APP})
-    with _server([sys.executable, "-m", "uvicorn", "server:app", "--loop",
-                  "aioxide:new_event_loop", "--host", "127.0.0.1", "--port", "0"],
-                 tmp_path) as server:
-        port = int(server.wait_for(UVICORN_RUNNING)[1])
+    with _uvicorn("server:app", tmp_path) as (server, port):
         assert _get(port) == (200, "aioxide")
-        assert server.stop(signal.SIGINT) == 0
     assert "server: ASGI" in server.output
 
 
@@ -304,40 +306,50 @@ def _nested_pytest(directory: Path) -> subprocess.CompletedProcess:
                  "-W", "error", str(directory)], directory)
 
 
+# The nested suite of the test-runner recipes: an async test and an async fixture must
+# both run on one aioxide loop; a plain test stays plain.
+NESTED_TESTS = """
+import asyncio
+
+import aioxide
+import pytest
+{imports}
+
+{fixture}
+async def fixture_loop():
+    yield asyncio.get_running_loop()
+
+
+@pytest.mark.{marker}
+async def test_on_aioxide(fixture_loop):
+    assert isinstance(asyncio.get_running_loop(), aioxide.Loop)
+    assert fixture_loop is asyncio.get_running_loop()
+
+
+def test_sync_test_untouched():
+    assert True
+"""
+
+
+def _check_nested_suite(directory: Path, conftest: str, **names: str) -> None:
+    _write(directory, **{"pytest.ini": NESTED_PYTEST_INI, "conftest.py": conftest,
+                         "test_recipe.py": NESTED_TESTS.format(**names)})
+    result = _nested_pytest(directory)
+    assert result.returncode == 0, result.stdout
+    assert re.search(r"\b2 passed\b", result.stdout), result.stdout
+
+
 @pytest.mark.timeout(60)
 def test_pytest_asyncio_loop_factories_hook(tmp_path):
     pytest.importorskip("pytest_asyncio")
-    _write(tmp_path, **{"pytest.ini": NESTED_PYTEST_INI, "conftest.py": """
+    _check_nested_suite(tmp_path, """
         import aioxide
 
 
         def pytest_asyncio_loop_factories(config, item):
             return {"aioxide": aioxide.new_event_loop}
-        """, "test_recipe.py": """
-        import asyncio
-
-        import aioxide
-        import pytest
-        import pytest_asyncio
-
-
-        @pytest_asyncio.fixture
-        async def fixture_loop():
-            yield asyncio.get_running_loop()
-
-
-        @pytest.mark.asyncio
-        async def test_on_aioxide(fixture_loop):
-            assert isinstance(asyncio.get_running_loop(), aioxide.Loop)
-            assert fixture_loop is asyncio.get_running_loop()
-
-
-        def test_sync_test_untouched():
-            assert True
-        """})
-    result = _nested_pytest(tmp_path)
-    assert result.returncode == 0, result.stdout
-    assert re.search(r"\b2 passed\b", result.stdout), result.stdout
+        """, imports="import pytest_asyncio", fixture="@pytest_asyncio.fixture",
+        marker="asyncio")
 
 
 @pytest.mark.timeout(60)
@@ -364,7 +376,7 @@ def test_anyio_run(tmp_path):
 @pytest.mark.timeout(60)
 def test_anyio_pytest_plugin(tmp_path):
     pytest.importorskip("anyio")
-    _write(tmp_path, **{"pytest.ini": NESTED_PYTEST_INI, "conftest.py": """
+    _check_nested_suite(tmp_path, """
         import aioxide
         import pytest
 
@@ -372,26 +384,7 @@ def test_anyio_pytest_plugin(tmp_path):
         @pytest.fixture
         def anyio_backend():
             return "asyncio", {"loop_factory": aioxide.new_event_loop}
-        """, "test_recipe.py": """
-        import asyncio
-
-        import aioxide
-        import pytest
-
-
-        @pytest.fixture
-        async def fixture_loop():
-            yield asyncio.get_running_loop()
-
-
-        @pytest.mark.anyio
-        async def test_on_aioxide(fixture_loop):
-            assert isinstance(asyncio.get_running_loop(), aioxide.Loop)
-            assert fixture_loop is asyncio.get_running_loop()
-        """})
-    result = _nested_pytest(tmp_path)
-    assert result.returncode == 0, result.stdout
-    assert re.search(r"\b1 passed\b", result.stdout), result.stdout
+        """, imports="", fixture="@pytest.fixture", marker="anyio")
 
 
 @pytest.mark.timeout(60)
@@ -444,13 +437,9 @@ def test_django_async_view(tmp_path):
         """})
     migrate = _run([sys.executable, "mysite.py", "migrate", "-v", "0"], tmp_path)
     assert migrate.returncode == 0, migrate.stdout
-    with _server([sys.executable, "-m", "uvicorn", "mysite:application", "--loop",
-                  "aioxide:new_event_loop", "--host", "127.0.0.1", "--port", "0"],
-                 tmp_path) as server:
-        port = int(server.wait_for(UVICORN_RUNNING)[1])
+    with _uvicorn("mysite:application", tmp_path) as (_, port):
         assert _get(port, "/?name=ada") == (200, "aioxide 1 aioxide-sync-shared-1")
         assert _get(port, "/?name=bob") == (200, "aioxide 2 aioxide-sync-shared-1")
-        assert server.stop(signal.SIGINT) == 0
 
 
 @pytest.mark.timeout(60)

@@ -35,15 +35,16 @@ impl PyLoopCore {
             return Ok(());
         };
         let table = table.bind(py);
-        if table.len()? == 0 {
-            return Ok(());
-        }
         let fileno = if fd.is_instance_of::<PyInt>() {
             fd.clone()
         } else {
-            let number = fd
-                .call_method0(pyo3::intern!(py, "fileno"))
-                .and_then(|f| py.get_type::<PyInt>().call1((f,)));
+            let number = fd.call_method0(pyo3::intern!(py, "fileno")).and_then(|f| {
+                if f.is_exact_instance_of::<PyInt>() {
+                    Ok(f)
+                } else {
+                    py.get_type::<PyInt>().call1((f,))
+                }
+            });
             match number {
                 Ok(n) => n,
                 Err(e) if is_bad_file_object(py, &e) => {

@@ -5,9 +5,9 @@
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyDict;
 
 use crate::loop_core::PyLoopCore;
+use crate::tasks::TaskArgs;
 
 /// How this Python version's `create_task` hands the task name to a factory.
 #[derive(Clone, Copy)]
@@ -77,39 +77,31 @@ impl PyLoopCore {
     pub(crate) fn task_from_factory(
         slf: &Bound<'_, Self>,
         factory: &Bound<'_, PyAny>,
-        coro: &Bound<'_, PyAny>,
-        name: &Bound<'_, PyAny>,
-        context: &Bound<'_, PyAny>,
-        kwargs: Option<&Bound<'_, PyDict>>,
+        args: &TaskArgs<'_, '_>,
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         slf.get().check_closed()?;
-        let kwargs = match kwargs {
-            Some(extra) => extra.copy()?,
-            None => PyDict::new(py),
-        };
-        if !context.is_none() {
-            kwargs.set_item(pyo3::intern!(py, "context"), context)?;
+        let (name, convention) = (args.name, convention(py));
+        let kwargs = args.keywords()?;
+        if !args.context.is_none() {
+            kwargs.set_item(pyo3::intern!(py, "context"), args.context)?;
         }
-        let convention = convention(py);
-        if let NameConvention::Keyword = convention {
-            if !name.is_none() {
-                kwargs.set_item(pyo3::intern!(py, "name"), name)?;
-            }
-            return Ok(factory.call((slf, coro), Some(&kwargs))?.unbind());
+        if matches!(convention, NameConvention::Keyword) && !name.is_none() {
+            kwargs.set_item(pyo3::intern!(py, "name"), name)?;
         }
-        let task = factory.call((slf, coro), Some(&kwargs))?;
+        let task = factory.call((slf, args.coro), Some(&kwargs))?;
         match convention {
+            NameConvention::Keyword => {}
             NameConvention::SetAlways => {
                 task.call_method1(pyo3::intern!(py, "set_name"), (name,))?;
             }
-            _ if !name.is_none() => {
+            NameConvention::SetIfGiven if !name.is_none() => {
                 // asyncio's helper warns, rather than fails, for a task without set_name.
                 static SET_NAME: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
                 let set = SET_NAME.import(py, "asyncio.tasks", "_set_task_name")?;
                 set.call1((&task, name))?;
             }
-            _ => {}
+            NameConvention::SetIfGiven => {}
         }
         Ok(task.unbind())
     }

@@ -50,13 +50,35 @@ impl PyLoopCore {
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let none = py.None().into_bound(py);
-        let name = name.unwrap_or(&none);
-        let context = context.unwrap_or(&none);
-        if let Some(factory) = slf.get().factory(py) {
-            let factory = factory.bind(py);
-            return Self::task_from_factory(slf, factory, coro, name, context, kwargs);
+        let args = TaskArgs {
+            coro,
+            name: name.unwrap_or(&none),
+            context: context.unwrap_or(&none),
+            kwargs: kwargs.filter(|k| !k.is_empty()),
+        };
+        match slf.get().factory(py) {
+            Some(factory) => Self::task_from_factory(slf, factory.bind(py), &args),
+            None => Self::task_without_factory(slf, &args),
         }
-        Self::task_without_factory(slf, coro, name, context, kwargs)
+    }
+}
+
+/// `create_task`'s arguments, `None` for a name or context not given.
+pub(crate) struct TaskArgs<'a, 'py> {
+    pub coro: &'a Bound<'py, PyAny>,
+    pub name: &'a Bound<'py, PyAny>,
+    pub context: &'a Bound<'py, PyAny>,
+    /// The extra keywords, when there are any.
+    pub kwargs: Option<&'a Bound<'py, PyDict>>,
+}
+
+impl<'py> TaskArgs<'_, 'py> {
+    /// A fresh dict of the extra keywords, for the call to add to.
+    pub fn keywords(&self) -> PyResult<Bound<'py, PyDict>> {
+        match self.kwargs {
+            Some(extra) => extra.copy(),
+            None => Ok(PyDict::new(self.coro.py())),
+        }
     }
 }
 
@@ -83,31 +105,21 @@ impl PyLoopCore {
 
     /// `asyncio.Task(coro, loop=self, name=name, context=context, **kwargs)`, for loops
     /// without a task factory.
-    fn task_without_factory(
-        slf: &Bound<'_, Self>,
-        coro: &Bound<'_, PyAny>,
-        name: &Bound<'_, PyAny>,
-        context: &Bound<'_, PyAny>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Py<PyAny>> {
+    fn task_without_factory(slf: &Bound<'_, Self>, args: &TaskArgs<'_, '_>) -> PyResult<Py<PyAny>> {
         static TASKS: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
         let py = slf.py();
         let this = slf.get();
         this.check_closed()?;
         let task_type = module_attr(py, &TASKS, "asyncio.tasks", pyo3::intern!(py, "Task"))?;
-        let extra = kwargs.filter(|k| !k.is_empty());
-        let task = if extra.is_none() && name.is_none() && context.is_none() {
+        let task = if args.kwargs.is_none() && args.name.is_none() && args.context.is_none() {
             // The common case: `Task(coro, loop=self)` with the loop's cached keywords.
-            task_type.call((coro,), Some(&Self::loop_kwargs(slf)?))?
+            task_type.call((args.coro,), Some(&Self::loop_kwargs(slf)?))?
         } else {
-            let all = match extra {
-                Some(extra) => extra.copy()?,
-                None => PyDict::new(py),
-            };
+            let all = args.keywords()?;
             all.set_item(pyo3::intern!(py, "loop"), slf)?;
-            all.set_item(pyo3::intern!(py, "name"), name)?;
-            all.set_item(pyo3::intern!(py, "context"), context)?;
-            task_type.call((coro,), Some(&all))?
+            all.set_item(pyo3::intern!(py, "name"), args.name)?;
+            all.set_item(pyo3::intern!(py, "context"), args.context)?;
+            task_type.call((args.coro,), Some(&all))?
         };
         if this.debug.load(Ordering::Relaxed) {
             // The traceback should end at the caller of create_task, not inside it.

@@ -539,16 +539,6 @@ impl PyDatagramCore {
         Self::force_close(slf, exc)
     }
 
-    /// asyncio's `transport._fatal_error(exc, message)`, for Python callers.
-    #[pyo3(signature = (exc, message = "Fatal error on transport".to_string()))]
-    fn _fatal_error(
-        slf: &Bound<'_, Self>,
-        exc: &Bound<'_, PyAny>,
-        message: String,
-    ) -> PyResult<()> {
-        Self::fatal_error(slf, PyErr::from_value(exc.clone()), &message)
-    }
-
     fn is_closing(&self, py: Python<'_>) -> bool {
         self.state.borrow_mut(py).flags.closing
     }

@@ -508,16 +508,6 @@ impl PyStreamCore {
         Self::force_close(slf, exc)
     }
 
-    /// asyncio's `transport._fatal_error(exc, message)`, for Python callers.
-    #[pyo3(signature = (exc, message = "Fatal error on transport".to_string()))]
-    fn _fatal_error(
-        slf: &Bound<'_, Self>,
-        exc: &Bound<'_, PyAny>,
-        message: String,
-    ) -> PyResult<()> {
-        Self::fatal_error(slf, PyErr::from_value(exc.clone()), &message)
-    }
-
     fn abort(slf: &Bound<'_, Self>) -> PyResult<()> {
         Self::force_close(slf, slf.py().None())
     }
