@@ -25,11 +25,15 @@
 //! * [`fs`] is the file I/O engine behind `aioxide.fs`: io_uring where the kernel allows
 //!   it, a worker pool otherwise, completions signalled through an eventfd.
 //!
+//! * [`http`] is the HTTP/1.1 client wire format behind `aioxide.http`: heads, framing,
+//!   chunked coding and decompression, as state machines over byte slices.
+//!
 //! All `unsafe` lives in [`sys`], one module per OS facility.
 
 mod clock;
 mod completion;
 pub mod fs;
+pub mod http;
 mod reactor;
 mod scheduler;
 pub mod stream;

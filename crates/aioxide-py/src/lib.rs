@@ -11,7 +11,8 @@
 //! timers), `run.rs` (one iteration), `watchers.rs` (add_reader and friends), `fd_owners.rs` (descriptors owned by transports),
 //! `sockets.rs` (native `sock_recv`/`sock_sendall`; `sock_slow.rs` for what that does not take), `process.rs` (the subprocess path's
 //! calls that keep the GIL), `transport/` (the native cores of socket transports), `fs/`
-//! (the file engine and read buffer behind `aioxide.fs`), `tasks.rs` (create_future,
+//! (the file engine and read buffer behind `aioxide.fs`), `http/` (the
+//! native protocol behind `aioxide.http`), `tasks.rs` (create_future,
 //! create_task), `task_factory.rs`, `debug.rs` (watchdog probe and metrics state),
 //! `handle.rs` (and `handle_args.rs`), `errors.rs` (Rust errors to Python exceptions),
 //! `ffi/` (the only `unsafe`: C-API calls pyo3 does not wrap).
@@ -25,6 +26,7 @@ mod ffi;
 mod fs;
 mod handle;
 mod handle_args;
+mod http;
 mod loop_core;
 mod process;
 mod run;
@@ -49,6 +51,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<debug::PyLoopProbe>()?;
     transport::init_pymodule(m)?;
     fs::init_pymodule(m)?;
+    http::init_pymodule(m)?;
     sock_call::init_pymodule(m)?;
     sockets::init_pymodule(m)?;
     process::init_pymodule(m)?;
