@@ -288,6 +288,21 @@ async def files() -> Log:
     return log
 
 
+async def http_client() -> Log:
+    """The aiohttp tutorial on aioxide.http (examples/http_tutorial.py), quietly."""
+    import contextlib
+    import io
+
+    import http_tutorial
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        await http_tutorial.main(count=8)
+    pages = out.getvalue().splitlines()
+    # as_completed yields in completion order, which no loop promises: sort the lines.
+    return [f"{len(pages)} pages printed"] + sorted(p.split(":")[0] for p in pages)
+
+
 PROGRAMS = [
     ("coroutines awaited in order", awaited_in_order),
     ("tasks awaited out of order", awaited_out_of_order),
@@ -301,4 +316,5 @@ PROGRAMS = [
     ("asyncio.Queue and sock_* echo", queue_and_sockets),
     ("start_server/open_connection and a subprocess", servers_and_subprocesses),
     ("aioxide.fs: open, async for, aiofile's LineReader", files),
+    ("aioxide.http: one session, asyncio.as_completed", http_client),
 ]

@@ -1,0 +1,106 @@
+"""aioxide.http: aiohttp's client API on a native HTTP/1.1 protocol.
+
+    async with aioxide.http.ClientSession() as session:
+        async with session.get(url) as response:
+            print(await response.text())
+
+Code written for ``aiohttp``'s client runs after its import is changed. Responses are
+parsed in Rust as bytes arrive; on the aioxide loop and on any other asyncio loop.
+See docs/http.md for what differs from aiohttp and what is not there yet.
+"""
+
+from ._body import FormData
+from ._connector import BaseConnector, Connection, TCPConnector, UnixConnector
+from ._cookies import AbstractCookieJar, CookieJar, DummyCookieJar
+from ._exceptions import (
+    ClientConnectionError,
+    ClientConnectionResetError,
+    ClientConnectorCertificateError,
+    ClientConnectorDNSError,
+    ClientConnectorError,
+    ClientConnectorSSLError,
+    ClientError,
+    ClientHttpProxyError,
+    ClientOSError,
+    ClientPayloadError,
+    ClientProxyConnectionError,
+    ClientResponseError,
+    ClientSSLError,
+    ConnectionTimeoutError,
+    ContentTypeError,
+    InvalidURL,
+    InvalidUrlClientError,
+    InvalidUrlRedirectClientError,
+    NonHttpUrlClientError,
+    NonHttpUrlRedirectClientError,
+    ServerConnectionError,
+    ServerDisconnectedError,
+    ServerFingerprintMismatch,
+    ServerTimeoutError,
+    SocketTimeoutError,
+    TooManyRedirects,
+    UnixClientConnectorError,
+    WSServerHandshakeError,
+)
+from ._helpers import BasicAuth, ClientTimeout, Fingerprint, RequestInfo
+from ._response import ClientResponse, HttpVersion, HttpVersion10, HttpVersion11
+from ._session import ClientSession
+from ._streams import EmptyStreamReader, StreamReader
+
+__all__ = [
+    "AbstractCookieJar",
+    "BaseConnector",
+    "BasicAuth",
+    "ClientConnectionError",
+    "ClientConnectionResetError",
+    "ClientConnectorCertificateError",
+    "ClientConnectorDNSError",
+    "ClientConnectorError",
+    "ClientConnectorSSLError",
+    "ClientError",
+    "ClientHttpProxyError",
+    "ClientOSError",
+    "ClientPayloadError",
+    "ClientProxyConnectionError",
+    "ClientResponse",
+    "ClientResponseError",
+    "ClientSSLError",
+    "ClientSession",
+    "ClientTimeout",
+    "Connection",
+    "ConnectionTimeoutError",
+    "ContentTypeError",
+    "CookieJar",
+    "DummyCookieJar",
+    "EmptyStreamReader",
+    "Fingerprint",
+    "FormData",
+    "HttpVersion",
+    "HttpVersion10",
+    "HttpVersion11",
+    "InvalidURL",
+    "InvalidUrlClientError",
+    "InvalidUrlRedirectClientError",
+    "NonHttpUrlClientError",
+    "NonHttpUrlRedirectClientError",
+    "RequestInfo",
+    "ServerConnectionError",
+    "ServerDisconnectedError",
+    "ServerFingerprintMismatch",
+    "ServerTimeoutError",
+    "SocketTimeoutError",
+    "StreamReader",
+    "TCPConnector",
+    "TooManyRedirects",
+    "UnixClientConnectorError",
+    "UnixConnector",
+    "WSServerHandshakeError",
+    "request",
+]
+
+
+def request(method: str, url, **kwargs):
+    """One request on a session of its own (aiohttp's ``aiohttp.request``)."""
+    from ._session import _OneShot
+
+    return _OneShot(method, url, kwargs)

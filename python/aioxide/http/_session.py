@@ -1,0 +1,607 @@
+"""``ClientSession``: aiohttp's client session on a native HTTP/1.1 protocol.
+
+A request is: build the URL and headers, get a connection from the connector, write the
+head and body, await the response head (parsed natively), then follow redirects. The
+body is read later through the response, on the same connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as json_mod
+import sys
+import traceback
+import warnings
+import zlib
+from collections.abc import Mapping
+
+from multidict import CIMultiDict, CIMultiDictProxy, getversion, istr
+from yarl import URL
+
+from .._aioxide import HttpDisconnected, HttpHeadError, HttpPayloadError, http_chunk
+from .._aioxide import http_request_head as _head_bytes
+from ._body import Body, build
+from ._connector import BaseConnector, TCPConnector
+from ._cookies import AbstractCookieJar, CookieJar, DummyCookieJar
+from ._exceptions import (
+    ClientConnectionError,
+    ClientPayloadError,
+    InvalidUrlClientError,
+    InvalidUrlRedirectClientError,
+    NonHttpUrlClientError,
+    NonHttpUrlRedirectClientError,
+    TooManyRedirects,
+)
+from ._helpers import DEFAULT_TIMEOUT, BasicAuth, ClientTimeout, ConnectionKey
+from ._response import ClientResponse, request_info
+from ._streams import Deadline, translate
+
+try:
+    from importlib.metadata import version as _dist_version
+
+    _VERSION = _dist_version("aioxide")
+except Exception:  # noqa: BLE001 - an uninstalled checkout
+    _VERSION = "0"
+
+USER_AGENT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} aioxide/{_VERSION}"
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
+_POST_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_HTTP = frozenset({"http", "https"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_sentinel = object()
+_CACHE_SIZE = 256
+# A compressed body may decode to at most this much (a decompression bomb's guard).
+DEFAULT_MAX_DECOMPRESS = 2**30
+
+
+class _Limits(dict):
+    """The native protocol's keyword arguments for one session."""
+
+
+def _headers(value) -> CIMultiDict:
+    if value is None:
+        return CIMultiDict()
+    if isinstance(value, (Mapping, CIMultiDictProxy)):
+        return CIMultiDict(value)
+    return CIMultiDict(list(value))
+
+
+class ClientSession:
+    """aiohttp's ``ClientSession``: one connection pool, cookie jar and set of defaults
+    shared by many requests. Use ``async with`` or ``await session.close()``."""
+
+    def __init__(self, base_url=None, *, connector: BaseConnector | None = None, loop=None,
+                 cookies=None, headers=None, proxy=None, proxy_auth=None,
+                 skip_auto_headers=None, auth: BasicAuth | None = None,
+                 json_serialize=json_mod.dumps, request_class=None, response_class=None,
+                 ws_response_class=None, version=None, cookie_jar=None,
+                 connector_owner: bool = True, raise_for_status=False,
+                 timeout=_sentinel, auto_decompress: bool = True, trust_env: bool = False,
+                 requote_redirect_url: bool = True, trace_configs=None,
+                 read_bufsize: int = 2**16, max_line_size: int = 8190,
+                 max_field_size: int = 8190, fallback_charset_resolver=None,
+                 middlewares=(), ssl_shutdown_timeout=_sentinel,
+                 max_decompress_size: int | None = DEFAULT_MAX_DECOMPRESS) -> None:
+        self._loop = loop or asyncio.get_running_loop()
+        self._connector: BaseConnector | None = None
+        if base_url is not None:
+            base_url = URL(base_url)
+            if not base_url.absolute:
+                raise ValueError("Only absolute URLs are supported")
+        self._base_url = base_url
+        if proxy is not None:
+            _no_proxy()
+        if connector is None:
+            connector = TCPConnector(loop=self._loop)
+        if connector._loop is not self._loop:
+            raise RuntimeError("Session and connector has to use same event loop")
+        self._connector = connector
+        self._connector_owner = connector_owner
+        self._cookie_jar = cookie_jar if cookie_jar is not None else CookieJar(loop=self._loop)
+        if cookies:
+            self._cookie_jar.update_cookies(cookies)
+        self._default_headers = _headers(headers)
+        self._skip_auto_headers = frozenset(istr(h) for h in skip_auto_headers or ())
+        self._default_auth = auth
+        self._json_serialize = json_serialize
+        if timeout is _sentinel or timeout is None:
+            timeout = DEFAULT_TIMEOUT
+        if not isinstance(timeout, ClientTimeout):
+            raise ValueError(f"timeout parameter cannot be of {type(timeout)} type, please "
+                             "use 'timeout=ClientTimeout(...)'")
+        self._timeout = timeout
+        self._raise_for_status = raise_for_status
+        self._auto_decompress = auto_decompress
+        self._max_decompress_size = max_decompress_size
+        self._trust_env = trust_env
+        self._requote_redirect_url = requote_redirect_url
+        self._read_bufsize = read_bufsize
+        self._limits = _Limits(max_line_size=max_line_size, max_field_size=max_field_size,
+                               read_bufsize=read_bufsize)
+        # Parsed URLs and the header lines of plain requests (no per-request headers,
+        # body, auth or cookies), which many requests share.
+        self._url_cache: dict[str, URL] = {}
+        self._wire_cache: dict[tuple[str, URL], tuple[int, tuple[list, bool]]] = {}
+        self._source_traceback = (traceback.extract_stack(sys._getframe(1))
+                                  if self._loop.get_debug() else None)
+
+    def __del__(self, _warnings=warnings) -> None:
+        if not self.closed:
+            _warnings.warn(f"Unclosed client session {self!r}", ResourceWarning, source=self)
+            context = {"client_session": self, "message": "Unclosed client session"}
+            if self._source_traceback is not None:
+                context["source_traceback"] = self._source_traceback
+            self._loop.call_exception_handler(context)
+
+    # -- attributes ------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._connector is None or self._connector.closed
+
+    @property
+    def connector(self) -> BaseConnector | None:
+        return self._connector
+
+    @property
+    def cookie_jar(self) -> AbstractCookieJar:
+        return self._cookie_jar
+
+    @property
+    def loop(self):
+        return self._loop
+
+    @property
+    def timeout(self) -> ClientTimeout:
+        return self._timeout
+
+    @property
+    def headers(self) -> CIMultiDict:
+        return self._default_headers
+
+    @property
+    def skip_auto_headers(self) -> frozenset:
+        return self._skip_auto_headers
+
+    @property
+    def auth(self) -> BasicAuth | None:
+        return self._default_auth
+
+    @property
+    def json_serialize(self):
+        return self._json_serialize
+
+    @property
+    def raise_for_status(self):
+        return self._raise_for_status
+
+    @property
+    def auto_decompress(self) -> bool:
+        return self._auto_decompress
+
+    @property
+    def trust_env(self) -> bool:
+        return self._trust_env
+
+    @property
+    def connector_owner(self) -> bool:
+        return self._connector_owner
+
+    # -- life cycle ------------------------------------------------------------
+
+    async def close(self) -> None:
+        if not self.closed:
+            if self._connector_owner:
+                await self._connector.close()
+            self._connector = None
+
+    def detach(self) -> None:
+        self._connector = None
+
+    async def __aenter__(self) -> ClientSession:
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        await self.close()
+
+    # -- requests ----------------------------------------------------------------
+
+    def request(self, method: str, url, **kwargs) -> _RequestContextManager:
+        return _RequestContextManager(self._request(method, url, **kwargs))
+
+    def get(self, url, *, allow_redirects: bool = True, **kwargs) -> _RequestContextManager:
+        return self.request("GET", url, allow_redirects=allow_redirects, **kwargs)
+
+    def options(self, url, *, allow_redirects: bool = True, **kwargs):
+        return self.request("OPTIONS", url, allow_redirects=allow_redirects, **kwargs)
+
+    def head(self, url, *, allow_redirects: bool = False, **kwargs):
+        return self.request("HEAD", url, allow_redirects=allow_redirects, **kwargs)
+
+    def post(self, url, *, data=None, **kwargs) -> _RequestContextManager:
+        return self.request("POST", url, data=data, **kwargs)
+
+    def put(self, url, *, data=None, **kwargs) -> _RequestContextManager:
+        return self.request("PUT", url, data=data, **kwargs)
+
+    def patch(self, url, *, data=None, **kwargs) -> _RequestContextManager:
+        return self.request("PATCH", url, data=data, **kwargs)
+
+    def delete(self, url, **kwargs) -> _RequestContextManager:
+        return self.request("DELETE", url, **kwargs)
+
+    def _build_url(self, str_or_url) -> URL:
+        if type(str_or_url) is str:
+            url = self._url_cache.get(str_or_url)
+            if url is not None:
+                return url
+        try:
+            url = URL(str_or_url)
+        except (TypeError, ValueError) as exc:
+            raise InvalidUrlClientError(str_or_url) from exc
+        if self._base_url is not None and not url.absolute:
+            url = self._base_url.join(url)
+        if type(str_or_url) is str:
+            if len(self._url_cache) >= _CACHE_SIZE:
+                self._url_cache.clear()
+            self._url_cache[str_or_url] = url
+        return url
+
+    async def _request(self, method: str, str_or_url, *, params=None, data=None, json=None,
+                       cookies=None, headers=None, skip_auto_headers=None,
+                       auth: BasicAuth | None = None, allow_redirects: bool = True,
+                       max_redirects: int = 10, compress=None, chunked: bool | None = None,
+                       expect100: bool = False, raise_for_status=None,
+                       read_until_eof: bool = True, proxy=None, proxy_auth=None,
+                       timeout=_sentinel, ssl=True, server_hostname: str | None = None,
+                       proxy_headers=None, trace_request_ctx=None,
+                       read_bufsize: int | None = None, auto_decompress: bool | None = None,
+                       max_line_size: int | None = None,
+                       max_field_size: int | None = None,
+                       max_decompress_size=_sentinel) -> ClientResponse:
+        if self.closed:
+            raise RuntimeError("Session is closed")
+        if data is not None and json is not None:
+            raise ValueError("data and json parameters can not be used at the same time")
+        if proxy is not None:
+            _no_proxy()
+        method = method.upper()
+        if not method.isascii() or not method.isalpha():
+            raise ValueError(f"Method cannot contain non-token characters {method!r}")
+        url = self._build_url(str_or_url)
+        if params is not None:
+            url = url.extend_query(params)
+        if timeout is _sentinel or timeout is None:
+            timeout = self._timeout
+        elif not isinstance(timeout, ClientTimeout):
+            timeout = ClientTimeout(total=timeout)
+        total_at = self._loop.time() + timeout.total if timeout.total else None
+        deadline = Deadline(self._loop, total_at, timeout.sock_read)
+        if json is not None:
+            body = Body(self._json_serialize(json).encode(), content_type="application/json")
+        elif data is not None:
+            body = build(data)
+        else:
+            body = None
+        if auto_decompress is None:
+            auto_decompress = self._auto_decompress
+        if max_decompress_size is _sentinel:
+            max_decompress_size = self._max_decompress_size
+        decoding = (auto_decompress, max_decompress_size)
+        limits = self._limits
+        if read_bufsize is not None or max_line_size is not None or max_field_size is not None:
+            limits = _Limits(limits)
+            for name, value in (("read_bufsize", read_bufsize), ("max_line_size", max_line_size),
+                                ("max_field_size", max_field_size)):
+                if value is not None:
+                    limits[name] = value
+        extra = _headers(headers)
+        skip = self._skip_auto_headers
+        if skip_auto_headers:
+            skip = skip | frozenset(istr(h) for h in skip_auto_headers)
+        history: list[ClientResponse] = []
+        request_cookies = cookies
+        redirect_error = InvalidUrlClientError, NonHttpUrlClientError
+        while True:
+            if not url.raw_host:
+                raise redirect_error[0](url)
+            if url.scheme not in _HTTP:
+                raise redirect_error[1](url)
+            url_auth = BasicAuth.from_url(url)
+            if url_auth is not None:
+                if auth is not None and not history:
+                    raise ValueError(
+                        "Cannot combine AUTH argument with credentials encoded in URL")
+                auth, url = auth or url_auth, url.with_user(None)
+            if auth is None and self._default_auth is not None:
+                auth = self._default_auth
+            if auth is not None and not history and "Authorization" in extra:
+                raise ValueError("Cannot combine AUTHORIZATION header with AUTH argument or "
+                                 "credentials encoded in URL")
+            wire, framed = self._wire_headers(method, url, extra, skip, body, auth, chunked,
+                                              compress, expect100, request_cookies)
+            resp = await self._exchange(method, url, wire, framed, body, compress, ssl,
+                                        server_hostname, limits, timeout, total_at, deadline,
+                                        decoding, tuple(history))
+            if "Set-Cookie" in resp.headers:
+                self._cookie_jar.update_cookies(resp.cookies, resp.url)
+            if resp.status not in _REDIRECTS or not allow_redirects:
+                break
+            if body is not None and body.stream is not None and not (
+                    resp.status == 303 or (resp.status in (301, 302) and method == "POST")):
+                resp.release()  # the body was streamed once and cannot be sent again
+                raise ClientPayloadError("Cannot follow redirect with a consumed request body "
+                                         "(e.g. a generator, a stream or a file)")
+            history.append(resp)
+            if max_redirects and len(history) >= max_redirects:
+                resp.close()
+                raise TooManyRedirects(history[0].request_info, tuple(history))
+            if (resp.status == 303 and method != "HEAD") or (
+                    resp.status in (301, 302) and method == "POST"):
+                method, body = "GET", None
+                extra.popall("Content-Type", None)
+                extra.popall("Content-Length", None)
+            location = resp.headers.get("Location") or resp.headers.get("URI")
+            if location is None:
+                history.pop()
+                break
+            resp.release()
+            try:
+                new_url = URL(location, encoded=not self._requote_redirect_url)
+            except ValueError as exc:
+                raise InvalidUrlRedirectClientError(location, "Server attempted redirecting "
+                                                    "to a location that does not look like a "
+                                                    "URL") from exc
+            new_url = url.join(new_url)
+            if new_url.scheme not in _HTTP:
+                raise NonHttpUrlRedirectClientError(new_url)
+            if url.origin() != new_url.origin():
+                # Credentials and the caller's cookies stay with the origin they were for.
+                auth = request_cookies = None
+                for name in ("Authorization", "Proxy-Authorization", "Cookie"):
+                    extra.popall(name, None)
+            url = new_url
+            if params is not None and method == "GET":
+                params = None
+            redirect_error = InvalidUrlRedirectClientError, NonHttpUrlRedirectClientError
+        resp._history = tuple(history)
+        check = raise_for_status if raise_for_status is not None else self._raise_for_status
+        if check is True:
+            resp.raise_for_status()
+        elif callable(check):
+            await check(resp)
+        return resp
+
+    def _wire_headers(self, method, url: URL, extra: CIMultiDict, skip, body, auth,
+                      chunked, compress, expect100, cookies) -> tuple[list, bool]:
+        """The request's header lines, in the order they are written, and whether the
+        body goes out in chunked coding. Plain requests' lines are cached, keyed by the
+        session headers' multidict version, so editing ``session.headers`` is seen."""
+        plain = (not extra and body is None and auth is None and not cookies
+                 and not chunked and not compress and not expect100
+                 and skip is self._skip_auto_headers and self._jar_is_empty())
+        if plain:
+            version = getversion(self._default_headers)
+            hit = self._wire_cache.get((method, url))
+            if hit is not None and hit[0] == version:
+                return hit[1]
+            wire = self._build_wire(method, url, extra, skip, body, auth, chunked, compress,
+                                    expect100, cookies)
+            if len(self._wire_cache) >= _CACHE_SIZE:
+                self._wire_cache.clear()
+            self._wire_cache[(method, url)] = (version, wire)
+            return wire
+        return self._build_wire(method, url, extra, skip, body, auth, chunked, compress,
+                                expect100, cookies)
+
+    def _jar_is_empty(self) -> bool:
+        jar = self._cookie_jar
+        return type(jar) is DummyCookieJar or (type(jar) is CookieJar and not jar._cookies)
+
+    def _build_wire(self, method, url: URL, extra: CIMultiDict, skip, body, auth,
+                    chunked, compress, expect100, cookies) -> tuple[list, bool]:
+        out = CIMultiDict()
+        if "Host" not in extra:
+            port = url.explicit_port
+            host = url.raw_host
+            if ":" in host:
+                host = f"[{host}]"
+            default = _DEFAULT_PORTS.get(url.scheme)
+            out["Host"] = host if port is None or port == default else f"{host}:{port}"
+        for name, value in self._default_headers.items():
+            if name not in extra:
+                out.add(name, value)
+        out.extend(extra)
+        for name, value in (("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate"),
+                            ("User-Agent", USER_AGENT)):
+            if name not in out and name not in skip:
+                out[name] = value
+        jar = self._cookie_jar.filter_cookies(url)
+        if cookies:
+            from http.cookies import BaseCookie, SimpleCookie
+
+            extra_jar = cookies if isinstance(cookies, BaseCookie) else SimpleCookie()
+            if not isinstance(cookies, BaseCookie):
+                for name, value in (cookies.items() if isinstance(cookies, Mapping)
+                                    else cookies):
+                    extra_jar[name] = value.value if hasattr(value, "value") else value
+            for name, morsel in extra_jar.items():
+                jar[name] = morsel.value
+        if jar and "Cookie" not in out:
+            out["Cookie"] = "; ".join(m.OutputString(attrs=[]) for m in jar.values())
+        if auth is not None and "Authorization" not in out:
+            if not isinstance(auth, BasicAuth):
+                raise TypeError("BasicAuth() tuple is required instead")
+            out["Authorization"] = auth.encode()
+        if body is not None and body.content_type and "Content-Type" not in out \
+                and "Content-Type" not in skip:
+            out["Content-Type"] = body.content_type
+        if compress:
+            out["Content-Encoding"] = "deflate" if compress is True else compress
+        streamed = body is not None and (body.stream is not None or chunked or compress)
+        if streamed and body.length is not None and not chunked and not compress:
+            out.setdefault("Content-Length", str(body.length))  # a file of known size
+        elif streamed:
+            if "Content-Length" in out and not compress:
+                pass  # the caller frames the body itself
+            else:
+                out.popall("Content-Length", None)
+                out["Transfer-Encoding"] = "chunked"
+        elif body is not None:
+            out["Content-Length"] = str(len(body.data))
+        elif method not in _NO_BODY_METHODS:
+            out.setdefault("Content-Length", "0")
+            if method in _POST_METHODS and "Content-Type" not in skip:
+                out.setdefault("Content-Type", "application/octet-stream")
+        if expect100:
+            out["Expect"] = "100-continue"
+        if self._connector.force_close and "Connection" not in out:
+            out["Connection"] = "close"
+        return list(out.items()), "Transfer-Encoding" in out
+
+    async def _exchange(self, method, url, wire, framed, body, compress, ssl,
+                        server_hostname, limits, timeout, total_at, deadline, decoding,
+                        history):
+        """Sends the request and returns the response with its head read. A reused
+        connection that turns out dead is retried once on a new one for an idempotent
+        method whose body can be sent again."""
+        if ssl is True:
+            ssl = getattr(self._connector, "ssl", True)  # the connector's default
+        key = ConnectionKey(url.raw_host, url.port, url.scheme == "https",
+                            ssl if url.scheme == "https" else True, None, None, None,
+                            server_hostname)
+        fresh = False
+        while True:
+            conn = await self._connector.connect(key, limits, timeout, total_at, fresh)
+            try:
+                head = await self._send(conn, method, url, wire, framed, body, compress,
+                                        deadline, decoding)
+            except (HttpDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                conn.close()
+                replayable = body is None or body.stream is None
+                if conn.reused and not fresh and method in IDEMPOTENT_METHODS and replayable:
+                    fresh = True
+                    continue
+                raise translate(exc, request_info(url, method, wire), history) from exc
+            except (HttpHeadError, HttpPayloadError, OSError) as exc:
+                conn.close()
+                raise translate(exc, request_info(url, method, wire), history) from exc
+            except BaseException:
+                conn.close()
+                raise
+            minor, status, reason, headers = head
+            return ClientResponse(method, url, status=status, reason=reason, minor=minor,
+                                  headers=headers, wire=wire, history=history,
+                                  conn=conn, deadline=deadline, session=self,
+                                  read_bufsize=limits["read_bufsize"])
+
+    async def _send(self, conn, method, url, wire, framed, body, compress, deadline,
+                    decoding):
+        protocol = conn.protocol
+        head_fut = protocol.expect(method == "HEAD", *decoding)
+        target = url.raw_path_qs or "/"
+        if body is None or (body.stream is None and not framed):
+            protocol.send(_head_bytes(method, target, wire, body.data if body else None))
+        else:
+            protocol.send(_head_bytes(method, target, wire))
+            await self._send_stream(protocol, body, compress, framed)
+        return await deadline.wait(head_fut, conn.close)
+
+    async def _send_stream(self, protocol, body: Body, compress, framed: bool) -> None:
+        stream = body.stream if body.stream is not None else _once(body.data)
+        packer = _compressor(compress)
+        async for chunk in stream:
+            if packer is not None:
+                chunk = packer.compress(chunk)
+            if chunk:
+                protocol.send(http_chunk(chunk) if framed else chunk)
+                waiter = protocol.drain()
+                if waiter is not None:
+                    await waiter
+        if packer is not None:
+            tail = packer.flush()
+            if tail:
+                protocol.send(http_chunk(tail) if framed else tail)
+        if framed:
+            protocol.send(b"0\r\n\r\n")
+
+
+async def _once(data: bytes):
+    yield data
+
+
+def _compressor(compress):
+    if not compress:
+        return None
+    if compress is True or compress == "deflate":
+        return zlib.compressobj(wbits=zlib.MAX_WBITS)
+    if compress == "gzip":
+        return zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+    raise ValueError(f"unknown compression {compress!r}: use 'deflate' or 'gzip'")
+
+
+def _no_proxy():
+    raise ClientConnectionError("aioxide.http does not support proxies yet (see docs/http.md)")
+
+
+class _RequestContextManager:
+    """What ``session.get(...)`` returns: await it for the response, or use it with
+    ``async with``, which releases the response on exit."""
+
+    __slots__ = ("_coro", "_resp")
+
+    def __init__(self, coro) -> None:
+        self._coro = coro
+        self._resp: ClientResponse | None = None
+
+    def send(self, arg):
+        return self._coro.send(arg)
+
+    def throw(self, *args):
+        return self._coro.throw(*args)
+
+    def close(self):
+        return self._coro.close()
+
+    def __await__(self):
+        return self._coro.__await__()
+
+    def __iter__(self):
+        return self.__await__()
+
+    async def __aenter__(self) -> ClientResponse:
+        self._resp = await self._coro
+        return self._resp
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        self._resp.release()
+
+
+class _OneShot:
+    """``aioxide.http.request(...)``: a session that lives for one response."""
+
+    __slots__ = ("_args", "_session", "_resp")
+
+    def __init__(self, method: str, url, kwargs: dict) -> None:
+        self._args = (method, url, kwargs)
+        self._session: ClientSession | None = None
+        self._resp: ClientResponse | None = None
+
+    async def __aenter__(self) -> ClientResponse:
+        method, url, kwargs = self._args
+        session_args = {k: kwargs.pop(k) for k in ("connector", "cookies", "version",
+                                                    "loop") if k in kwargs}
+        session_args.pop("version", None)
+        self._session = ClientSession(**session_args)
+        try:
+            self._resp = await self._session._request(method, url, **kwargs)
+        except BaseException:
+            await self._session.close()
+            raise
+        return self._resp
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        self._resp.release()
+        await self._session.close()
