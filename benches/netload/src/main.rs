@@ -8,6 +8,7 @@
 //! netload tls-echo|https ...         (the same over TLS; built with `--features tls`)
 //! netload echo-server [--host 127.0.0.1] [--port 0]
 //! netload http-server [--host 127.0.0.1] [--port 0]
+//! netload http-echo-server [--host 127.0.0.1] [--port 0] [--cert PEM --key PEM]
 //! ```
 //!
 //! The clients keep N connections busy, one request in flight on each: `echo` sends SIZE
@@ -27,11 +28,16 @@
 //! fixed `Hello, World!` response the Python HTTP server sends. Both print `{"port": N}`
 //! once listening and serve until killed.
 //!
+//! `http-echo-server` (`httpd.rs`, one thread per connection) answers POST bodies with
+//! themselves and GETs with `Hello, World!`, plain or over TLS: the server of
+//! benches/http_client_bench.py.
+//!
 //! `tls-echo` and `https` are `echo` and `http` over TLS (rustls, any server certificate
 //! accepted), one blocking connection per thread; see `tls.rs`.
 //!
 //! std only by default: epoll is reached through three `extern "C"` declarations of the
-//! libc functions std already links against. The TLS modes need the `tls` feature.
+//! libc functions std already links against. The TLS modes (and `http-echo-server`'s
+//! `--cert`) need the `tls` feature.
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
@@ -145,6 +151,7 @@ mod epoll {
 
 use epoll::{Epoll, Event};
 
+mod httpd;
 mod tls;
 
 const HTTP_RESPONSE: &[u8] =
@@ -155,7 +162,9 @@ const MAX_HEAD: usize = 64 * 1024;
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some(mode) = argv.first() else {
-        eprintln!("usage: netload echo|http|echo-server|http-server [--option value]...");
+        eprintln!(
+            "usage: netload echo|http|echo-server|http-server|http-echo-server [--option value]..."
+        );
         return ExitCode::from(2);
     };
     let opts = match Opts::parse(&argv[1..]) {
@@ -172,6 +181,7 @@ fn main() -> ExitCode {
         "https" => run_client(Proto::Http, true, &opts),
         "echo-server" => serve(Proto::Echo, &opts),
         "http-server" => serve(Proto::Http, &opts),
+        "http-echo-server" => httpd::serve(&opts),
         other => Err(format!("unknown mode {other:?}")),
     };
     match result {

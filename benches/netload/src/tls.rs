@@ -13,7 +13,9 @@ mod without_tls {
     use std::net::SocketAddr;
     use std::sync::atomic::AtomicBool;
 
-    pub type Config = ();
+    /// No TLS configuration can exist without the `tls` feature.
+    #[derive(Clone)]
+    pub enum Config {}
 
     pub fn client_config() -> Result<Config, String> {
         Err("this netload was built without TLS: cargo build --features tls".into())
