@@ -43,9 +43,18 @@ from ._exceptions import (
     WSServerHandshakeError,
 )
 from ._helpers import BasicAuth, ClientTimeout, Fingerprint, RequestInfo
+from ._middlewares import (
+    ClientHandlerType,
+    ClientMiddlewareType,
+    ClientRequest,
+    DigestAuthMiddleware,
+    Retry,
+)
 from ._response import ClientResponse, HttpVersion, HttpVersion10, HttpVersion11
 from ._session import ClientSession
 from ._streams import EmptyStreamReader, StreamReader
+from ._tracing import EVENTS as _EVENTS
+from ._tracing import TraceConfig
 
 __all__ = [
     "AbstractCookieJar",
@@ -58,10 +67,13 @@ __all__ = [
     "ClientConnectorError",
     "ClientConnectorSSLError",
     "ClientError",
+    "ClientHandlerType",
     "ClientHttpProxyError",
+    "ClientMiddlewareType",
     "ClientOSError",
     "ClientPayloadError",
     "ClientProxyConnectionError",
+    "ClientRequest",
     "ClientResponse",
     "ClientResponseError",
     "ClientSSLError",
@@ -71,6 +83,7 @@ __all__ = [
     "ConnectionTimeoutError",
     "ContentTypeError",
     "CookieJar",
+    "DigestAuthMiddleware",
     "DummyCookieJar",
     "EmptyStreamReader",
     "Fingerprint",
@@ -84,6 +97,7 @@ __all__ = [
     "NonHttpUrlClientError",
     "NonHttpUrlRedirectClientError",
     "RequestInfo",
+    "Retry",
     "ServerConnectionError",
     "ServerDisconnectedError",
     "ServerFingerprintMismatch",
@@ -92,11 +106,16 @@ __all__ = [
     "StreamReader",
     "TCPConnector",
     "TooManyRedirects",
+    "TraceConfig",
     "UnixClientConnectorError",
     "UnixConnector",
     "WSServerHandshakeError",
     "request",
 ]
+
+
+globals().update({cls.__name__: cls for cls in _EVENTS.values()})
+__all__ += [cls.__name__ for cls in _EVENTS.values()]
 
 
 def request(method: str, url, **kwargs):

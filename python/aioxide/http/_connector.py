@@ -14,11 +14,14 @@ import ssl as ssl_mod
 from collections import defaultdict, deque
 
 from .._aioxide import HttpConnection
+from . import _proxy, _tracing
 from ._exceptions import (
     ClientConnectorCertificateError,
     ClientConnectorDNSError,
     ClientConnectorError,
     ClientConnectorSSLError,
+    ClientError,
+    ClientProxyConnectionError,
     ConnectionTimeoutError,
     UnixClientConnectorError,
 )
@@ -145,7 +148,8 @@ class BaseConnector:
         return None
 
     async def connect(self, key: ConnectionKey, limits: dict, timeout,
-                      total_at: float | None = None, fresh: bool = False) -> Connection:
+                      total_at: float | None = None, fresh: bool = False,
+                      proxy_headers=None) -> Connection:
         """A connection for ``key``: an idle pooled one unless ``fresh``, else a new one
         once the limits allow it. ``timeout`` is the ``ClientTimeout``; ``total_at`` the
         request's absolute deadline."""
@@ -154,19 +158,29 @@ class BaseConnector:
         connect_at = total_at
         if timeout.connect:
             connect_at = _earliest(self._loop.time() + timeout.connect, total_at)
+        traces = _tracing.current.get()
         while True:
             if not fresh:
                 found = self._take_idle(key)
                 if found is not None:
+                    if traces is not None:
+                        await traces.send("connection_reuseconn")
                     return self._lend(key, *found, reused=True)
             if self._available(key):
                 break
+            if traces is not None:
+                await traces.send("connection_queued_start")
             await self._wait_turn(key, connect_at)
+            if traces is not None:
+                await traces.send("connection_queued_end")
+        if traces is not None:
+            await traces.send("connection_create_start")
         placeholder = object()  # holds the slot while connecting
         self._lent.add(placeholder)
         self._lent_per_key[key].add(placeholder)
         try:
-            protocol, transport = await self._open(key, limits, timeout, connect_at)
+            protocol, transport = await self._open(key, limits, timeout, connect_at,
+                                                   proxy_headers)
         except BaseException:
             self._unlend(key, placeholder)
             self._wake_one()
@@ -175,7 +189,10 @@ class BaseConnector:
         if self._closed:
             transport.close()
             raise RuntimeError("Connector is closed.")
-        return self._lend(key, protocol, transport, reused=False)
+        conn = self._lend(key, protocol, transport, reused=False)
+        if traces is not None:
+            await traces.send("connection_create_end")
+        return conn
 
     async def _wait_turn(self, key: ConnectionKey, connect_at: float | None) -> None:
         fut = self._loop.create_future()
@@ -249,15 +266,15 @@ class BaseConnector:
         if self._idle:
             self._cleanup = self._loop.call_later(self._keepalive_timeout, self._drop_expired)
 
-    async def _open(self, key, limits, timeout, connect_at):
+    async def _open(self, key, limits, timeout, connect_at, proxy_headers=None):
         at = _earliest(connect_at, _deadline(self._loop, timeout.sock_connect))
         protocol = HttpConnection(self._loop, **limits)
         try:
             if at is None:
-                transport = await self._create(key, protocol)
+                transport = await self._create(key, protocol, proxy_headers)
             else:
                 async with asyncio.timeout_at(at):
-                    transport = await self._create(key, protocol)
+                    transport = await self._create(key, protocol, proxy_headers)
         except TimeoutError:
             raise ConnectionTimeoutError(f"Connection timeout to host {key.host}") from None
         except ssl_mod.CertificateError as exc:
@@ -266,7 +283,11 @@ class BaseConnector:
             raise ClientConnectorSSLError(key, exc) from exc
         except socket.gaierror as exc:
             raise ClientConnectorDNSError(key, exc) from exc
+        except ClientError:
+            raise
         except OSError as exc:
+            if key.proxy is not None:
+                raise ClientProxyConnectionError(key, exc) from exc
             raise self._connect_error(key, exc) from exc
         if isinstance(key.ssl, Fingerprint):
             try:
@@ -279,7 +300,7 @@ class BaseConnector:
     def _connect_error(self, key, exc: OSError) -> ClientConnectorError:
         return ClientConnectorError(key, exc)
 
-    async def _create(self, key, protocol):
+    async def _create(self, key, protocol, proxy_headers=None):
         raise TypeError(f"{type(self).__name__} cannot open connections")
 
 
@@ -373,24 +394,59 @@ class TCPConnector(BaseConnector):
 
     async def _resolve(self, host: str, port: int) -> list:
         now = self._loop.time()
+        traces = _tracing.current.get()
         cached = self._dns.get((host, port)) if self._use_dns_cache else None
         if cached is not None and (cached[1] is None or cached[1] > now):
+            if traces is not None:
+                await traces.send("dns_cache_hit", host)
             return cached[0]
+        if traces is not None:
+            await traces.send("dns_cache_miss", host)
+            await traces.send("dns_resolvehost_start", host)
         infos = await self._loop.getaddrinfo(host, port, family=self._family,
                                              type=socket.SOCK_STREAM)
+        if traces is not None:
+            await traces.send("dns_resolvehost_end", host)
         if self._use_dns_cache:
             ttl = self._ttl_dns_cache
             self._dns[(host, port)] = (infos, None if ttl is None else now + ttl)
         return infos
 
-    async def _create(self, key, protocol):
+    async def _create(self, key, protocol, proxy_headers=None):
         ctx = tls_context(key.ssl) if key.is_ssl else None
-        server_hostname = (key.server_hostname or key.host) if ctx is not None else None
+        hostname = (key.server_hostname or key.host) if ctx is not None else None
+        proxy = key.proxy
+        if proxy is None:
+            return await self._connect_to(key.host, key.port, protocol, ctx, hostname)
+        if proxy.scheme in ("socks5", "socks5h"):
+            sock = await _proxy.socks5_socket(self._loop, proxy, key.proxy_auth, key.host,
+                                              key.port, self._family)
+            try:
+                transport, _ = await self._loop.create_connection(
+                    lambda: protocol, sock=sock, ssl=ctx, server_hostname=hostname)
+            except BaseException:
+                sock.close()
+                raise
+            return transport
+        # The request's ssl= also checks an https proxy's certificate, as in aiohttp.
+        proxy_ctx = tls_context(key.ssl) if proxy.scheme == "https" else None
+        transport = await self._connect_to(proxy.raw_host, proxy.port, protocol, proxy_ctx,
+                                           proxy.raw_host if proxy_ctx else None)
+        if ctx is None:
+            return transport  # plain requests go to the proxy in absolute form
+        try:
+            return await _proxy.open_tunnel(self._loop, key, protocol, transport, ctx,
+                                            proxy_headers)
+        except BaseException:
+            transport.close()
+            raise
+
+    async def _connect_to(self, host, port, protocol, ctx, server_hostname):
         kwargs = {"ssl": ctx, "server_hostname": server_hostname,
                   "local_addr": self._local_addr}
-        if self._use_dns_cache and not _is_ip_literal(key.host):
+        if self._use_dns_cache and not _is_ip_literal(host):
             # The cache gives the addresses; connect to each in turn like asyncio would.
-            infos = await self._resolve(key.host, key.port)
+            infos = await self._resolve(host, port)
             error = None
             for family, _, proto, _, addr in infos:
                 try:
@@ -402,13 +458,13 @@ class TCPConnector(BaseConnector):
                     raise
                 except OSError as exc:
                     error = exc
-            raise error or OSError(f"no address for {key.host}")
+            raise error or OSError(f"no address for {host}")
         # One address (an IP literal) needs no Happy Eyeballs race, and 3.11's race can
         # lose a socket that connects just as the request is cancelled.
-        race = {} if _is_ip_literal(key.host) else {
+        race = {} if _is_ip_literal(host) else {
             "happy_eyeballs_delay": self._happy_eyeballs_delay, "interleave": self._interleave}
         transport, _ = await self._loop.create_connection(
-            lambda: protocol, key.host, key.port, family=self._family, **race, **kwargs)
+            lambda: protocol, host, port, family=self._family, **race, **kwargs)
         return transport
 
 
@@ -436,6 +492,6 @@ class UnixConnector(BaseConnector):
     def _connect_error(self, key, exc: OSError) -> ClientConnectorError:
         return UnixClientConnectorError(self._path, key, exc)
 
-    async def _create(self, key, protocol):
+    async def _create(self, key, protocol, proxy_headers=None):
         transport, _ = await self._loop.create_unix_connection(lambda: protocol, self._path)
         return transport

@@ -20,11 +20,11 @@ from yarl import URL
 
 from .._aioxide import HttpDisconnected, HttpHeadError, HttpPayloadError, http_chunk
 from .._aioxide import http_request_head as _head_bytes
+from . import _proxy, _tracing
 from ._body import Body, build
 from ._connector import BaseConnector, TCPConnector
 from ._cookies import AbstractCookieJar, CookieJar, DummyCookieJar
 from ._exceptions import (
-    ClientConnectionError,
     ClientPayloadError,
     InvalidUrlClientError,
     InvalidUrlRedirectClientError,
@@ -33,8 +33,10 @@ from ._exceptions import (
     TooManyRedirects,
 )
 from ._helpers import DEFAULT_TIMEOUT, BasicAuth, ClientTimeout, ConnectionKey
+from ._middlewares import ClientRequest, Retry, chain
 from ._response import ClientResponse, request_info
 from ._streams import Deadline, translate
+from ._tracing import Traces
 
 try:
     from importlib.metadata import version as _dist_version
@@ -83,7 +85,8 @@ class ClientSession:
                  read_bufsize: int = 2**16, max_line_size: int = 8190,
                  max_field_size: int = 8190, fallback_charset_resolver=None,
                  middlewares=(), ssl_shutdown_timeout=_sentinel,
-                 max_decompress_size: int | None = DEFAULT_MAX_DECOMPRESS) -> None:
+                 max_decompress_size: int | None = DEFAULT_MAX_DECOMPRESS,
+                 retry: Retry | None = None) -> None:
         self._loop = loop or asyncio.get_running_loop()
         self._connector: BaseConnector | None = None
         if base_url is not None:
@@ -91,8 +94,8 @@ class ClientSession:
             if not base_url.absolute:
                 raise ValueError("Only absolute URLs are supported")
         self._base_url = base_url
-        if proxy is not None:
-            _no_proxy()
+        self._default_proxy = _proxy.check(proxy) if proxy is not None else None
+        self._default_proxy_auth = proxy_auth
         if connector is None:
             connector = TCPConnector(loop=self._loop)
         if connector._loop is not self._loop:
@@ -115,6 +118,11 @@ class ClientSession:
         self._raise_for_status = raise_for_status
         self._auto_decompress = auto_decompress
         self._max_decompress_size = max_decompress_size
+        self._middlewares = tuple(middlewares)
+        self._trace_configs = list(trace_configs or ())
+        for config in self._trace_configs:
+            config.freeze()
+        self._retry = retry
         self._trust_env = trust_env
         self._requote_redirect_url = requote_redirect_url
         self._read_bufsize = read_bufsize
@@ -260,126 +268,186 @@ class ClientSession:
                        read_bufsize: int | None = None, auto_decompress: bool | None = None,
                        max_line_size: int | None = None,
                        max_field_size: int | None = None,
-                       max_decompress_size=_sentinel) -> ClientResponse:
+                       max_decompress_size=_sentinel, middlewares=None,
+                       retry=_sentinel) -> ClientResponse:
         if self.closed:
             raise RuntimeError("Session is closed")
-        if data is not None and json is not None:
-            raise ValueError("data and json parameters can not be used at the same time")
+        traces = (Traces(self, self._trace_configs, trace_request_ctx)
+                  if self._trace_configs else None)
+        try:
+            if data is not None and json is not None:
+                raise ValueError("data and json parameters can not be used at the same time")
+            method = method.upper()
+            if not method.isascii() or not method.isalpha():
+                raise ValueError(f"Method cannot contain non-token characters {method!r}")
+            url = self._build_url(str_or_url)
+            if params is not None:
+                url = url.extend_query(params)
+            if timeout is _sentinel or timeout is None:
+                timeout = self._timeout
+            elif not isinstance(timeout, ClientTimeout):
+                timeout = ClientTimeout(total=timeout)
+            total_at = self._loop.time() + timeout.total if timeout.total else None
+            deadline = Deadline(self._loop, total_at, timeout.sock_read)
+            if json is not None:
+                body = Body(self._json_serialize(json).encode(), content_type="application/json")
+            elif data is not None:
+                body = build(data)
+            else:
+                body = None
+            if auto_decompress is None:
+                auto_decompress = self._auto_decompress
+            if max_decompress_size is _sentinel:
+                max_decompress_size = self._max_decompress_size
+            decoding = (auto_decompress, max_decompress_size)
+            limits = self._limits
+            if read_bufsize is not None or max_line_size is not None or max_field_size is not None:
+                limits = _Limits(limits)
+                for name, value in (("read_bufsize", read_bufsize),
+                                    ("max_line_size", max_line_size),
+                                    ("max_field_size", max_field_size)):
+                    if value is not None:
+                        limits[name] = value
+            if middlewares is None:
+                middlewares = self._middlewares
+            if retry is _sentinel:
+                retry = self._retry
+            if retry is not None:
+                middlewares = (retry, *middlewares)
+            extra = _headers(headers)
+            skip = self._skip_auto_headers
+            if skip_auto_headers:
+                skip = skip | frozenset(istr(h) for h in skip_auto_headers)
+            history: list[ClientResponse] = []
+            request_cookies = cookies
+            redirect_error = InvalidUrlClientError, NonHttpUrlClientError
+            while True:
+                if not url.raw_host:
+                    raise redirect_error[0](url)
+                if url.scheme not in _HTTP:
+                    raise redirect_error[1](url)
+                url_auth = BasicAuth.from_url(url)
+                if url_auth is not None:
+                    if auth is not None and not history:
+                        raise ValueError(
+                            "Cannot combine AUTH argument with credentials encoded in URL")
+                    auth, url = auth or url_auth, url.with_user(None)
+                if auth is None and self._default_auth is not None:
+                    auth = self._default_auth
+                if auth is not None and not history and "Authorization" in extra:
+                    raise ValueError("Cannot combine AUTHORIZATION header with AUTH argument or "
+                                     "credentials encoded in URL")
+                via = self._pick_proxy(url, proxy, proxy_auth, proxy_headers)
+                wire, framed = self._wire_headers(method, url, extra, skip, body, auth, chunked,
+                                                  compress, expect100, request_cookies, via)
+                if traces is not None and not history:
+                    await traces.send("request_start", method, url, CIMultiDict(wire))
+                sending = (compress, ssl, server_hostname, limits, timeout, total_at, deadline,
+                           decoding, tuple(history), via, traces)
+                token = _tracing.current.set(traces) if traces is not None else None
+                try:
+                    if middlewares:
+                        resp = await self._through(middlewares, method, url, wire, body, sending)
+                    else:
+                        resp = await self._exchange(method, url, wire, framed, body, *sending)
+                finally:
+                    if token is not None:
+                        _tracing.current.reset(token)
+                if "Set-Cookie" in resp.headers:
+                    self._cookie_jar.update_cookies(resp.cookies, resp.url)
+                if resp.status not in _REDIRECTS or not allow_redirects:
+                    break
+                if body is not None and body.stream is not None and not (
+                        resp.status == 303 or (resp.status in (301, 302) and method == "POST")):
+                    resp.release()  # the body was streamed once and cannot be sent again
+                    raise ClientPayloadError("Cannot follow redirect with a consumed request body "
+                                             "(e.g. a generator, a stream or a file)")
+                history.append(resp)
+                if traces is not None:
+                    await traces.send("request_redirect", method, url, CIMultiDict(wire), resp)
+                if max_redirects and len(history) >= max_redirects:
+                    resp.close()
+                    raise TooManyRedirects(history[0].request_info, tuple(history))
+                if (resp.status == 303 and method != "HEAD") or (
+                        resp.status in (301, 302) and method == "POST"):
+                    method, body = "GET", None
+                    extra.popall("Content-Type", None)
+                    extra.popall("Content-Length", None)
+                location = resp.headers.get("Location") or resp.headers.get("URI")
+                if location is None:
+                    history.pop()
+                    break
+                resp.release()
+                try:
+                    new_url = URL(location, encoded=not self._requote_redirect_url)
+                except ValueError as exc:
+                    raise InvalidUrlRedirectClientError(location, "Server attempted redirecting "
+                                                        "to a location that does not look like a "
+                                                        "URL") from exc
+                new_url = url.join(new_url)
+                if new_url.scheme not in _HTTP:
+                    raise NonHttpUrlRedirectClientError(new_url)
+                if url.origin() != new_url.origin():
+                    # Credentials and the caller's cookies stay with the origin they were for.
+                    auth = request_cookies = None
+                    for name in ("Authorization", "Proxy-Authorization", "Cookie"):
+                        extra.popall(name, None)
+                url = new_url
+                if params is not None and method == "GET":
+                    params = None
+                redirect_error = InvalidUrlRedirectClientError, NonHttpUrlRedirectClientError
+            resp._history = tuple(history)
+            if traces is not None:
+                await traces.send("request_end", method, url, CIMultiDict(wire), resp)
+            check = raise_for_status if raise_for_status is not None else self._raise_for_status
+            if check is True:
+                resp.raise_for_status()
+            elif callable(check):
+                await check(resp)
+            return resp
+        except Exception as exc:
+            if traces is not None:
+                await traces.send("request_exception", method, str_or_url,
+                                  CIMultiDict(headers or {}), exc)
+            raise
+
+    async def _through(self, middlewares, method, url, wire, body, sending):
+        """Sends the request through the middleware chain; each call of the innermost
+        handler sends the request as the middlewares left it."""
+
+        async def send(req: ClientRequest) -> ClientResponse:
+            lines = list(req.headers.items())
+            return await self._exchange(req.method, req.url, lines,
+                                        "Transfer-Encoding" in req.headers, req._body,
+                                        *sending)
+
+        req = ClientRequest(method, url, CIMultiDict(wire), body, self)
+        return await chain(send, middlewares)(req)
+
+    def _pick_proxy(self, url: URL, proxy, proxy_auth, proxy_headers):
+        """``None``, or ``(proxy URL, proxy auth, proxy headers)`` for this URL: the
+        request's proxy, else the session's, else the environment's with ``trust_env``."""
         if proxy is not None:
-            _no_proxy()
-        method = method.upper()
-        if not method.isascii() or not method.isalpha():
-            raise ValueError(f"Method cannot contain non-token characters {method!r}")
-        url = self._build_url(str_or_url)
-        if params is not None:
-            url = url.extend_query(params)
-        if timeout is _sentinel or timeout is None:
-            timeout = self._timeout
-        elif not isinstance(timeout, ClientTimeout):
-            timeout = ClientTimeout(total=timeout)
-        total_at = self._loop.time() + timeout.total if timeout.total else None
-        deadline = Deadline(self._loop, total_at, timeout.sock_read)
-        if json is not None:
-            body = Body(self._json_serialize(json).encode(), content_type="application/json")
-        elif data is not None:
-            body = build(data)
-        else:
-            body = None
-        if auto_decompress is None:
-            auto_decompress = self._auto_decompress
-        if max_decompress_size is _sentinel:
-            max_decompress_size = self._max_decompress_size
-        decoding = (auto_decompress, max_decompress_size)
-        limits = self._limits
-        if read_bufsize is not None or max_line_size is not None or max_field_size is not None:
-            limits = _Limits(limits)
-            for name, value in (("read_bufsize", read_bufsize), ("max_line_size", max_line_size),
-                                ("max_field_size", max_field_size)):
-                if value is not None:
-                    limits[name] = value
-        extra = _headers(headers)
-        skip = self._skip_auto_headers
-        if skip_auto_headers:
-            skip = skip | frozenset(istr(h) for h in skip_auto_headers)
-        history: list[ClientResponse] = []
-        request_cookies = cookies
-        redirect_error = InvalidUrlClientError, NonHttpUrlClientError
-        while True:
-            if not url.raw_host:
-                raise redirect_error[0](url)
-            if url.scheme not in _HTTP:
-                raise redirect_error[1](url)
-            url_auth = BasicAuth.from_url(url)
-            if url_auth is not None:
-                if auth is not None and not history:
-                    raise ValueError(
-                        "Cannot combine AUTH argument with credentials encoded in URL")
-                auth, url = auth or url_auth, url.with_user(None)
-            if auth is None and self._default_auth is not None:
-                auth = self._default_auth
-            if auth is not None and not history and "Authorization" in extra:
-                raise ValueError("Cannot combine AUTHORIZATION header with AUTH argument or "
-                                 "credentials encoded in URL")
-            wire, framed = self._wire_headers(method, url, extra, skip, body, auth, chunked,
-                                              compress, expect100, request_cookies)
-            resp = await self._exchange(method, url, wire, framed, body, compress, ssl,
-                                        server_hostname, limits, timeout, total_at, deadline,
-                                        decoding, tuple(history))
-            if "Set-Cookie" in resp.headers:
-                self._cookie_jar.update_cookies(resp.cookies, resp.url)
-            if resp.status not in _REDIRECTS or not allow_redirects:
-                break
-            if body is not None and body.stream is not None and not (
-                    resp.status == 303 or (resp.status in (301, 302) and method == "POST")):
-                resp.release()  # the body was streamed once and cannot be sent again
-                raise ClientPayloadError("Cannot follow redirect with a consumed request body "
-                                         "(e.g. a generator, a stream or a file)")
-            history.append(resp)
-            if max_redirects and len(history) >= max_redirects:
-                resp.close()
-                raise TooManyRedirects(history[0].request_info, tuple(history))
-            if (resp.status == 303 and method != "HEAD") or (
-                    resp.status in (301, 302) and method == "POST"):
-                method, body = "GET", None
-                extra.popall("Content-Type", None)
-                extra.popall("Content-Length", None)
-            location = resp.headers.get("Location") or resp.headers.get("URI")
-            if location is None:
-                history.pop()
-                break
-            resp.release()
-            try:
-                new_url = URL(location, encoded=not self._requote_redirect_url)
-            except ValueError as exc:
-                raise InvalidUrlRedirectClientError(location, "Server attempted redirecting "
-                                                    "to a location that does not look like a "
-                                                    "URL") from exc
-            new_url = url.join(new_url)
-            if new_url.scheme not in _HTTP:
-                raise NonHttpUrlRedirectClientError(new_url)
-            if url.origin() != new_url.origin():
-                # Credentials and the caller's cookies stay with the origin they were for.
-                auth = request_cookies = None
-                for name in ("Authorization", "Proxy-Authorization", "Cookie"):
-                    extra.popall(name, None)
-            url = new_url
-            if params is not None and method == "GET":
-                params = None
-            redirect_error = InvalidUrlRedirectClientError, NonHttpUrlRedirectClientError
-        resp._history = tuple(history)
-        check = raise_for_status if raise_for_status is not None else self._raise_for_status
-        if check is True:
-            resp.raise_for_status()
-        elif callable(check):
-            await check(resp)
-        return resp
+            proxy = _proxy.check(proxy)
+        elif self._default_proxy is not None:
+            proxy, proxy_auth = self._default_proxy, proxy_auth or self._default_proxy_auth
+        elif self._trust_env:
+            proxy, env_auth = _proxy.from_env(url)
+            proxy_auth = proxy_auth or env_auth
+        if proxy is None:
+            return None
+        url_auth = BasicAuth.from_url(proxy)
+        if url_auth is not None:
+            proxy, proxy_auth = proxy.with_user(None), proxy_auth or url_auth
+        headers = CIMultiDict(proxy_headers) if proxy_headers else None
+        return proxy, proxy_auth, headers
 
     def _wire_headers(self, method, url: URL, extra: CIMultiDict, skip, body, auth,
-                      chunked, compress, expect100, cookies) -> tuple[list, bool]:
+                      chunked, compress, expect100, cookies, via=None) -> tuple[list, bool]:
         """The request's header lines, in the order they are written, and whether the
         body goes out in chunked coding. Plain requests' lines are cached, keyed by the
         session headers' multidict version, so editing ``session.headers`` is seen."""
-        plain = (not extra and body is None and auth is None and not cookies
+        plain = (via is None and not extra and body is None and auth is None and not cookies
                  and not chunked and not compress and not expect100
                  and skip is self._skip_auto_headers and self._jar_is_empty())
         if plain:
@@ -388,20 +456,20 @@ class ClientSession:
             if hit is not None and hit[0] == version:
                 return hit[1]
             wire = self._build_wire(method, url, extra, skip, body, auth, chunked, compress,
-                                    expect100, cookies)
+                                    expect100, cookies, None)
             if len(self._wire_cache) >= _CACHE_SIZE:
                 self._wire_cache.clear()
             self._wire_cache[(method, url)] = (version, wire)
             return wire
         return self._build_wire(method, url, extra, skip, body, auth, chunked, compress,
-                                expect100, cookies)
+                                expect100, cookies, via)
 
     def _jar_is_empty(self) -> bool:
         jar = self._cookie_jar
         return type(jar) is DummyCookieJar or (type(jar) is CookieJar and not jar._cookies)
 
     def _build_wire(self, method, url: URL, extra: CIMultiDict, skip, body, auth,
-                    chunked, compress, expect100, cookies) -> tuple[list, bool]:
+                    chunked, compress, expect100, cookies, via) -> tuple[list, bool]:
         out = CIMultiDict()
         if "Host" not in extra:
             port = url.explicit_port
@@ -414,7 +482,7 @@ class ClientSession:
             if name not in extra:
                 out.add(name, value)
         out.extend(extra)
-        for name, value in (("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate"),
+        for name, value in (("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate, br, zstd"),
                             ("User-Agent", USER_AGENT)):
             if name not in out and name not in skip:
                 out[name] = value
@@ -457,27 +525,37 @@ class ClientSession:
                 out.setdefault("Content-Type", "application/octet-stream")
         if expect100:
             out["Expect"] = "100-continue"
+        if via is not None and url.scheme == "http":
+            # Plain HTTP through a proxy: its credentials and headers go with each request.
+            for name, value in _proxy.proxy_lines(via[1], via[2]):
+                out.setdefault(name, value)
         if self._connector.force_close and "Connection" not in out:
             out["Connection"] = "close"
         return list(out.items()), "Transfer-Encoding" in out
 
     async def _exchange(self, method, url, wire, framed, body, compress, ssl,
                         server_hostname, limits, timeout, total_at, deadline, decoding,
-                        history):
+                        history, via=None, traces=None):
         """Sends the request and returns the response with its head read. A reused
         connection that turns out dead is retried once on a new one for an idempotent
         method whose body can be sent again."""
         if ssl is True:
             ssl = getattr(self._connector, "ssl", True)  # the connector's default
-        key = ConnectionKey(url.raw_host, url.port, url.scheme == "https",
-                            ssl if url.scheme == "https" else True, None, None, None,
+        proxy, proxy_auth, proxy_headers = via or (None, None, None)
+        key = ConnectionKey(url.raw_host, url.port, url.scheme == "https", ssl, proxy,
+                            proxy_auth,
+                            hash(tuple(proxy_headers.items())) if proxy_headers else None,
                             server_hostname)
+        # Through an HTTP proxy, a plain request names the whole URL.
+        target = (str(url.with_fragment(None)) if proxy is not None and url.scheme == "http"
+                  and proxy.scheme in ("http", "https") else url.raw_path_qs or "/")
         fresh = False
         while True:
-            conn = await self._connector.connect(key, limits, timeout, total_at, fresh)
+            conn = await self._connector.connect(key, limits, timeout, total_at, fresh,
+                                                 proxy_headers)
             try:
-                head = await self._send(conn, method, url, wire, framed, body, compress,
-                                        deadline, decoding)
+                head = await self._send(conn, method, target, wire, framed, body, compress,
+                                        deadline, decoding, traces and (url, traces))
             except (HttpDisconnected, ConnectionResetError, BrokenPipeError) as exc:
                 conn.close()
                 replayable = body is None or body.stream is None
@@ -497,19 +575,32 @@ class ClientSession:
                                   conn=conn, deadline=deadline, session=self,
                                   read_bufsize=limits["read_bufsize"])
 
-    async def _send(self, conn, method, url, wire, framed, body, compress, deadline,
-                    decoding):
+    async def _send(self, conn, method, target, wire, framed, body, compress, deadline,
+                    decoding, traced=None):
         protocol = conn.protocol
         head_fut = protocol.expect(method == "HEAD", *decoding)
-        target = url.raw_path_qs or "/"
-        if body is None or (body.stream is None and not framed):
-            protocol.send(_head_bytes(method, target, wire, body.data if body else None))
-        else:
+        streamed = not (body is None or (body.stream is None and not framed))
+        if body is not None and any(k.lower() == "expect" for k, _ in wire):
+            # Expect: 100-continue: the head alone, then the body once the server says
+            # 100 (or answers at once: the body still follows, keeping the framing).
             protocol.send(_head_bytes(method, target, wire))
-            await self._send_stream(protocol, body, compress, framed)
+            await deadline.wait(protocol.wait_continue(), conn.close)
+            if not streamed:
+                protocol.send(body.data)
+        else:
+            protocol.send(_head_bytes(method, target, wire,
+                                      None if streamed or body is None else body.data))
+        if traced:
+            url, traces = traced
+            await traces.send("request_headers_sent", method, url, CIMultiDict(wire))
+            if body is not None and not streamed:
+                await traces.send("request_chunk_sent", method, url, body.data)
+        if streamed:
+            await self._send_stream(protocol, body, compress, framed, method, traced)
         return await deadline.wait(head_fut, conn.close)
 
-    async def _send_stream(self, protocol, body: Body, compress, framed: bool) -> None:
+    async def _send_stream(self, protocol, body: Body, compress, framed: bool, method: str,
+                           traced) -> None:
         stream = body.stream if body.stream is not None else _once(body.data)
         packer = _compressor(compress)
         async for chunk in stream:
@@ -517,6 +608,8 @@ class ClientSession:
                 chunk = packer.compress(chunk)
             if chunk:
                 protocol.send(http_chunk(chunk) if framed else chunk)
+                if traced:
+                    await traced[1].send("request_chunk_sent", method, traced[0], chunk)
                 waiter = protocol.drain()
                 if waiter is not None:
                     await waiter
@@ -540,10 +633,6 @@ def _compressor(compress):
     if compress == "gzip":
         return zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
     raise ValueError(f"unknown compression {compress!r}: use 'deflate' or 'gzip'")
-
-
-def _no_proxy():
-    raise ClientConnectionError("aioxide.http does not support proxies yet (see docs/http.md)")
 
 
 class _RequestContextManager:

@@ -149,10 +149,15 @@ class RawServer:
             self._notify()
 
 
+def raw_server(handler: Handler):
+    return serve(RawServer(handler))
+
+
 @contextlib.asynccontextmanager
-async def raw_server(handler: Handler):
-    srv = RawServer(handler)
-    server = await asyncio.start_server(srv._serve, "127.0.0.1", 0)
+async def serve(srv: RawServer, ssl_context=None):
+    """Run ``srv`` (a RawServer, or a subclass) on 127.0.0.1, over TLS with an
+    ``ssl_context``, until the block exits."""
+    server = await asyncio.start_server(srv._serve, "127.0.0.1", 0, ssl=ssl_context)
     srv.port = server.sockets[0].getsockname()[1]
     try:
         yield srv

@@ -3,6 +3,7 @@ its Content-Type, Content-Length or chunked Transfer-Encoding, and compression."
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import os
@@ -10,7 +11,7 @@ import zlib
 
 import aioxide.fs
 import pytest
-from _http_servers import echo, header_pairs, raw_server, run, web_server
+from _http_servers import echo, header_pairs, raw_server, response, run, web_server
 from aiohttp import web
 
 
@@ -192,3 +193,28 @@ def test_data_and_json_together_raise_value_error(http, loop):
         assert len(srv.requests) == 1
 
     run(loop, main())
+
+
+def test_expect_100_continue(http, loop):
+    """With expect100 the body waits for the server's ``100 Continue``."""
+    seen = {}
+
+    async def handler(srv, reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen["expect"] = b"\r\nexpect: 100-continue\r\n" in head.lower()
+        await asyncio.sleep(0)  # let a body sent along with the head arrive
+        seen["early"] = len(reader._buffer)
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = await reader.readexactly(5)
+        writer.write(response("200 OK", body))
+        await writer.drain()
+        await reader.read()
+
+    async def main():
+        async with raw_server(handler) as srv:
+            async with http.ClientSession() as s:
+                async with s.post(srv.url(), data=b"hello", expect100=True) as r:
+                    return r.status, await r.read()
+
+    assert run(loop, main()) == (200, b"hello")
+    assert seen == {"expect": True, "early": 0}

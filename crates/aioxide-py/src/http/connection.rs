@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
-use super::state::{Action, Failure, State};
+use super::state::{Action, Failure, Phase, State};
 use super::{to_pyerr, HttpDisconnected};
 
 /// One HTTP/1.1 client connection: an asyncio protocol whose reads are parsed natively.
@@ -209,6 +209,24 @@ impl PyHttpConnection {
         Ok(waiter)
     }
 
+    /// A future resolved by a `100 Continue`, or at once if the response head (or an
+    /// error) came first: the caller then sends the body of an `Expect: 100-continue`.
+    fn wait_continue(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let waiter = self.new_future(py)?;
+        let waiting = {
+            let mut state = self.state.lock();
+            let waiting = matches!(state.phase, Phase::Head { .. }) && !state.lost;
+            if waiting {
+                state.continue_waiter = Some(waiter.clone_ref(py));
+            }
+            waiting
+        };
+        if !waiting {
+            self.run(py, vec![Action::Wake(waiter.clone_ref(py))])?;
+        }
+        Ok(waiter)
+    }
+
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let transport = self
             .state
@@ -365,6 +383,7 @@ impl PyHttpConnection {
         state.head_waiter = None;
         state.data_waiter = None;
         state.drain_waiter = None;
+        state.continue_waiter = None;
         state.failure = None;
     }
 }

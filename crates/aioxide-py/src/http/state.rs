@@ -57,6 +57,8 @@ pub struct State {
     pub reading_paused: bool,
     pub writing_paused: bool,
     pub drain_waiter: Option<Py<PyAny>>,
+    /// `Expect: 100-continue`: woken by a `100` or by whatever ends the wait for one.
+    pub continue_waiter: Option<Py<PyAny>>,
 }
 
 impl State {
@@ -81,6 +83,7 @@ impl State {
             reading_paused: false,
             writing_paused: false,
             drain_waiter: None,
+            continue_waiter: None,
         }
     }
 
@@ -150,6 +153,9 @@ impl State {
                         Ok(Some((head, n))) => {
                             used += n;
                             if (100..200).contains(&head.status) && head.status != 101 {
+                                if head.status == 100 {
+                                    actions.extend(self.continue_waiter.take().map(Action::Wake));
+                                }
                                 continue; // an interim response: the final one follows
                             }
                             if let Err(e) =
@@ -209,6 +215,7 @@ impl State {
         self.phase = Phase::Body(Box::new(
             BodyDecoder::new(framing, coding).with_decompress_limit(limit),
         ));
+        actions.extend(self.continue_waiter.take().map(Action::Wake));
         if let Some(waiter) = self.head_waiter.take() {
             actions.push(Action::Head(waiter, head));
         }
@@ -244,6 +251,7 @@ impl State {
         self.phase = Phase::Idle;
         self.keep_alive = false;
         self.failure.get_or_insert(failure);
+        actions.extend(self.continue_waiter.take().map(Action::Wake));
         actions.extend(self.head_waiter.take().map(Action::Fail));
         actions.extend(self.data_waiter.take().map(Action::Fail));
     }
