@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,14 +69,24 @@ def pytest(py: Path, cwd: Path, args: list[str], env: dict | None = None,
 
 def venv_with(work: Path, name: str, deps: list[str]) -> Path:
     """The interpreter of ``work/<name>``, a virtualenv with ``deps`` and the aioxide
-    wheel just built (reinstalled on every run)."""
+    wheel just built (reinstalled on every run); with no wheel built (``--no-build``),
+    the checkout's ``python/`` through a ``.pth`` file instead."""
     venv = work / name
     vpy = venv / "bin" / "python"
     if not vpy.exists():
         sh([sys.executable, "-m", "venv", venv])
     sh([vpy, "-m", "pip", "install", "--quiet", *deps])
-    sh([vpy, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
-        *(work / "wheels").glob("aioxide-*.whl")])
+    purelib = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    site = subprocess.run([str(vpy), "-c", purelib], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    checkout = Path(site) / "aioxide-checkout.pth"
+    wheels = sorted((work / "wheels").glob("aioxide-*.whl"))
+    if wheels:
+        checkout.unlink(missing_ok=True)
+        sh([vpy, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", *wheels])
+    else:
+        sh([vpy, "-m", "pip", "uninstall", "--quiet", "--yes", "aioxide"])
+        checkout.write_text(f"{ROOT / 'python'}\n")
     return vpy
 
 
@@ -114,3 +125,29 @@ def unprivileged(py: Path) -> list[str]:
             sh(["chmod", "o+x", d])
     return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
             "env", "HOME=/tmp"]
+
+
+def junit(report: Path, root: Path) -> dict[str, tuple[str, str]]:
+    """Each test of a pytest JUnit XML report, by id (``tests/x.py::Class::name[p]``):
+    its outcome (``passed``, ``skipped`` or ``failed``; an error in setup or teardown is a
+    failure) and the first line of its failure or skip message. Nothing if there is no
+    report (pytest did not get that far)."""
+    if not report.exists():
+        return {}
+    rank = {"passed": 0, "skipped": 1, "failed": 2}
+    tests: dict[str, tuple[str, str]] = {}
+    for case in ElementTree.parse(report).iter("testcase"):
+        parts = case.get("classname", "").split(".")
+        split = next((i for i in range(1, len(parts) + 1)
+                      if (root / Path(*parts[:i])).with_suffix(".py").exists()), len(parts))
+        test = "::".join(["/".join(parts[:split]) + ".py", *parts[split:], case.get("name", "")])
+        outcome, message = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = "skipped" if child.tag == "skipped" else "failed"
+                text = child.get("message") or child.text or ""
+                message = (text.strip().splitlines() or [""])[0][:200]
+                break
+        if test not in tests or rank[outcome] > rank[tests[test][0]]:
+            tests[test] = (outcome, message)
+    return tests

@@ -43,6 +43,36 @@ def pytest_sessionstart(session):
         _plugin.uvloop = _types.SimpleNamespace(new_event_loop=_aioxide.new_event_loop)
 '''
 
+# aiohttp's tests/test_client_functional.py with aioxide.http as the client: the names
+# the tests (and TestClient, which makes the aiohttp_client fixture's session) look up at
+# run time, before the test module imports them. aiohttp's own modules keep the names
+# they bound at import; only these lookups change.
+HARNESS_AIOHTTP_CLIENT = '''
+
+# aioxide harness: with AIOH_CLIENT_AIOXIDE set, aiohttp's client is aioxide.http's:
+# each name aioxide.http exports that aiohttp also has (ClientSession, request,
+# TCPConnector, ClientTimeout, BasicAuth, CookieJar, FormData, Fingerprint, TraceConfig,
+# the exceptions, ...) in aiohttp and aiohttp.client_exceptions, so pytest.raises(X)
+# meets the class aioxide.http raises; and the ClientSession of aiohttp.client and
+# aiohttp.test_utils (TestClient's, so the aiohttp_client fixture's session).
+import os as _os
+
+if _os.environ.get("AIOH_CLIENT_AIOXIDE"):
+    import aiohttp as _aiohttp
+    import aiohttp.client as _aiohttp_client
+    import aiohttp.client_exceptions as _aiohttp_exceptions
+    import aiohttp.test_utils as _aiohttp_test_utils
+    from aioxide import http as _http
+
+    for _name in _http.__all__:
+        if hasattr(_aiohttp, _name):
+            setattr(_aiohttp, _name, getattr(_http, _name))
+        if hasattr(_aiohttp_exceptions, _name):
+            setattr(_aiohttp_exceptions, _name, getattr(_http, _name))
+    _aiohttp_client.ClientSession = _http.ClientSession
+    _aiohttp_test_utils.ClientSession = _http.ClientSession
+'''
+
 HARNESS_ANYIO_BACKEND = '''
 
 # aioxide harness: every anyio test runs on stdlib asyncio and on aioxide.
@@ -115,6 +145,7 @@ addopts = --strict-markers -m "not dev_mode and not autobahn and not internal"
 filterwarnings =
     error
     ignore:Unclosed client session <aiohttp.client.ClientSession object at 0x:ResourceWarning
+    ignore:Unclosed client session <aioxide.http._session.ClientSession object at 0x:ResourceWarning
     ignore:coroutine method 'aclose' of 'BodyPartReader:RuntimeWarning
     ignore:aiohttp.pytest_plugin will be removed in v4:DeprecationWarning
 xfail_strict = true

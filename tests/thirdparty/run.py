@@ -1,10 +1,10 @@
 """Run other projects' asyncio test suites on aioxide and on their reference loop.
 
-    python tests/thirdparty/run.py [SUITE ...] [--workdir DIR] [--jobs N]
+    python tests/thirdparty/run.py [SUITE ...] [--workdir DIR] [--jobs N] [--no-build]
 
-SUITE is any of anyio, uvloop, aiohttp, starlette, httpx, uvicorn, asyncssh, aioquic,
-aiosmtpd, tornado, asyncpg, redis, asgiref, aiofiles, hypercorn, sanic, pyzmq,
-aioconsole, aiomisc (default: all).
+SUITE is any of anyio, uvloop, aiohttp, aiohttp-client, starlette, httpx, uvicorn,
+asyncssh, aioquic, aiosmtpd, tornado, asyncpg, redis, asgiref, aiofiles, hypercorn,
+sanic, pyzmq, aioconsole, aiomisc (default: all).
 
 For each suite (a pinned release, its sdist from PyPI), the tests run twice: on the loop
 the project tests against (stdlib asyncio) and on aioxide, through the project's own
@@ -13,6 +13,16 @@ copy of its tests gets a few lines of harness. A failure on aioxide that also fa
 the reference loop is the machine's or the suite's (no IPv6 for ``localhost``, running as
 root, ...). A failure only on aioxide is either in ``KNOWN`` below, with its reason, or it
 fails this run.
+
+``aiohttp-client`` compares clients, not loops: aiohttp's
+``tests/test_client_functional.py`` runs on the aioxide loop twice, with aiohttp's
+``ClientSession`` and with ``aioxide.http``'s in its place (harness lines rebind the names
+the tests look up; see ``HARNESS_AIOHTTP_CLIENT``). It prints passed/total for both and
+writes the failures only with aioxide.http, by reason (``client_gaps.py``), to
+``aiohttp-client.md`` in the work folder.
+
+``--no-build`` skips the release build of a wheel: the virtualenvs then import aioxide
+from the checkout's ``python/``, with the extension the last ``make build`` left there.
 
 Not part of ``make test``: it downloads nineteen suites and runs for about 50 minutes.
 ``make thirdparty`` runs it (``PY=3.14`` on that interpreter); everything lives under
@@ -40,10 +50,12 @@ import sys
 import time
 from pathlib import Path
 
+import client_gaps
 from common import (
     ROOT,
     add_harness,
     copied_tests,
+    junit,
     on_loop,
     patch,
     pytest,
@@ -59,6 +71,7 @@ from harnesses import (
     ANCHOR_ASYNCSSH,
     HARNESS_AIOCONSOLE,
     HARNESS_AIOHTTP,
+    HARNESS_AIOHTTP_CLIENT,
     HARNESS_ANYIO_BACKEND,
     HARNESS_ANYIO_PARAM,
     HARNESS_ASYNCSSH,
@@ -156,23 +169,52 @@ def run_uvloop(py: Path, work: Path, jobs: str) -> tuple[set, set]:
     return ref, ax
 
 
-def run_aiohttp(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+def aiohttp_tests(py: Path, work: Path, folder: str, harness: str) -> Path:
+    """A copy of aiohttp's tests under ``work/folder``, afresh (this checkout's harness):
+    the blockbuster harness and ``harness`` in its conftest."""
     src = sdist(py, "aiohttp==3.14.5", work)
-    tests = work / "aiohttp-tests"
-    shutil.rmtree(tests, ignore_errors=True)  # afresh: this checkout's harness
+    tests = work / folder
+    shutil.rmtree(tests, ignore_errors=True)
     shutil.copytree(src / "tests", tests / "tests")
     (tests / "pytest.ini").write_text(AIOHTTP_INI)
     conftest = tests / "tests" / "conftest.py"
     patch(conftest, '        bb.functions["threading.Lock.acquire"].deactivate()\n',
           '        bb.functions["threading.Lock.acquire"].deactivate()\n'
           + HARNESS_BLOCKBUSTER)
-    conftest.write_text(conftest.read_text() + HARNESS_AIOHTTP)
+    conftest.write_text(conftest.read_text() + harness)
+    return tests
+
+
+def run_aiohttp(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    tests = aiohttp_tests(py, work, "aiohttp-tests", HARNESS_AIOHTTP)
     ref, _ = pytest(py, tests, ["tests", "-n", jobs, "--aiohttp-loop=pyloop"])
     ax, _ = pytest(py, tests, ["tests", "-n", jobs, "--aiohttp-loop=uvloop"],
                    {"AIOH_AIOXIDE": "1"})
     # Tests without the loop parameter keep their ids on both runs.
     return ({re.sub(r"\bpyloop\b", "LOOP", t) for t in ref},
             {re.sub(r"\buvloop\b", "LOOP", t) for t in ax})
+
+
+def run_aiohttp_client(py: Path, work: Path, jobs: str) -> tuple[set, set]:
+    """aiohttp's functional client tests on the aioxide loop, with aiohttp's ClientSession
+    (the reference) and with aioxide.http's (AIOH_CLIENT_AIOXIDE)."""
+    tests = aiohttp_tests(py, work, "aiohttp-client-tests",
+                          HARNESS_AIOHTTP + HARNESS_AIOHTTP_CLIENT)
+    args = ["tests/test_client_functional.py", "-n", jobs, "--aiohttp-loop=uvloop"]
+    runs = {}
+    for client, env in (("aiohttp", {}), ("aioxide.http", {"AIOH_CLIENT_AIOXIDE": "1"})):
+        report = tests / f"{client}.xml"
+        report.unlink(missing_ok=True)
+        pytest(py, tests, [*args, f"--junitxml={report}"], {"AIOH_AIOXIDE": "1", **env})
+        runs[client] = {re.sub(r"\buvloop\b", "LOOP", test): result
+                        for test, result in junit(report, tests).items()}
+        if not runs[client]:
+            runs[client]["aiohttp-client: pytest wrote no report"] = ("failed", "")
+        print(f"   {client}'s ClientSession: {client_gaps.counts(runs[client])}", flush=True)
+    client_gaps.write_report(work / "aiohttp-client.md", runs)
+    ref, ax = ({test for test, (outcome, _) in run.items() if outcome == "failed"}
+               for run in runs.values())
+    return ref, ax
 
 
 def run_anyio_backend_suite(py: Path, work: Path, spec: str, args: list[str]) -> tuple[set, set]:
@@ -411,6 +453,7 @@ def run_aiomisc(py: Path, work: Path, jobs: str) -> tuple[set, set]:
 
 
 SUITES = {"anyio": run_anyio, "uvloop": run_uvloop, "aiohttp": run_aiohttp,
+          "aiohttp-client": run_aiohttp_client,
           "starlette": run_starlette, "httpx": run_httpx, "uvicorn": run_uvicorn,
           "asyncssh": run_asyncssh, "aioquic": run_aioquic, "aiosmtpd": run_aiosmtpd,
           "tornado": run_tornado, "asyncpg": run_asyncpg, "redis": run_redis,
@@ -426,6 +469,9 @@ def main() -> int:
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     parser.add_argument("--workdir", default=str(ROOT / "target" / "thirdparty" / version))
     parser.add_argument("--jobs", default="2")
+    parser.add_argument("--no-build", action="store_true",
+                        help="no wheel: import aioxide from the checkout's python/, "
+                             "as the last `make build` left it")
     opts = parser.parse_args()
     unknown = set(opts.suites) - set(SUITES)
     if unknown:
@@ -439,8 +485,12 @@ def main() -> int:
         sh([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip", "maturin>=1.5,<2"])
     wheels = work / "wheels"
     shutil.rmtree(wheels, ignore_errors=True)
-    sh([venv / "bin" / "maturin", "build", "--release", "--quiet", "-i", py, "-o", wheels],
-       cwd=ROOT, env={**os.environ, "CARGO_TARGET_DIR": str(work / "cargo")})
+    if opts.no_build:
+        if not list((ROOT / "python" / "aioxide").glob("_aioxide.*.so")):
+            parser.error("--no-build: no extension in python/aioxide (make build)")
+    else:
+        sh([venv / "bin" / "maturin", "build", "--release", "--quiet", "-i", py, "-o", wheels],
+           cwd=ROOT, env={**os.environ, "CARGO_TARGET_DIR": str(work / "cargo")})
     venv_with(work, "venv", DEPS)
 
     unexplained = []
@@ -451,7 +501,8 @@ def main() -> int:
         print(f"   {len(ref)} failures on the reference loop, {len(ax)} on aioxide, "
               f"{len(only)} only on aioxide")
         for test in only:
-            reason = next((why for key, why in KNOWN.items() if key in test), None)
+            reason = (client_gaps.excuse(test) if name == "aiohttp-client" else
+                      next((why for key, why in KNOWN.items() if key in test), None))
             print(f"   {'known' if reason else 'NEW'}: {test}" + (f" ({reason})" if reason else ""))
             if reason is None:
                 unexplained.append(test)

@@ -22,14 +22,17 @@ class Body:
     """``data`` (all of it) or ``stream`` (an async iterator of bytes, of ``length``
     bytes when that is known)."""
 
-    __slots__ = ("data", "stream", "content_type", "length")
+    __slots__ = ("data", "stream", "content_type", "length", "rewind")
 
     def __init__(self, data: bytes | None = None, stream: AsyncIterator[bytes] | None = None,
-                 content_type: str | None = None, length: int | None = None) -> None:
+                 content_type: str | None = None, length: int | None = None,
+                 rewind=None) -> None:
         self.data = data
         self.stream = stream
         self.content_type = content_type
         self.length = len(data) if data is not None else length
+        # For a stream that can be sent again (a seekable file): a fresh Body.
+        self.rewind = rewind
 
 
 def _is_form(data) -> bool:
@@ -53,9 +56,21 @@ def build(data) -> Body:
     if isinstance(data, AsyncIterable):
         return Body(stream=_from_async_iterable(data), content_type="application/octet-stream")
     if hasattr(data, "read"):
-        return Body(stream=_from_file(data), content_type=_file_type(data),
-                    length=_file_length(data))
+        return _file_body(data)
     raise TypeError(f"Unsupported body type: {type(data).__name__}")
+
+
+def _file_body(f) -> Body:
+    rewind = None
+    if not inspect.iscoroutinefunction(f.read):
+        try:
+            if f.seekable():
+                start = f.tell()
+                rewind = lambda: (f.seek(start), _file_body(f))[1]  # noqa: E731
+        except (AttributeError, OSError, ValueError):
+            pass
+    return Body(stream=_from_file(f), content_type=_file_type(f), length=_file_length(f),
+                rewind=rewind)
 
 
 def _file_type(f) -> str:
@@ -191,7 +206,7 @@ class FormData:
                 async for chunk in _from_file(value):
                     yield chunk
             else:
-                yield _value_bytes(value, self._charset)
+                yield _value_bytes(value, _charset_of(ctype) or self._charset)
             yield b"\r\n"
         yield f"--{boundary}--\r\n".encode()
 
@@ -199,9 +214,17 @@ class FormData:
 def _sync_parts(form: FormData, boundary: str):
     for name, value, ctype, filename in form._fields:
         yield form._part_head(boundary, name, value, ctype, filename)
-        yield _value_bytes(value, form._charset)
+        yield _value_bytes(value, _charset_of(ctype) or form._charset)
         yield b"\r\n"
     yield f"--{boundary}--\r\n".encode()
+
+
+def _charset_of(ctype: str | None) -> str | None:
+    for param in (ctype or "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"') or None
+    return None
 
 
 def _value_bytes(value, charset: str | None) -> bytes:

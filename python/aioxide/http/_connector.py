@@ -99,6 +99,16 @@ class BaseConnector:
     def closed(self) -> bool:
         return self._closed
 
+    # aiohttp's private names for the idle pool and the lent connections, which its own
+    # tests and some users read; values are (protocol, transport, idle since) tuples.
+    @property
+    def _conns(self) -> dict:
+        return self._idle
+
+    @property
+    def _acquired(self) -> set:
+        return self._lent
+
     @property
     def force_close(self) -> bool:
         return self._force_close
@@ -110,6 +120,12 @@ class BaseConnector:
     @property
     def limit_per_host(self) -> int:
         return self._limit_per_host
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        await self.close()
 
     async def close(self) -> None:
         """Closes every idle connection; lent ones close when their response is done."""
@@ -327,7 +343,9 @@ _contexts: dict[bool, ssl_mod.SSLContext] = {}
 
 def _verified() -> ssl_mod.SSLContext:
     if True not in _contexts:
-        _contexts[True] = ssl_mod.create_default_context()
+        ctx = ssl_mod.create_default_context()
+        ctx.set_alpn_protocols(["http/1.1"])
+        _contexts[True] = ctx
     return _contexts[True]
 
 
@@ -336,6 +354,7 @@ def _unverified() -> ssl_mod.SSLContext:
         ctx = ssl_mod.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl_mod.CERT_NONE
+        ctx.set_alpn_protocols(["http/1.1"])
         _contexts[False] = ctx
     return _contexts[False]
 

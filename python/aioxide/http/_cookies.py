@@ -145,7 +145,7 @@ class CookieJar(AbstractCookieJar):
             cookies = cookies.items()
         for name, value in cookies:
             if isinstance(value, Morsel):
-                morsel = value
+                morsel, name = value, value.key
             else:
                 jar = SimpleCookie()
                 jar[name] = value

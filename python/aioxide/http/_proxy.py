@@ -12,7 +12,7 @@ import urllib.request
 from yarl import URL
 
 from .._aioxide import http_request_head
-from ._exceptions import ClientHttpProxyError
+from ._exceptions import ClientHttpProxyError, InvalidURL
 from ._helpers import BasicAuth
 
 PROXY_SCHEMES = frozenset({"http", "https", "socks5", "socks5h"})
@@ -30,7 +30,12 @@ def from_env(url: URL) -> tuple[URL | None, BasicAuth | None]:
 
 
 def check(proxy) -> URL:
-    proxy = URL(proxy)
+    try:
+        proxy = URL(proxy)
+    except ValueError as exc:  # a TypeError (not a str or URL) stays one, as in aiohttp
+        raise InvalidURL(proxy) from exc
+    if not proxy.scheme or not proxy.raw_host:
+        raise InvalidURL(proxy)
     if proxy.scheme not in PROXY_SCHEMES:
         raise ValueError(f"Only http, https and socks5 proxies are supported, not {proxy}")
     return proxy

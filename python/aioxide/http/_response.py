@@ -16,6 +16,18 @@ from ._helpers import RequestInfo
 from ._streams import EmptyStreamReader, StreamReader
 
 
+class _Done:
+    """What ``release()`` returns: an awaitable with nothing left to do."""
+
+    __slots__ = ()
+
+    def __await__(self):
+        return iter(())
+
+
+_DONE = _Done()
+
+
 class HttpVersion(NamedTuple):
     major: int
     minor: int
@@ -49,7 +61,8 @@ class ClientResponse:
 
     __slots__ = ("method", "_real_url", "_url", "status", "reason", "version", "_raw",
                  "headers", "_wire", "_request_info", "_history", "_session", "_connection",
-                 "_closed", "_released", "_body", "_cookies", "content", "__weakref__")
+                 "_closed", "_released", "_body", "_cookies", "content", "_in_context",
+                 "__weakref__")
 
     def __init__(self, method: str, url, *, status: int, reason: str, minor: int,
                  headers: list[tuple[str, str]], wire, history, conn, deadline, session,
@@ -71,6 +84,7 @@ class ClientResponse:
         self._released = False
         self._body: bytes | None = None
         self._cookies: SimpleCookie | None = None
+        self._in_context = False  # inside `async with`, whose exit releases
         if conn is None:
             self.content: StreamReader = EmptyStreamReader()
         else:
@@ -164,12 +178,13 @@ class ClientResponse:
         """The whole body has been taken: the connection can serve the next request."""
         self.release()
 
-    def release(self) -> None:
+    def release(self) -> _Done:
         """Returns the connection to the pool if the body was read to its end (what is
-        buffered is dropped), otherwise closes it."""
+        buffered is dropped), otherwise closes it. Awaitable, as in aiohttp."""
         self._released = True
         conn, self._connection = self._connection, None
         if conn is not None:
+            self.content._close()  # reads from now on raise, unless the body was all read
             protocol = conn.protocol
             if protocol is not None and protocol.body_done:
                 protocol.take()  # unread bytes of a complete body
@@ -177,11 +192,13 @@ class ClientResponse:
             else:
                 conn.close()
         self._closed = True
+        return _DONE
 
     def close(self) -> None:
         """Closes the connection, whatever its state."""
         conn, self._connection = self._connection, None
         if conn is not None:
+            self.content._close()
             conn.close()
         self._closed = True
 
@@ -190,7 +207,8 @@ class ClientResponse:
 
     def raise_for_status(self) -> None:
         if self.status >= 400:
-            self.release()
+            if not self._in_context:  # else leaving the block releases, after any read
+                self.release()
             raise ClientResponseError(self.request_info, self._history, status=self.status,
                                       message=self.reason, headers=self.headers)
 
@@ -226,6 +244,7 @@ class ClientResponse:
         return loads(body.decode(encoding or self.get_encoding()))
 
     async def __aenter__(self) -> ClientResponse:
+        self._in_context = True
         return self
 
     async def __aexit__(self, exc_type, exc, tb) -> None:

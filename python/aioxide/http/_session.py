@@ -15,7 +15,7 @@ import warnings
 import zlib
 from collections.abc import Mapping
 
-from multidict import CIMultiDict, CIMultiDictProxy, getversion, istr
+from multidict import CIMultiDict, CIMultiDictProxy, getversion
 from yarl import URL
 
 from .._aioxide import HttpDisconnected, HttpHeadError, HttpPayloadError, http_chunk
@@ -106,7 +106,8 @@ class ClientSession:
         if cookies:
             self._cookie_jar.update_cookies(cookies)
         self._default_headers = _headers(headers)
-        self._skip_auto_headers = frozenset(istr(h) for h in skip_auto_headers or ())
+        # Lower-cased: multidict's istr hashes by case, so a frozenset of istr would not.
+        self._skip_auto_headers = frozenset(h.lower() for h in skip_auto_headers or ())
         self._default_auth = auth
         self._json_serialize = json_serialize
         if timeout is _sentinel or timeout is None:
@@ -147,7 +148,8 @@ class ClientSession:
 
     @property
     def closed(self) -> bool:
-        return self._connector is None or self._connector.closed
+        connector = getattr(self, "_connector", None)  # None too if __init__ failed
+        return connector is None or connector.closed
 
     @property
     def connector(self) -> BaseConnector | None:
@@ -317,11 +319,13 @@ class ClientSession:
             extra = _headers(headers)
             skip = self._skip_auto_headers
             if skip_auto_headers:
-                skip = skip | frozenset(istr(h) for h in skip_auto_headers)
+                skip = skip | frozenset(h.lower() for h in skip_auto_headers)
             history: list[ClientResponse] = []
             request_cookies = cookies
             redirect_error = InvalidUrlClientError, NonHttpUrlClientError
             while True:
+                if url.scheme and url.scheme not in _HTTP:
+                    raise redirect_error[1](url)
                 if not url.raw_host:
                     raise redirect_error[0](url)
                 if url.scheme not in _HTTP:
@@ -359,9 +363,12 @@ class ClientSession:
                     break
                 if body is not None and body.stream is not None and not (
                         resp.status == 303 or (resp.status in (301, 302) and method == "POST")):
-                    resp.release()  # the body was streamed once and cannot be sent again
-                    raise ClientPayloadError("Cannot follow redirect with a consumed request body "
-                                             "(e.g. a generator, a stream or a file)")
+                    if body.rewind is None:
+                        resp.release()  # the body was streamed once and cannot be resent
+                        raise ClientPayloadError(
+                            "Cannot follow redirect with a consumed request body (e.g. a "
+                            "generator or a stream)")
+                    body = body.rewind()  # a file: from where it started, once more
                 history.append(resp)
                 if traces is not None:
                     await traces.send("request_redirect", method, url, CIMultiDict(wire), resp)
@@ -484,27 +491,26 @@ class ClientSession:
         out.extend(extra)
         for name, value in (("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate, br, zstd"),
                             ("User-Agent", USER_AGENT)):
-            if name not in out and name not in skip:
+            if name not in out and name.lower() not in skip:
                 out[name] = value
         jar = self._cookie_jar.filter_cookies(url)
         if cookies:
-            from http.cookies import BaseCookie, SimpleCookie
-
-            extra_jar = cookies if isinstance(cookies, BaseCookie) else SimpleCookie()
-            if not isinstance(cookies, BaseCookie):
-                for name, value in (cookies.items() if isinstance(cookies, Mapping)
-                                    else cookies):
-                    extra_jar[name] = value.value if hasattr(value, "value") else value
-            for name, morsel in extra_jar.items():
-                jar[name] = morsel.value
+            # The caller's cookies go through a jar of their own, so Secure and the
+            # Morsels' own names hold for them too.
+            once = CookieJar(unsafe=True, quote_cookie=getattr(self._cookie_jar,
+                                                              "quote_cookie", True))
+            once._secure_origins = getattr(self._cookie_jar, "_secure_origins", [])
+            once.update_cookies(cookies)
+            for name, morsel in once.filter_cookies(url).items():
+                jar[name] = morsel
         if jar and "Cookie" not in out:
-            out["Cookie"] = "; ".join(m.OutputString(attrs=[]) for m in jar.values())
+            out["Cookie"] = "; ".join(f"{m.key}={m.coded_value}" for m in jar.values())
         if auth is not None and "Authorization" not in out:
             if not isinstance(auth, BasicAuth):
                 raise TypeError("BasicAuth() tuple is required instead")
             out["Authorization"] = auth.encode()
         if body is not None and body.content_type and "Content-Type" not in out \
-                and "Content-Type" not in skip:
+                and "content-type" not in skip:
             out["Content-Type"] = body.content_type
         if compress:
             out["Content-Encoding"] = "deflate" if compress is True else compress
@@ -521,7 +527,7 @@ class ClientSession:
             out["Content-Length"] = str(len(body.data))
         elif method not in _NO_BODY_METHODS:
             out.setdefault("Content-Length", "0")
-            if method in _POST_METHODS and "Content-Type" not in skip:
+            if method in _POST_METHODS and "content-type" not in skip:
                 out.setdefault("Content-Type", "application/octet-stream")
         if expect100:
             out["Expect"] = "100-continue"
@@ -662,6 +668,7 @@ class _RequestContextManager:
 
     async def __aenter__(self) -> ClientResponse:
         self._resp = await self._coro
+        self._resp._in_context = True
         return self._resp
 
     async def __aexit__(self, exc_type, exc, tb) -> None:

@@ -11,6 +11,7 @@ import asyncio
 
 from .._aioxide import HttpDisconnected, HttpHeadError, HttpPayloadError
 from ._exceptions import (
+    ClientConnectionError,
     ClientError,
     ClientOSError,
     ClientPayloadError,
@@ -80,7 +81,8 @@ def _expire(fut) -> None:
 class StreamReader:
     """The response body as a stream (aiohttp's ``response.content``)."""
 
-    __slots__ = ("_conn", "_deadline", "_on_eof", "_high_water", "_total", "_exception", "_eof")
+    __slots__ = ("_conn", "_deadline", "_on_eof", "_high_water", "_total", "_exception", "_eof",
+                 "_closed")
 
     def __init__(self, conn, deadline: Deadline, on_eof, limit: int = 2**16) -> None:
         self._conn = conn  # the native HttpConnection; None once released
@@ -90,6 +92,7 @@ class StreamReader:
         self._total = 0
         self._exception: BaseException | None = None
         self._eof = conn is None
+        self._closed = False
 
     def __repr__(self) -> str:
         state = "eof" if self._eof else f"{self._conn.buffered} bytes" if self._conn else ""
@@ -113,6 +116,14 @@ class StreamReader:
     def _check(self) -> None:
         if self._exception is not None:
             raise self._exception
+        if self._closed:
+            raise ClientConnectionError("Connection closed")
+
+    def _close(self) -> None:
+        """The response let its connection go before the body ended."""
+        if not self._eof:
+            self._closed = True
+            self._conn = None
 
     async def _wait(self, collect_all: bool = False):
         conn = self._conn
@@ -176,6 +187,8 @@ class StreamReader:
         conn = self._conn
         if n < 0:
             data = self._take(conn.take_all)
+            if data is None and self._deadline.sock_read is not None:
+                return await self._read_gaps()
             if data is None:
                 data = await self._wait(collect_all=True)
             return self._took(data)
@@ -184,6 +197,16 @@ class StreamReader:
             if data or conn.body_done:
                 return self._took(data)
             await self._wait()
+
+    async def _read_gaps(self) -> bytes:
+        """The rest of the body, with ``sock_read`` bounding each wait between pieces
+        rather than the whole read."""
+        parts = []
+        while True:
+            part = await self.read(self._high_water)
+            if not part:
+                return b"".join(parts)
+            parts.append(part)
 
     async def readany(self) -> bytes:
         return await self.read(self._high_water)

@@ -101,8 +101,10 @@ class TraceConfig:
             signal.frozen = True
 
     def __getattr__(self, name: str):
-        if name.startswith("on_") and name[3:] in EVENTS:
-            return self.__dict__["_signals"][name[3:]]
+        event = name[3:] if name.startswith("on_") else name[4:] if name.startswith(
+            "_on_") else None  # aiohttp keeps each list as `_on_<event>` too
+        if event in EVENTS:
+            return self.__dict__["_signals"][event]
         raise AttributeError(name)
 
 
