@@ -7,7 +7,10 @@ test that fails on both is a wrong test.
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
+import tempfile
 
 import aioxide
 import pytest
@@ -69,3 +72,19 @@ def pair():
     yield a, b
     a.close()
     b.close()
+
+
+@pytest.fixture
+def short_tmp():
+    """A short temporary directory: a Unix socket path must fit in 108 bytes."""
+    path = tempfile.mkdtemp(prefix="ax-", dir="/tmp")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def unix_path(short_tmp):
+    """A path where a Unix socket can be bound (nothing there yet)."""
+    return os.path.join(short_tmp, "s.sock")

@@ -62,6 +62,18 @@ class ClientConnectionError(ClientError):
     """Base class of errors on the connection itself."""
 
 
+class _Keyed:
+    """An error about one connection key: the host and port it was for."""
+
+    @property
+    def host(self) -> str:
+        return self._conn_key.host
+
+    @property
+    def port(self) -> int | None:
+        return self._conn_key.port
+
+
 class ClientConnectionResetError(ClientConnectionError, ConnectionResetError):
     """Writing to a connection that is closing."""
 
@@ -70,7 +82,7 @@ class ClientOSError(ClientConnectionError, OSError):
     """An OS error on the connection."""
 
 
-class ClientConnectorError(ClientOSError):
+class ClientConnectorError(_Keyed, ClientOSError):
     """Connecting to the host failed."""
 
     def __init__(self, connection_key, os_error: OSError):
@@ -82,14 +94,6 @@ class ClientConnectorError(ClientOSError):
     @property
     def os_error(self) -> OSError:
         return self._os_error
-
-    @property
-    def host(self) -> str:
-        return self._conn_key.host
-
-    @property
-    def port(self) -> int | None:
-        return self._conn_key.port
 
     @property
     def ssl(self):
@@ -232,14 +236,6 @@ class ClientConnectorCertificateError(ClientSSLError, ssl.CertificateError):
     @property
     def certificate_error(self) -> Exception:
         return self._certificate_error
-
-    @property
-    def host(self) -> str:
-        return self._conn_key.host
-
-    @property
-    def port(self) -> int | None:
-        return self._conn_key.port
 
     @property
     def ssl(self) -> bool:

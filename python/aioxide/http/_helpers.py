@@ -29,17 +29,22 @@ class ClientTimeout:
 DEFAULT_TIMEOUT = ClientTimeout(total=5 * 60, sock_connect=30)
 
 
+def check_credentials(login, password, where: str) -> None:
+    """aiohttp's checks of a user name and password, with its messages."""
+    if login is None:
+        raise ValueError("None is not allowed as login value")
+    if password is None:
+        raise ValueError("None is not allowed as password value")
+    if ":" in login:
+        raise ValueError(f'A ":" is not allowed in {where}')
+
+
 class BasicAuth(NamedTuple("_BasicAuth", [("login", str), ("password", str),
                                           ("encoding", str)])):
     """HTTP Basic credentials."""
 
     def __new__(cls, login: str, password: str = "", encoding: str = "latin1"):
-        if login is None:
-            raise ValueError("None is not allowed as login value")
-        if password is None:
-            raise ValueError("None is not allowed as password value")
-        if ":" in login:
-            raise ValueError('A ":" is not allowed in login (RFC 1945#section-11.1)')
+        check_credentials(login, password, "login (RFC 1945#section-11.1)")
         return super().__new__(cls, login, password, encoding)
 
     @classmethod

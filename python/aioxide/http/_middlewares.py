@@ -18,6 +18,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from ._exceptions import ClientConnectionError, ClientError, ServerTimeoutError
+from ._helpers import check_credentials
 
 
 class ClientRequest:
@@ -161,12 +162,7 @@ class DigestAuthMiddleware:
     SHA-512-256, SHA-512, SHA and their ``-sess`` forms; qop ``auth`` and ``auth-int``."""
 
     def __init__(self, login: str, password: str, preemptive: bool = True) -> None:
-        if login is None:
-            raise ValueError("None is not allowed as login value")
-        if password is None:
-            raise ValueError("None is not allowed as password value")
-        if ":" in login:
-            raise ValueError('A ":" is not allowed in username')
+        check_credentials(login, password, "username")
         self._login = login
         self._password = password
         self._preemptive = preemptive

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import os
-import shutil
-import tempfile
 import warnings
 
 import pytest
@@ -28,16 +25,6 @@ def http(request):
             raise
         # TODO: drop this skip once aioxide.http exists.
         pytest.skip("aioxide.http is not written yet")
-
-
-@pytest.fixture
-def unix_path():
-    """A path where a Unix socket can be bound; short enough for sun_path."""
-    path = tempfile.mkdtemp(prefix="ax-http-", dir="/tmp")
-    try:
-        yield os.path.join(path, "s.sock")
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,6 @@ Certificates are CPython's own test certificates, shipped with the interpreter i
 from __future__ import annotations
 
 import gc
-import os
-import shutil
-import tempfile
 import warnings
 
 import pytest
@@ -26,16 +23,6 @@ def server_ctx():
 def client_ctx():
     """A verifying client context (CERT_REQUIRED, check_hostname) trusting the test CA."""
     return client_context(SIGNING_CA)
-
-
-@pytest.fixture
-def unix_path():
-    """A path where a Unix socket can be bound; short enough for sun_path."""
-    path = tempfile.mkdtemp(prefix="ax-tls-", dir="/tmp")
-    try:
-        yield os.path.join(path, "s.sock")
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
