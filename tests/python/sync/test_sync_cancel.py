@@ -204,7 +204,10 @@ def test_executor_threads_are_named_bounded_and_reused(loop) -> None:
 
     sequential, crowd, shared = loop.run_until_complete(main())
     assert all(n.startswith("aioxide-sync-worker-") for n in sequential | crowd)
-    assert len(sequential) <= 2  # sequential calls reuse threads, no thread per call
+    # Sequential calls reuse threads, no thread per call. A worker goes back to idle just
+    # after delivering its result, so on a busy machine the next call may start another
+    # one first: a few threads, never one per call.
+    assert len(sequential) <= 4
     assert 2 <= len(crowd) <= bound
     assert shared.startswith("aioxide-sync-shared-")
 
