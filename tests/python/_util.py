@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
+import warnings
 
 
 def open_fd_count() -> int:
@@ -34,3 +36,16 @@ def run_briefly(loop: asyncio.AbstractEventLoop) -> None:
     """Run one iteration of ``loop``: the callbacks that are ready now."""
     loop.call_soon(loop.stop)
     loop.run_forever()
+
+
+@contextlib.contextmanager
+def no_resource_warnings():
+    """Fails the block if it leaves a socket, transport or session to the garbage
+    collector: garbage is collected before and after, and ResourceWarnings recorded."""
+    gc.collect()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        yield
+        gc.collect()
+    leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaked == []

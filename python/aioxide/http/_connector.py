@@ -25,7 +25,7 @@ from ._exceptions import (
     ConnectionTimeoutError,
     UnixClientConnectorError,
 )
-from ._helpers import ConnectionKey, Fingerprint
+from ._helpers import ConnectionKey, Fingerprint, first_that_works, is_ip
 
 
 class Connection:
@@ -463,36 +463,26 @@ class TCPConnector(BaseConnector):
     async def _connect_to(self, host, port, protocol, ctx, server_hostname):
         kwargs = {"ssl": ctx, "server_hostname": server_hostname,
                   "local_addr": self._local_addr}
-        if self._use_dns_cache and not _is_ip_literal(host):
+        if self._use_dns_cache and not is_ip(host):
             # The cache gives the addresses; connect to each in turn like asyncio would.
             infos = await self._resolve(host, port)
-            error = None
-            for family, _, proto, _, addr in infos:
-                try:
-                    transport, _ = await self._loop.create_connection(
-                        lambda: protocol, addr[0], addr[1], family=family, proto=proto,
-                        **kwargs)
-                    return transport
-                except (ssl_mod.SSLError, ssl_mod.CertificateError):
-                    raise
-                except OSError as exc:
-                    error = exc
-            raise error or OSError(f"no address for {host}")
+
+            async def attempt(info):
+                family, _, proto, _, addr = info
+                transport, _ = await self._loop.create_connection(
+                    lambda: protocol, addr[0], addr[1], family=family, proto=proto, **kwargs)
+                return transport
+
+            # A TLS failure is the server's answer, not an address to skip.
+            return await first_that_works(
+                infos, attempt, (ssl_mod.SSLError, ssl_mod.CertificateError))
         # One address (an IP literal) needs no Happy Eyeballs race, and 3.11's race can
         # lose a socket that connects just as the request is cancelled.
-        race = {} if _is_ip_literal(host) else {
+        race = {} if is_ip(host) else {
             "happy_eyeballs_delay": self._happy_eyeballs_delay, "interleave": self._interleave}
         transport, _ = await self._loop.create_connection(
             lambda: protocol, host, port, family=self._family, **race, **kwargs)
         return transport
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 class UnixConnector(BaseConnector):

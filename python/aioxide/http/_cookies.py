@@ -7,7 +7,6 @@ import abc
 import calendar
 import contextlib
 import email.utils
-import ipaddress
 import pickle
 import time
 from collections.abc import Iterator, Mapping
@@ -15,23 +14,15 @@ from http.cookies import BaseCookie, Morsel, SimpleCookie
 
 from yarl import URL
 
+from ._helpers import is_ip
+
 _NO_URL = URL()  # cookies not tied to a response: shared by every host
-
-
-def _is_ip(host: str | None) -> bool:
-    if not host:
-        return False
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def _domain_match(domain: str, host: str) -> bool:
     if host == domain:
         return True
-    return host.endswith("." + domain) and not _is_ip(host)
+    return host.endswith("." + domain) and not is_ip(host)
 
 
 def _path_match(request_path: str, cookie_path: str) -> bool:
@@ -139,7 +130,7 @@ class CookieJar(AbstractCookieJar):
 
     def update_cookies(self, cookies, response_url: URL = _NO_URL) -> None:
         hostname = response_url.raw_host
-        if not self._unsafe and _is_ip(hostname):
+        if not self._unsafe and is_ip(hostname):
             return  # cookies are not accepted from IP-address hosts
         if isinstance(cookies, Mapping):
             cookies = cookies.items()
@@ -196,7 +187,7 @@ class CookieJar(AbstractCookieJar):
         hostname = (request_url.raw_host or "").lower()
         secure = request_url.scheme in ("https", "wss") or (
             request_url.origin() in self._secure_origins)
-        if not self._unsafe and _is_ip(hostname):
+        if not self._unsafe and is_ip(hostname):
             shared = self._cookies.get(("", "/"))
             return self._merge(out, [shared] if shared else [])
         matches = []

@@ -7,6 +7,7 @@ import base64
 import binascii
 import dataclasses
 import hashlib
+import ipaddress
 from typing import NamedTuple
 
 from multidict import CIMultiDictProxy
@@ -129,3 +130,29 @@ class ConnectionKey(NamedTuple):
     proxy_auth: BasicAuth | None
     proxy_headers_hash: int | None
     server_hostname: str | None = None
+
+
+def is_ip(host: str | None) -> bool:
+    """Whether ``host`` is an IP address literal (IPv6 with or without brackets)."""
+    if not host:
+        return False
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+async def first_that_works(candidates, attempt, give_up_on=()):
+    """``await attempt(c)`` for each candidate in turn, returning the first result; an
+    ``OSError`` moves on to the next (unless it is one of ``give_up_on``), and the last
+    one is raised if none works."""
+    error: OSError | None = None
+    for candidate in candidates:
+        try:
+            return await attempt(candidate)
+        except give_up_on:
+            raise
+        except OSError as exc:
+            error = exc
+    raise error or OSError("no address to connect to")

@@ -13,7 +13,7 @@ from yarl import URL
 
 from .._aioxide import http_request_head
 from ._exceptions import ClientHttpProxyError, InvalidURL
-from ._helpers import BasicAuth
+from ._helpers import BasicAuth, first_that_works, is_ip
 
 PROXY_SCHEMES = frozenset({"http", "https", "socks5", "socks5h"})
 
@@ -82,48 +82,39 @@ async def socks5_socket(loop, proxy: URL, auth: BasicAuth | None, host: str, por
     ``auth`` if given. ``socks5h`` lets the proxy resolve the name; ``socks5`` resolves
     it here."""
     targets = [host]
-    if proxy.scheme == "socks5" and not _is_ip(host):
+    if proxy.scheme == "socks5" and not is_ip(host):
         infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
         targets = list(dict.fromkeys(info[4][0] for info in infos))
-    error: OSError | None = None
-    for target in targets:  # each address on a fresh proxy connection, as a refusal ends one
-        sock = await _connect(loop, proxy.raw_host, proxy.port or 1080, socket.AF_UNSPEC)
+
+    async def through_proxy(target: str) -> socket.socket:
+        # Each address on a fresh proxy connection: a refused CONNECT ends the session.
+        sock = await _connect(loop, proxy.raw_host, proxy.port or 1080)
         try:
             await _socks5_handshake(loop, sock, auth, target, port)
-            return sock
-        except ConnectionRefusedError as exc:
-            sock.close()
-            error = exc
         except BaseException:
             sock.close()
             raise
-    raise error or OSError(f"no address for {host}")
+        return sock
+
+    # Only a refusal moves on to the next address; bad credentials end it here.
+    return await first_that_works(targets, through_proxy, (PermissionError, ValueError))
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+async def _connect(loop, host: str, port: int) -> socket.socket:
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
 
-
-async def _connect(loop, host: str, port: int, family: int) -> socket.socket:
-    error: OSError | None = None
-    for fam, kind, proto, _, addr in await loop.getaddrinfo(host, port, family=family,
-                                                           type=socket.SOCK_STREAM):
-        sock = socket.socket(fam, kind, proto)
+    async def attempt(info) -> socket.socket:
+        family, kind, proto, _, addr = info
+        sock = socket.socket(family, kind, proto)
         sock.setblocking(False)
         try:
             await loop.sock_connect(sock, addr)
-            return sock
-        except OSError as exc:
-            sock.close()
-            error = exc
         except BaseException:
             sock.close()
             raise
-    raise error or OSError(f"no address for {host}")
+        return sock
+
+    return await first_that_works(infos, attempt)
 
 
 async def _recv_exactly(loop, sock: socket.socket, n: int) -> bytes:

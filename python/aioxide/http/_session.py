@@ -12,14 +12,12 @@ import json as json_mod
 import sys
 import traceback
 import warnings
-import zlib
 from collections.abc import Mapping
 
 from multidict import CIMultiDict, CIMultiDictProxy, getversion
 from yarl import URL
 
-from .._aioxide import HttpDisconnected, HttpHeadError, HttpPayloadError, http_chunk
-from .._aioxide import http_request_head as _head_bytes
+from .._aioxide import HttpDisconnected, HttpHeadError, HttpPayloadError
 from . import _proxy, _tracing
 from ._body import Body, build
 from ._connector import BaseConnector, TCPConnector
@@ -37,6 +35,7 @@ from ._middlewares import ClientRequest, Retry, chain
 from ._response import ClientResponse, request_info
 from ._streams import Deadline, translate
 from ._tracing import Traces
+from ._wire import send_request
 
 try:
     from importlib.metadata import version as _dist_version
@@ -560,7 +559,7 @@ class ClientSession:
             conn = await self._connector.connect(key, limits, timeout, total_at, fresh,
                                                  proxy_headers)
             try:
-                head = await self._send(conn, method, target, wire, framed, body, compress,
+                head = await send_request(conn, method, target, wire, framed, body, compress,
                                         deadline, decoding, traces and (url, traces))
             except (HttpDisconnected, ConnectionResetError, BrokenPipeError) as exc:
                 conn.close()
@@ -580,65 +579,6 @@ class ClientSession:
                                   headers=headers, wire=wire, history=history,
                                   conn=conn, deadline=deadline, session=self,
                                   read_bufsize=limits["read_bufsize"])
-
-    async def _send(self, conn, method, target, wire, framed, body, compress, deadline,
-                    decoding, traced=None):
-        protocol = conn.protocol
-        head_fut = protocol.expect(method == "HEAD", *decoding)
-        streamed = not (body is None or (body.stream is None and not framed))
-        if body is not None and any(k.lower() == "expect" for k, _ in wire):
-            # Expect: 100-continue: the head alone, then the body once the server says
-            # 100 (or answers at once: the body still follows, keeping the framing).
-            protocol.send(_head_bytes(method, target, wire))
-            await deadline.wait(protocol.wait_continue(), conn.close)
-            if not streamed:
-                protocol.send(body.data)
-        else:
-            protocol.send(_head_bytes(method, target, wire,
-                                      None if streamed or body is None else body.data))
-        if traced:
-            url, traces = traced
-            await traces.send("request_headers_sent", method, url, CIMultiDict(wire))
-            if body is not None and not streamed:
-                await traces.send("request_chunk_sent", method, url, body.data)
-        if streamed:
-            await self._send_stream(protocol, body, compress, framed, method, traced)
-        return await deadline.wait(head_fut, conn.close)
-
-    async def _send_stream(self, protocol, body: Body, compress, framed: bool, method: str,
-                           traced) -> None:
-        stream = body.stream if body.stream is not None else _once(body.data)
-        packer = _compressor(compress)
-        async for chunk in stream:
-            if packer is not None:
-                chunk = packer.compress(chunk)
-            if chunk:
-                protocol.send(http_chunk(chunk) if framed else chunk)
-                if traced:
-                    await traced[1].send("request_chunk_sent", method, traced[0], chunk)
-                waiter = protocol.drain()
-                if waiter is not None:
-                    await waiter
-        if packer is not None:
-            tail = packer.flush()
-            if tail:
-                protocol.send(http_chunk(tail) if framed else tail)
-        if framed:
-            protocol.send(b"0\r\n\r\n")
-
-
-async def _once(data: bytes):
-    yield data
-
-
-def _compressor(compress):
-    if not compress:
-        return None
-    if compress is True or compress == "deflate":
-        return zlib.compressobj(wbits=zlib.MAX_WBITS)
-    if compress == "gzip":
-        return zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
-    raise ValueError(f"unknown compression {compress!r}: use 'deflate' or 'gzip'")
 
 
 class _RequestContextManager:

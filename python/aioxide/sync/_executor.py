@@ -66,20 +66,32 @@ class ThreadPool:
         inbox: SimpleQueue[Work] = SimpleQueue()
         try:
             while True:
+                deliver = None
                 try:
-                    work()
+                    # A work item with run() returns its hand-back, made once this
+                    # thread is idle again, so the caller's next item finds it idle.
+                    run = getattr(work, "run", None)
+                    if run is None:
+                        work()
+                    else:
+                        deliver = run()
                 except BaseException:  # work items report their own errors
                     sys.excepthook(*sys.exc_info())
                 del work
                 with self._lock:
-                    if self._backlog:
-                        work = self._backlog.popleft()
-                        continue
-                    if len(self._idle) >= self._keep_idle:
+                    work = self._backlog.popleft() if self._backlog else None
+                    leaving = work is None and len(self._idle) >= self._keep_idle
+                    if leaving:
                         self._threads -= 1
-                        return
-                    self._idle.append(inbox)
-                work = inbox.get()
+                    elif work is None:
+                        self._idle.append(inbox)
+                if deliver is not None:
+                    deliver()
+                del deliver
+                if leaving:
+                    return
+                if work is None:
+                    work = inbox.get()
         finally:
             self.threads.discard(me)
 

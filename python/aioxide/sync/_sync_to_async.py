@@ -57,9 +57,16 @@ class _Job:
         self.future = future
 
     def __call__(self) -> None:
+        deliver = self.run()
+        if deliver is not None:
+            deliver()
+
+    def run(self) -> Callable[[], None] | None:
+        """Runs the call; returns what hands its outcome to the caller's loop, so a pool
+        can mark its thread idle first (the caller's next call then finds it idle)."""
         call = self.call
         if not call.start():
-            return  # cancelled before it started: never run it
+            return None  # cancelled before it started: never run it
         try:
             value = self.context.run(self.func, *self.args, **self.kwargs)
             ok = True
@@ -67,14 +74,21 @@ class _Job:
             value, ok = exc, False
         finally:
             call.finish()
+        del self.args, self.kwargs
         if call.cancelled:
-            return  # nobody awaits the outcome any more
-        try:
-            call.loop.call_soon_threadsafe(_resolve, self.future, ok, value)
-        except RuntimeError:  # the caller's loop is closed
-            pass
-        finally:
-            del value, self.args, self.kwargs  # no cycle through a traceback
+            return None  # nobody awaits the outcome any more
+        future, outcome = self.future, [ok, value]
+        del value  # held by `outcome` alone, emptied once delivered: no traceback cycle
+
+        def deliver() -> None:
+            try:
+                call.loop.call_soon_threadsafe(_resolve, future, *outcome)
+            except RuntimeError:  # the caller's loop is closed
+                pass
+            finally:
+                outcome.clear()
+
+        return deliver
 
 
 class SyncToAsync(Generic[_P, _R]):

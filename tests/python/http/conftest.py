@@ -6,11 +6,10 @@ on each loop (aioxide, stdlib asyncio). Servers run on the same loop as the clie
 
 from __future__ import annotations
 
-import gc
 import importlib
-import warnings
 
 import pytest
+from _util import no_resource_warnings
 
 CLIENTS = {"aiohttp": "aiohttp", "aioxide": "aioxide.http"}
 
@@ -31,10 +30,5 @@ def http(request):
 def _no_resource_warnings(loop, http):
     """Fail a test that leaves a session, connection or socket to the garbage collector.
     (Taking ``http`` first skips a test for a missing client before collecting.)"""
-    gc.collect()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
+    with no_resource_warnings():
         yield
-        gc.collect()
-    leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-    assert leaked == []

@@ -6,11 +6,9 @@ Certificates are CPython's own test certificates, shipped with the interpreter i
 
 from __future__ import annotations
 
-import gc
-import warnings
-
 import pytest
 from _tls_helpers import SIGNED_CERTFILE, SIGNING_CA, client_context, server_context
+from _util import no_resource_warnings
 
 
 @pytest.fixture
@@ -37,10 +35,5 @@ def _debug_off(loop):
 def _no_resource_warnings(loop):
     """Fail a test that leaves a socket or transport to the garbage collector: the fd
     counts collect garbage first, which would otherwise hide such a leak."""
-    gc.collect()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
+    with no_resource_warnings():
         yield
-        gc.collect()
-    leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-    assert leaked == []
