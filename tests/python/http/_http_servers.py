@@ -230,3 +230,15 @@ def head_lines(raw: bytes) -> list[str]:
 def header_pairs(raw: bytes) -> list[tuple[str, str]]:
     """The (name, value) pairs of a raw request's header lines, names cased as sent."""
     return [tuple(line.split(": ", 1)) for line in head_lines(raw)[1:]]
+
+
+async def hello(request):
+    """An aiohttp.web handler answering with its method and target."""
+    return web.Response(text=f"hello {request.method} {request.path_qs}")
+
+
+async def get_text(s, url: str, **kwargs) -> str:
+    """GET ``url`` on session ``s``, asserting a 200, and return the text."""
+    async with s.get(url, **kwargs) as r:
+        assert r.status == 200
+        return await r.text()

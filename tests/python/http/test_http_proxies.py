@@ -11,7 +11,7 @@ import ssl
 
 import pytest
 import trustme
-from _http_servers import run, web_server
+from _http_servers import get_text, hello, run, web_server
 from _proxy_servers import basic, http_proxy, socks5_proxy
 from aiohttp import web
 from yarl import URL
@@ -22,14 +22,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:The 'proxy_auth' parameter is de
 USER = ("user", "pass")
 
 
-async def _hello(request):
-    return web.Response(text=f"hello {request.method} {request.path_qs}")
-
-
-async def get_text(s, url: str, **kwargs) -> str:
-    async with s.get(url, **kwargs) as r:
-        assert r.status == 200
-        return await r.text()
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +44,9 @@ def trusting(ca) -> ssl.SSLContext:
 def origin(ca, target: str):
     """An aiohttp.web origin for ``target`` ("http" or "https") and the request's kwargs."""
     if target == "http":
-        return web_server(web.get("/{tail:.*}", _hello)), {}
+        return web_server(web.get("/{tail:.*}", hello)), {}
     ctx = server_context(ca)
-    return web_server(web.get("/{tail:.*}", _hello), ssl_context=ctx), {"ssl": trusting(ca)}
+    return web_server(web.get("/{tail:.*}", hello), ssl_context=ctx), {"ssl": trusting(ca)}
 
 
 def socks_only(http) -> None:
@@ -77,7 +69,7 @@ def test_http_target_in_absolute_form(http, loop):
     """The proxy gets the whole URL in the request line; its connection is reused."""
 
     async def main():
-        async with web_server(web.get("/{tail:.*}", _hello)) as srv, http_proxy() as proxy:
+        async with web_server(web.get("/{tail:.*}", hello)) as srv, http_proxy() as proxy:
             async with http.ClientSession() as s:
                 assert await get_text(s, srv.url("/a?b=1"), proxy=proxy.url()) \
                     == "hello GET /a?b=1"
@@ -241,7 +233,7 @@ def test_trust_env(http, loop, clean_env, bypass):
     and not for a host in NO_PROXY."""
 
     async def main():
-        async with web_server(web.get("/{tail:.*}", _hello)) as srv, \
+        async with web_server(web.get("/{tail:.*}", hello)) as srv, \
                 http_proxy(credentials=USER) as proxy:
             clean_env.setenv("HTTP_PROXY", proxy.url("user:pass@"))
             if bypass:
@@ -286,7 +278,7 @@ def test_socks5_name_resolution(http, loop, scheme, sent):
     socks_only(http)
 
     async def main():
-        async with web_server(web.get("/{tail:.*}", _hello)) as srv, \
+        async with web_server(web.get("/{tail:.*}", hello)) as srv, \
                 socks5_proxy() as proxy:
             url = f"http://localhost:{URL(srv.url()).port}/x"
             async with http.ClientSession() as s:
@@ -310,7 +302,7 @@ def test_socks5_user_password(http, loop, userinfo, sent):
     ok = userinfo == "user:pass@"
 
     async def main():
-        async with web_server(web.get("/", _hello)) as srv, \
+        async with web_server(web.get("/", hello)) as srv, \
                 socks5_proxy(credentials=USER) as proxy:
             async with http.ClientSession() as s:
                 if ok:

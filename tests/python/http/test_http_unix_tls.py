@@ -9,20 +9,9 @@ import ssl
 
 import pytest
 import trustme
-from _http_servers import run, web_server
+from _http_servers import get_text, hello, run, web_server
 from aiohttp import web
 from yarl import URL
-
-
-async def _hello(request):
-    return web.Response(text=f"hello {request.method} {request.path_qs}")
-
-
-async def get_text(s, url: str, **kwargs) -> str:
-    async with s.get(url, **kwargs) as r:
-        assert r.status == 200
-        return await r.text()
-
 
 # Unix sockets --------------------------------------------------------------------
 
@@ -31,7 +20,7 @@ def test_unix_connector(http, loop, unix_path):
     """The URL's host does not matter; a connection is kept alive and reused."""
 
     async def main():
-        async with web_server(web.get("/{tail:.*}", _hello), unix_path=unix_path) as srv:
+        async with web_server(web.get("/{tail:.*}", hello), unix_path=unix_path) as srv:
             conn = http.UnixConnector(path=unix_path)
             async with http.ClientSession(connector=conn) as s:
                 assert await get_text(s, "http://localhost/a?b=1") == "hello GET /a?b=1"
@@ -85,7 +74,7 @@ def trusting(ca) -> ssl.SSLContext:
 @pytest.mark.parametrize("where", ["request", "connector"])
 def test_https_with_trusted_context(http, loop, ca, where):
     async def main():
-        routes = [web.get("/{tail:.*}", _hello)]
+        routes = [web.get("/{tail:.*}", hello)]
         async with web_server(*routes, ssl_context=server_context(ca, "127.0.0.1")) as srv:
             assert srv.url().startswith("https://")
             if where == "request":
@@ -107,7 +96,7 @@ def test_untrusted_certificate_fails_verification(http, loop):
     server_ctx = server_context(trustme.CA(), "127.0.0.1")
 
     async def main():
-        async with web_server(web.get("/", _hello), ssl_context=server_ctx) as srv:
+        async with web_server(web.get("/", hello), ssl_context=server_ctx) as srv:
             async with http.ClientSession() as s:
                 with pytest.raises(http.ClientConnectorCertificateError) as err:
                     await s.get(srv.url())
@@ -126,7 +115,7 @@ def test_hostname_mismatch_and_server_hostname(http, loop, ca):
     certificate is checked against."""
 
     async def main():
-        routes = [web.get("/", _hello)]
+        routes = [web.get("/", hello)]
         async with web_server(*routes, ssl_context=server_context(ca, "example.test")) as srv:
             async with http.ClientSession() as s:
                 with pytest.raises(http.ClientSSLError):
@@ -144,7 +133,7 @@ def test_fingerprint(http, loop, ca, right):
     pinned = digest if right else hashlib.sha256(b"another certificate").digest()
 
     async def main():
-        async with web_server(web.get("/", _hello), ssl_context=server_ctx) as srv:
+        async with web_server(web.get("/", hello), ssl_context=server_ctx) as srv:
             async with http.ClientSession() as s:
                 if right:
                     assert await get_text(s, srv.url(), ssl=http.Fingerprint(pinned)) \
