@@ -30,33 +30,16 @@ CATEGORIES = {
 INTERNALS, NOT_YET, DIFFERENCE, AIOHTTP_TEXT, OTHER_API, KNOCK_ON, BUG = CATEGORIES
 GAPS: dict[str, tuple[str, str]] = {
     # aiohttp's internals
-    "test_keepalive_after_empty_body_status_stream_response": (
-        INTERNALS, "appends to the private TraceConfig._on_connection_reuseconn"),
-    "test_keepalive_after_empty_body_status": (
-        INTERNALS, "appends to the private TraceConfig._on_connection_reuseconn"),
-    "test_keepalive_after_head_requests_success": (
-        INTERNALS, "appends to the private TraceConfig._on_connection_reuseconn"),
-    "test_keepalive_two_requests_success": (INTERNALS, "counts connector._conns"),
-    "test_keepalive_closed_by_server": (INTERNALS, "counts connector._conns"),
-    "test_keepalive_response_released": (INTERNALS, "counts connector._conns"),
-    "test_keepalive_server_force_close_connection": (INTERNALS, "counts connector._conns"),
     "test_sock_read_timeout_not_rearmed_on_pooled_connection": (
         INTERNALS, "reads connector._conns"),
     "test_release_early": (
         INTERNALS, "expects resp.closed before any read, then counts connector._conns"),
     "test_stream_request_on_server_eof": (INTERNALS, "reads connector._acquired"),
     "test_stream_request_on_server_eof_nested": (INTERNALS, "reads connector._acquired"),
-    "test_close_resp_on_error_async_with_session": (INTERNALS, "counts session._connector._conns"),
-    "test_release_resp_on_normal_exit_from_cm": (INTERNALS, "counts connector._conns"),
-    "test_dont_close_explicit_connector": (INTERNALS, "counts connector._conns"),
-    "test_server_close_keepalive_connection": (INTERNALS, "counts connector._conns"),
     "test_handle_keepalive_on_closed_connection": (
         INTERNALS, "counts connector._conns (and uses the connector as `async with`)"),
-    "test_read_timeout_closes_connection": (INTERNALS, "counts connector._conns"),
-    "test_post_connection_cleanup_with_bytesio": (INTERNALS, "counts connector._conns"),
     "test_post_connection_cleanup_with_file": (INTERNALS, "counts connector._conns"),
     "test_post_content_exception_connection_kept": (INTERNALS, "counts connector._conns"),
-    "test_network_error_connection_closed": (INTERNALS, "counts connector._conns"),
     "test_client_side_network_error_connection_closed": (
         INTERNALS, "closes resp.connection.protocol.transport, counts connector._conns"),
     "test_GET_DEFLATE": (INTERNALS, "mock-patches aiohttp.client_reqrep.ClientRequest.write_bytes"),
@@ -66,6 +49,9 @@ GAPS: dict[str, tuple[str, str]] = {
         INTERNALS, "mock-patches aiohttp.connector.TCPConnector._resolve_host"),
     "test_file_upload_retry_persistent_connection": (
         INTERNALS, "sets the private session._retry_connection (retry on a fresh connection)"),
+    "test_redirect_cookie_storage_is_bounded": (
+        INTERNALS, "reads aiohttp.cookiejar's limits and jar._morsel_cache (aioxide.http's jar "
+        "and Cookie header are bounded too: test_cookie_storage_and_header_are_bounded)"),
     "test_connection_released_when_cookie_processing_fails": (
         INTERNALS, "reads connector._acquired; its jar overrides update_cookies_from_headers, "
         "which aioxide.http does not call"),
@@ -83,13 +69,6 @@ GAPS: dict[str, tuple[str, str]] = {
         NOT_YET, "TCPConnector(resolver=...) (and the connector as `async with`)"),
     # differences
     "test_auto_header_user_agent": (DIFFERENCE, "the default User-Agent is aioxide's"),
-    "test_post_data_bytesio": (
-        DIFFERENCE, "a file-object body goes out chunked, without Content-Length"),
-    "test_post_data_stringio": (
-        DIFFERENCE, "a file-object body goes out chunked, without Content-Length"),
-    "test_content_length_limit_enforced": (
-        DIFFERENCE, "a bytes body's own length replaces the caller's Content-Length (aiohttp "
-        "cuts the body to it); not in docs/http.md yet"),
     # aiohttp's own texts and warnings
     "test_aiohttp_request_coroutine": (
         AIOHTTP_TEXT, "matches aiohttp's class name _SessionRequestContextManager and awaits its "
@@ -210,79 +189,6 @@ GAPS: dict[str, tuple[str, str]] = {
     "test_error_in_performing_request": (
         KNOCK_ON, "ResourceWarning at teardown for a socket an earlier failing test in the "
         "worker left open (test_handle_keepalive_on_closed_connection's server)"),
-    # bugs: these fail the run
-    "test_trace_start_failure_notifies_started_traces": (
-        BUG, "_tracing.py/_session.py: on_request_exception is sent to every TraceConfig, "
-        "also to the one whose on_request_start raised (aiohttp: only to those whose start "
-        "completed)"),
-    "test_request_with_wrong_proxy": (
-        BUG, "_proxy.py check(): a proxy URL without a scheme ('InvalidUrl') raises "
-        "ValueError, not InvalidURL"),
-    "test_skip_auto_headers_user_agent": (
-        BUG, "_session.py ClientSession._build_wire: skip_auto_headers is a frozenset of "
-        "multidict.istr, whose hash and == are case-sensitive, so 'user-agent' does not skip "
-        "'User-Agent' (nor 'content-type' the Content-Type checks)"),
-    "test_skip_default_auto_headers_user_agent": (BUG, "same as test_skip_auto_headers_user_agent"),
-    "test_cookies": (
-        BUG, "_cookies.py CookieJar._store/filter_cookies: a Morsel passed in cookies= is stored "
-        "and sent under the dict key, not the Morsel's own key"),
-    "test_cookies_per_request": (
-        BUG, "_session.py _build_wire: a per-request Morsel is sent under the dict key, not the "
-        "Morsel's key (as for session cookies)"),
-    "test_morsel_with_attributes": (BUG, "Morsel sent under the dict key (as test_cookies)"),
-    "test_request_secure_cookie_not_sent_over_http": (
-        BUG, "_session.py _build_wire: per-request cookies= bypass the jar, so a Secure Morsel "
-        "is sent over plain http"),
-    "test_reserved_cookie_name_round_trip": (
-        BUG, "_response.py ClientResponse.cookies: Set-Cookie is parsed with "
-        "http.cookies.SimpleCookie, which drops cookies named like an attribute ('path', "
-        "'secure')"),
-    "test_set_cookies_with_curly_braces": (
-        BUG, "_response.py ClientResponse.cookies: SimpleCookie drops names with '{' '}'"),
-    "test_redirect_cookie_storage_is_bounded": (
-        BUG, "_cookies.py CookieJar: no per-domain cookie limit and no bound on the Cookie "
-        "header, so after 7 redirects the header is over the server's line limit (400); the test "
-        "then also reads aiohttp.cookiejar internals"),
-    "test_POST_DATA_with_charset": (
-        BUG, "_body.py FormData: a str field is encoded as UTF-8 whatever the charset of its "
-        "content_type (koi8-r here)"),
-    "test_POST_DATA_with_charset_post": (BUG, "as test_POST_DATA_with_charset"),
-    "test_invalid_and_non_http_url": (
-        BUG, "_session.py ClientSession._request: the host check comes before the scheme check, "
-        "so 'skype:handle' raises InvalidUrlClientError, not NonHttpUrlClientError"),
-    "test_read_from_closed_response": (
-        BUG, "_response.py read(): a released response returns the buffered body / b'' instead "
-        "of raising ClientConnectionError('Connection closed')"),
-    "test_read_from_closed_response2": (BUG, "as test_read_from_closed_response"),
-    "test_read_from_closed_content": (BUG, "as test_read_from_closed_response (content.readline)"),
-    "test_read_after_raise_outside_context": (BUG, "as test_read_from_closed_response"),
-    "test_read_after_catch_raise_for_status": (
-        BUG, "_response.py raise_for_status(): releases the response also inside `async with` "
-        "(aiohttp releases only outside one), so the body reads as b''"),
-    "test_readline_error_on_conn_close": (
-        BUG, "_response.py release() returns None (aiohttp's returns an awaitable: "
-        "create_task(resp.release()) raises TypeError), and a read after the release raises "
-        "ClientPayloadError, not ClientConnectionError"),
-    "test_read_timeout_between_chunks": (
-        BUG, "_streams.py StreamReader.read()/Deadline.wait: read() of the whole body is one "
-        "wait bounded by sock_read, so sock_read limits the whole body, not each gap"),
-    "test_timeout_with_full_buffer": (
-        BUG, "_streams.py StreamReader: reads served from the buffer never check the total "
-        "deadline, so a body that keeps coming is read past it"),
-    "test_content_length_limit_with_multiple_reads": (
-        BUG, "_session.py _send_stream: a streamed body with the caller's Content-Length is sent "
-        "whole; bytes past the declared length are read by the server as the next request on the "
-        "kept-alive connection (400)"),
-    "test_file_upload_301_302_redirect_non_post": (
-        BUG, "_session.py ClientSession._request: a file body (body.stream) is never sent again, "
-        "so 301/302 (non-POST) and 307/308 raise ClientPayloadError; aiohttp seeks the file back "
-        "and resends"),
-    "test_file_upload_307_308_redirect": (BUG, "as test_file_upload_301_302_redirect_non_post"),
-    "test_file_upload_307_302_redirect_chain": (
-        BUG, "as test_file_upload_301_302_redirect_non_post"),
-    "test_ssl_client_alpn": (
-        BUG, "_connector.py _verified()/_unverified(): the default TLS contexts offer no ALPN "
-        "(aiohttp offers http/1.1)"),
 }
 
 

@@ -55,6 +55,10 @@ def build(data) -> Body:
         return FormData(data)._body()
     if isinstance(data, AsyncIterable):
         return Body(stream=_from_async_iterable(data), content_type="application/octet-stream")
+    if isinstance(data, io.BytesIO):  # in memory: sized, read at once, no executor
+        return Body(data.read(), content_type="application/octet-stream")
+    if isinstance(data, io.StringIO):
+        return Body(data.read().encode(), content_type="text/plain; charset=utf-8")
     if hasattr(data, "read"):
         return _file_body(data)
     raise TypeError(f"Unsupported body type: {type(data).__name__}")

@@ -8,15 +8,60 @@ import calendar
 import contextlib
 import email.utils
 import pickle
+import re
 import time
 from collections.abc import Iterator, Mapping
-from http.cookies import BaseCookie, Morsel, SimpleCookie
+from http.cookies import BaseCookie, CookieError, Morsel, SimpleCookie
 
 from yarl import URL
 
 from ._helpers import is_ip
 
 _NO_URL = URL()  # cookies not tied to a response: shared by every host
+
+# Browsers take any visible ASCII name but these separators; http.cookies takes only RFC
+# 2616 tokens and drops real-world names such as `ISAWPLB{...}` or a first pair `path=x`.
+_NAME = re.compile(r"[!#-+\--:<>-\[\]-~]+")
+_FLAGS = frozenset(("secure", "httponly", "partitioned"))
+_MAX_PAIR = 4096  # RFC 6265 section 6.1: at least 4096 bytes per cookie
+_MAX_ATTRIBUTE = 1024  # RFC 6265bis: a longer attribute value is ignored
+# Per domain and per jar (RFC 6265 asks for at least 50 and 3000), and what one request
+# sends: a server's header line limit is commonly 8 KiB.
+MAX_PER_DOMAIN = 180
+MAX_COOKIES = 3300
+MAX_PER_REQUEST = 150
+MAX_HEADER = 8190 - len("Cookie: ")
+_DECODE = SimpleCookie().value_decode
+
+
+def make_morsel(key: str, value: str, coded_value: str) -> Morsel:
+    """A Morsel of any name: ``Morsel.set`` refuses reserved words and non-token names."""
+    morsel = Morsel()
+    morsel.__setstate__({"key": key, "value": value, "coded_value": coded_value})
+    return morsel
+
+
+def parse_set_cookie(header: str) -> Morsel | None:
+    """One Set-Cookie value as a Morsel (RFC 6265 section 5.2), None if it is invalid.
+    The first ``name=value`` is the cookie whatever its name; unknown attributes go."""
+    pair, *attributes = header.split(";")
+    name, eq, raw = pair.partition("=")
+    name, raw = name.strip(), raw.strip()
+    if not eq or not _NAME.fullmatch(name) or len(name) + len(raw) > _MAX_PAIR:
+        return None
+    value, coded = _DECODE(raw) if len(raw) > 1 and raw[0] == raw[-1] == '"' else (raw, raw)
+    morsel = make_morsel(name, value, coded)
+    for attribute in attributes:
+        key, eq, value = attribute.partition("=")
+        key = key.strip().lower()
+        value = value.strip()
+        if len(value) > _MAX_ATTRIBUTE:
+            continue
+        try:  # Morsel knows the attributes of the running Python (3.14 adds Partitioned)
+            morsel[key] = True if key in _FLAGS else value
+        except CookieError:
+            continue
+    return morsel
 
 
 def _domain_match(domain: str, host: str) -> bool:
@@ -54,6 +99,18 @@ def _expiry(morsel: Morsel) -> float | None:
     return None
 
 
+def header(morsels) -> str:
+    """A Cookie header of ``morsels``, in order, cut to what a server is sure to take."""
+    pairs, size = [], -2
+    for m in morsels:
+        pair = f"{m.key}={m.coded_value}"
+        size += len(pair.encode()) + 2
+        if size > MAX_HEADER or len(pairs) == MAX_PER_REQUEST:
+            break
+        pairs.append(pair)
+    return "; ".join(pairs)
+
+
 class AbstractCookieJar(abc.ABC):
     """The interface a session needs from a cookie jar."""
 
@@ -82,6 +139,7 @@ class CookieJar(AbstractCookieJar):
         self._cookies: dict[tuple[str, str], SimpleCookie] = {}
         self._host_only: set[tuple[str, str, str]] = set()  # (domain, path, name)
         self._expires: dict[tuple[str, str, str], float] = {}
+        self._order: dict[tuple[str, str, str], None] = {}  # least recently set first
 
     @property
     def quote_cookie(self) -> bool:
@@ -103,6 +161,8 @@ class CookieJar(AbstractCookieJar):
     def load(self, file_path) -> None:
         with open(file_path, mode="rb") as f:
             self._cookies, self._host_only, self._expires = pickle.load(f)
+        self._order = {(*key, name): None for key, cookie in self._cookies.items()
+                       for name in cookie}
 
     def clear(self, predicate=None) -> None:
         for key, cookie in list(self._cookies.items()):
@@ -121,6 +181,7 @@ class CookieJar(AbstractCookieJar):
                 del self._cookies[key]
         self._host_only.discard((*key, name))
         self._expires.pop((*key, name), None)
+        self._order.pop((*key, name), None)
 
     def _expire(self) -> None:
         now = time.time()
@@ -159,8 +220,7 @@ class CookieJar(AbstractCookieJar):
             path = _default_path(url)
         path = path.rstrip("/") or "/"
         key = (domain.lower(), path)
-        stored = Morsel()
-        stored.set(morsel.key, morsel.value, morsel.coded_value)
+        stored = make_morsel(morsel.key, morsel.value, morsel.coded_value)
         stored.update({k: v for k, v in morsel.items() if v})
         stored["domain"] = domain
         stored["path"] = path
@@ -168,7 +228,11 @@ class CookieJar(AbstractCookieJar):
         if expiry is not None and expiry <= time.time():
             self._drop(key, name)
             return
+        if (*key, name) not in self._order:
+            self._make_room(key[0])
         self._cookies.setdefault(key, SimpleCookie())[name] = stored
+        self._order.pop((*key, name), None)
+        self._order[(*key, name)] = None
         if host_only:
             self._host_only.add((*key, name))
         else:
@@ -177,6 +241,18 @@ class CookieJar(AbstractCookieJar):
             self._expires[(*key, name)] = expiry
         else:
             self._expires.pop((*key, name), None)
+
+    def _make_room(self, domain: str) -> None:
+        """Drops the least recently set cookie of ``domain`` (or of the jar) at a limit."""
+        if len(self._order) >= min(MAX_PER_DOMAIN, MAX_COOKIES):
+            self._expire()
+        if sum(len(c) for (d, _), c in self._cookies.items() if d == domain) >= MAX_PER_DOMAIN:
+            oldest = next(k for k in self._order if k[0] == domain)
+        elif len(self._order) >= MAX_COOKIES:
+            oldest = next(iter(self._order))
+        else:
+            return
+        self._drop(oldest[:2], oldest[2])
 
     def filter_cookies(self, request_url: URL) -> BaseCookie:
         """The cookies to send to ``request_url``."""
@@ -214,12 +290,13 @@ class CookieJar(AbstractCookieJar):
         return out
 
     def _add(self, out: BaseCookie, name: str, morsel: Morsel) -> None:
-        if self._quote_cookie:
-            out[name] = morsel.value
+        if not self._quote_cookie:
+            coded = morsel.value
+        elif morsel.coded_value[:1] == '"':
+            coded = morsel.coded_value  # quoted by the server: sent back as it came
         else:
-            copy = Morsel()
-            copy.set(morsel.key, morsel.value, morsel.value)
-            dict.__setitem__(out, name, copy)
+            coded = out.value_encode(morsel.value)[1]
+        dict.__setitem__(out, name, make_morsel(morsel.key, morsel.value, coded))
 
 
 class DummyCookieJar(AbstractCookieJar):

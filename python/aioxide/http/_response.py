@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json as json_mod
 import re
 from http.cookies import SimpleCookie
@@ -11,9 +12,15 @@ from typing import NamedTuple
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ._exceptions import ClientResponseError, ContentTypeError
+from ._cookies import parse_set_cookie
+from ._exceptions import ClientConnectionError, ClientResponseError, ContentTypeError
 from ._helpers import RequestInfo
 from ._streams import EmptyStreamReader, StreamReader
+
+
+def _retrieve(task) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 class _Done:
@@ -62,11 +69,15 @@ class ClientResponse:
     __slots__ = ("method", "_real_url", "_url", "status", "reason", "version", "_raw",
                  "headers", "_wire", "_request_info", "_history", "_session", "_connection",
                  "_closed", "_released", "_body", "_cookies", "content", "_in_context",
-                 "__weakref__")
+                 "_traces", "_writer", "__weakref__")
 
     def __init__(self, method: str, url, *, status: int, reason: str, minor: int,
                  headers: list[tuple[str, str]], wire, history, conn, deadline, session,
-                 read_bufsize: int) -> None:
+                 read_bufsize: int, traces=None, writer=None) -> None:
+        self._traces = traces
+        self._writer = writer  # the task still sending a streamed request body
+        if writer is not None:
+            writer.add_done_callback(_retrieve)  # its failure is the response's to raise
         self.method = method
         self._real_url = url
         self._url = url.with_fragment(None) if url.raw_fragment else url
@@ -102,10 +113,9 @@ class ClientResponse:
         if self._cookies is None:
             self._cookies = SimpleCookie()
             for value in self.headers.getall("Set-Cookie", ()):
-                try:
-                    self._cookies.load(value)
-                except Exception:  # noqa: BLE001 - aiohttp drops a cookie it cannot parse
-                    continue
+                morsel = parse_set_cookie(value)
+                if morsel is not None:  # as aiohttp, a cookie it cannot parse is dropped
+                    self._cookies[morsel.key] = morsel
         return self._cookies
 
     def __del__(self) -> None:
@@ -176,17 +186,22 @@ class ClientResponse:
 
     def _body_read(self) -> None:
         """The whole body has been taken: the connection can serve the next request."""
-        self.release()
+        self._let_go()
 
     def release(self) -> _Done:
         """Returns the connection to the pool if the body was read to its end (what is
-        buffered is dropped), otherwise closes it. Awaitable, as in aiohttp."""
+        buffered is dropped), otherwise closes it. Awaitable, as in aiohttp. From now on
+        ``read()`` raises, as in aiohttp, even with the body read."""
         self._released = True
+        return self._let_go()
+
+    def _let_go(self) -> _Done:
         conn, self._connection = self._connection, None
+        sending = self._stop_writer()
         if conn is not None:
             self.content._close()  # reads from now on raise, unless the body was all read
             protocol = conn.protocol
-            if protocol is not None and protocol.body_done:
+            if protocol is not None and protocol.body_done and not sending:
                 protocol.take()  # unread bytes of a complete body
                 conn.release()
             else:
@@ -197,12 +212,25 @@ class ClientResponse:
     def close(self) -> None:
         """Closes the connection, whatever its state."""
         conn, self._connection = self._connection, None
+        self._stop_writer()
         if conn is not None:
             self.content._close()
             conn.close()
         self._closed = True
 
+    def _stop_writer(self) -> bool:
+        """Stops sending the request body; True if it had not all gone out, so the
+        connection is out of step and cannot be reused."""
+        writer, self._writer = self._writer, None
+        if writer is None or writer.done():
+            return False
+        writer.cancel()
+        return True
+
     async def wait_for_close(self) -> None:
+        """Waits until the request body has gone out, then releases."""
+        if self._writer is not None:
+            await asyncio.wait((self._writer,))
         self.release()
 
     def raise_for_status(self) -> None:
@@ -218,9 +246,14 @@ class ClientResponse:
         if self._body is None:
             try:
                 self._body = await self.content.read()
+                if self._traces is not None:
+                    await self._traces.send("response_chunk_received", self.method, self.url,
+                                            self._body)
             except BaseException:
                 self.close()
                 raise
+        elif self._released:
+            raise ClientConnectionError("Connection closed")
         return self._body
 
     async def text(self, encoding: str | None = None, errors: str = "strict") -> str:

@@ -18,7 +18,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, getversion
 from yarl import URL
 
 from .._aioxide import HttpDisconnected, HttpHeadError, HttpPayloadError
-from . import _proxy, _tracing
+from . import _cookies, _proxy, _tracing
 from ._body import Body, build
 from ._connector import BaseConnector, TCPConnector
 from ._cookies import AbstractCookieJar, CookieJar, DummyCookieJar
@@ -503,7 +503,7 @@ class ClientSession:
             for name, morsel in once.filter_cookies(url).items():
                 jar[name] = morsel
         if jar and "Cookie" not in out:
-            out["Cookie"] = "; ".join(f"{m.key}={m.coded_value}" for m in jar.values())
+            out["Cookie"] = _cookies.header(jar.values())
         if auth is not None and "Authorization" not in out:
             if not isinstance(auth, BasicAuth):
                 raise TypeError("BasicAuth() tuple is required instead")
@@ -522,8 +522,8 @@ class ClientSession:
             else:
                 out.popall("Content-Length", None)
                 out["Transfer-Encoding"] = "chunked"
-        elif body is not None:
-            out["Content-Length"] = str(len(body.data))
+        elif body is not None and not out.get("Content-Length", "").isdigit():
+            out["Content-Length"] = str(len(body.data))  # else the body is cut to the caller's
         elif method not in _NO_BODY_METHODS:
             out.setdefault("Content-Length", "0")
             if method in _POST_METHODS and "content-type" not in skip:
@@ -559,8 +559,9 @@ class ClientSession:
             conn = await self._connector.connect(key, limits, timeout, total_at, fresh,
                                                  proxy_headers)
             try:
-                head = await send_request(conn, method, target, wire, framed, body, compress,
-                                        deadline, decoding, traces and (url, traces))
+                head, writer = await send_request(conn, method, target, wire, framed, body,
+                                                  compress, deadline, decoding,
+                                                  traces and (url, traces))
             except (HttpDisconnected, ConnectionResetError, BrokenPipeError) as exc:
                 conn.close()
                 replayable = body is None or body.stream is None
@@ -578,7 +579,8 @@ class ClientSession:
             return ClientResponse(method, url, status=status, reason=reason, minor=minor,
                                   headers=headers, wire=wire, history=history,
                                   conn=conn, deadline=deadline, session=self,
-                                  read_bufsize=limits["read_bufsize"])
+                                  read_bufsize=limits["read_bufsize"], traces=traces,
+                                  writer=writer)
 
 
 class _RequestContextManager:

@@ -118,6 +118,14 @@ class StreamReader:
             raise self._exception
         if self._closed:
             raise ClientConnectionError("Connection closed")
+        # The total timeout also ends reads that the buffer serves without waiting,
+        # until the whole body has arrived (aiohttp's timer cancels the task).
+        at = self._deadline.at
+        if at is not None and self._deadline.loop.time() >= at and not self._eof \
+                and not (self._conn is not None and self._conn.body_done):
+            self._abort()
+            self._exception = asyncio.TimeoutError()
+            raise self._exception
 
     def _close(self) -> None:
         """The response let its connection go before the body ended."""
@@ -130,15 +138,20 @@ class StreamReader:
         try:
             return await self._deadline.wait(conn.wait(collect_all), self._abort)
         except (HttpPayloadError, HttpDisconnected, OSError) as exc:
-            self._exception = translate(exc)
-            raise self._exception from exc
+            raise self._failed(exc) from exc
 
     def _take(self, op, *args):
         try:
             return op(*args)
         except (HttpPayloadError, HttpDisconnected, OSError) as exc:
-            self._exception = translate(exc)
-            raise self._exception from exc
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        # A release while a read waits closes the connection under it: that read sees
+        # the release, as aiohttp's does, not the broken body.
+        self._exception = (ClientConnectionError("Connection closed") if self._closed
+                           else translate(exc))
+        return self._exception
 
     def _abort(self) -> None:
         if self._conn is not None:

@@ -111,21 +111,26 @@ class TraceConfig:
 class Traces:
     """The trace configs of one request, each with its context."""
 
-    __slots__ = ("_session", "_pairs")
+    __slots__ = ("_session", "_pairs", "_started")
 
     def __init__(self, session, configs, trace_request_ctx) -> None:
         self._session = session
         self._pairs = [(c, c.trace_config_ctx(trace_request_ctx)) for c in configs]
+        self._started = 0  # configs whose request_start callbacks all returned
 
     async def send(self, event: str, *args) -> None:
+        # A failure goes only to the configs that saw the request start (as aiohttp).
+        pairs = self._pairs[:self._started] if event == "request_exception" else self._pairs
         params = None
-        for config, ctx in self._pairs:
+        for config, ctx in pairs:
             callbacks = config._signals[event]
             if callbacks:
                 if params is None:
                     params = EVENTS[event](*args)
                 for cb in callbacks:
                     await cb(self._session, ctx, params)
+            if event == "request_start":
+                self._started += 1
 
 
 # The traces of the request a task is connecting for, for the connector's DNS events.

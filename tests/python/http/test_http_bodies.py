@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import io
 import json
 import os
 import zlib
@@ -52,6 +53,8 @@ SIZED = {
     "dict": (lambda http: {"a": "1", "b": "x y&z"}, FORM, b"a=1&b=x+y%26z"),
     "pairs": (lambda http: [("k", "1"), ("k", "2")], FORM, b"k=1&k=2"),
     "formdata": (lambda http: http.FormData({"e": "é"}), FORM, b"e=%C3%A9"),
+    "bytesio": (lambda http: io.BytesIO(b"in memory"), "application/octet-stream", b"in memory"),
+    "stringio": (lambda http: io.StringIO("héllo"), "text/plain; charset=utf-8", "héllo".encode()),
 }
 
 
@@ -218,3 +221,73 @@ def test_expect_100_continue(http, loop):
 
     assert run(loop, main()) == (200, b"hello")
     assert seen == {"expect": True, "early": 0}
+
+
+@pytest.mark.parametrize("kind", ["bytes", "stream"])
+def test_caller_content_length_cuts_the_body(http, loop, kind):
+    """A body longer than the caller's Content-Length goes out cut to it (as with
+    aiohttp), so the kept-alive connection stays in step for the next request."""
+    data = b"a" * 600 + b"b" * 600
+
+    async def gen():
+        yield data[:600]
+        yield data[600:]
+
+    async def main():
+        async with raw_server(echo) as srv, http.ClientSession() as s:
+            body = data if kind == "bytes" else gen()
+            async with s.post(srv.url("/up"), data=body, headers={"Content-Length": "800"}) as r:
+                first = await r.read()
+            async with s.get(srv.url("/next")) as r:
+                second = await r.read()
+            return first, second, srv.connections
+
+    first, second, connections = run(loop, main())
+    headers, sent = split(first)
+    assert (headers["Content-Length"], sent) == ("800", data[:800])
+    assert second.startswith(b"GET /next ")
+    assert connections == 1
+
+
+def test_early_answer_does_not_wait_for_the_body(http, loop):
+    """A server that answers before reading a streamed body (413 here) is heard at once;
+    the body stops, and the connection is not reused."""
+    gate = asyncio.Event()
+
+    async def slow():
+        yield b"start"
+        await gate.wait()  # never set: only an early answer ends this request
+        yield b"never"
+
+    async def early(srv, reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(response("413 Payload Too Large", b"too big"))
+        await writer.drain()
+        await reader.read()
+
+    async def main():
+        async with raw_server(early) as srv, http.ClientSession() as s:
+            async with s.post(srv.url(), data=slow()) as r:
+                assert (r.status, await r.read()) == (413, b"too big")
+            await srv.wait_for(lambda: srv.closed == 1)
+
+    run(loop, main(), timeout=10)
+
+
+def test_body_source_failure_raises_client_connection_error(http, loop):
+    """What the body's source raises reaches the caller as ClientConnectionError (as in
+    aiohttp), with the original as its cause."""
+
+    async def broken():
+        yield b"first"
+        raise ValueError("source broke")
+
+    async def main():
+        async with raw_server(echo) as srv, http.ClientSession() as s:
+            with pytest.raises(http.ClientConnectionError) as err:
+                async with s.post(srv.url(), data=broken()) as r:
+                    await r.read()
+            return err.value
+
+    exc = run(loop, main())
+    assert isinstance(exc.__cause__, ValueError)

@@ -9,6 +9,7 @@ import base64
 
 import pytest
 from _http_servers import head_lines, header_pairs, raw_server, response, routed, run
+from yarl import URL
 
 # aiohttp 3.14 deprecates ``auth=`` in favour of an Authorization header; both still work.
 pytestmark = pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated")
@@ -146,6 +147,54 @@ def test_response_cookies(http, loop):
     assert cookies["b"].value == "x y"
     assert cookies["b"]["httponly"] is True
     assert cookies["c"]["secure"] is True
+
+
+def test_set_cookie_names_http_cookies_refuses(http, loop):
+    """Attribute words as the first pair's name and braces in names are cookies; a name
+    with a comma, a line without ``=`` and a pair over 4096 bytes are not."""
+    wire = response("200 OK", b"", "Set-Cookie: path=unquoted", 'Set-Cookie: secure="q"; Path=/',
+                    "Set-Cookie: ISA{1-2}={3-4}; HttpOnly", "Set-Cookie: bad,name=1",
+                    "Set-Cookie: novalue", "Set-Cookie: big=" + "x" * 5000)
+
+    async def main():
+        async with raw_server(routed({"/set": wire})) as srv:
+            async with http.ClientSession() as s:
+                async with s.get(at(srv, "/set")) as r:
+                    cookies = r.cookies
+                async with s.get(at(srv, "/next")) as r:
+                    await r.read()
+        return cookies, sent_cookies(srv.requests[1])
+
+    cookies, sent = run(loop, main())
+    assert sorted(cookies) == ["ISA{1-2}", "path", "secure"]
+    assert (cookies["path"].value, cookies["secure"].value) == ("unquoted", "q")
+    assert cookies["ISA{1-2}"]["httponly"] is True
+    assert sent == {"path": "unquoted", "secure": '"q"', "ISA{1-2}": '"{3-4}"'}  # quoted
+
+
+def test_cookie_storage_and_header_are_bounded(http, loop):
+    """A server setting hundreds of large cookies cannot grow the jar without bound or
+    make the Cookie header longer than a server's 8 KiB line limit."""
+    many = response("200 OK", b"", *(f"Set-Cookie: c{i}={'v' * 100}" for i in range(40)))
+
+    async def main():
+        async with raw_server(routed({"/set": many})) as srv:
+            jar = http.CookieJar()
+            async with http.ClientSession(cookie_jar=jar) as s:
+                for _ in range(6):  # 240 cookies, each set again on the way
+                    async with s.get(at(srv, "/set")) as r:
+                        await r.read()
+                for i in range(200):
+                    jar.update_cookies({f"n{i}": "1"}, URL(at(srv)))
+                async with s.get(at(srv, "/next")) as r:
+                    await r.read()
+        return len(jar), {c.key for c in jar}, srv.requests[-1]
+
+    size, names, last = run(loop, main())
+    assert 50 <= size <= 200
+    assert "n199" in names and "c0" not in names  # the least recently set go first
+    header = dict(header_pairs(last))["Cookie"]
+    assert len("Cookie: " + header) <= 8190
 
 
 def test_secure_cookie_not_sent_over_http(http, loop):

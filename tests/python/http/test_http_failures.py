@@ -316,3 +316,57 @@ def test_total_timeout_on_slow_body(http, loop):
                 await then_ok(srv, s)
 
     run(loop, main())
+
+
+def test_total_timeout_with_a_full_buffer(http, loop):
+    """A body that keeps coming faster than it is read: reads served from the buffer end
+    at the total deadline too."""
+
+    async def endless(srv, reader, writer):
+        await srv.read_request(reader)
+        writer.write(response("200 OK", b"", "Transfer-Encoding: chunked", length=False))
+        while True:
+            writer.write(chunked(b"1" * 1000)[:-5])  # no terminating chunk
+            await writer.drain()
+            await asyncio.sleep(0.01)
+
+    async def main():
+        async with raw_server(endless) as srv:
+            async with http.ClientSession() as s:
+                started = loop.time()
+                with pytest.raises(asyncio.TimeoutError):
+                    async with s.get(srv.url(), timeout=http.ClientTimeout(total=0.3)) as r:
+                        async for _ in r.content.iter_chunked(1):
+                            await asyncio.sleep(0.01)
+                return loop.time() - started
+
+    assert run(loop, main()) < 2
+
+
+def test_release_during_a_read(http, loop):
+    """``release()`` while a read waits (from another task): that read raises
+    ClientConnectionError, and so does ``read()`` after a release, body read or not."""
+
+    async def trickle(srv, reader, writer):
+        await srv.read_request(reader)
+        writer.write(response("200 OK", b"", "Transfer-Encoding: chunked", length=False))
+        writer.write(chunked(b"line\n")[:-5])
+        await writer.drain()
+        await reader.read()
+
+    async def main():
+        async with raw_server(trickle) as srv, http.ClientSession() as s:
+            r = await s.get(srv.url())
+            assert await r.content.readline() == b"line\n"
+            loop.call_later(0.1, r.release)
+            with pytest.raises(http.ClientConnectionError):
+                await r.content.readline()
+        async with raw_server(canned(response("200 OK", b"data"))) as srv:
+            async with http.ClientSession() as s:
+                async with s.get(srv.url()) as r:
+                    assert await r.read() == b"data"
+                    assert await r.read() == b"data"  # not released yet
+                with pytest.raises(http.ClientConnectionError):
+                    await r.read()
+
+    run(loop, main())

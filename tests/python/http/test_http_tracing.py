@@ -98,3 +98,57 @@ def test_queued_events_at_the_limit(http, loop):
     run(loop, main())
     names = [n for n, _, _ in events]
     assert names.count("connection_queued_start") == names.count("connection_queued_end") == 1
+
+
+def test_start_failure_reaches_only_started_traces(http, loop):
+    """A TraceConfig whose on_request_start raises gets no on_request_exception; the
+    configs before it, whose start completed, do."""
+    seen = {"good": [], "bad": []}
+
+    def config(name, start):
+        trace = http.TraceConfig()
+        trace.on_request_start.append(start)
+
+        async def failed(session, ctx, params):
+            seen[name].append(params.exception)
+
+        trace.on_request_exception.append(failed)
+        return trace
+
+    async def fine(session, ctx, params):
+        pass
+
+    async def boom(session, ctx, params):
+        raise RuntimeError("trace boom")
+
+    async def main():
+        async with web_server(web.get("/", _hello)) as srv:
+            configs = [config("good", fine), config("bad", boom)]
+            async with http.ClientSession(trace_configs=configs) as s:
+                with pytest.raises(RuntimeError, match="trace boom"):
+                    await s.get(srv.url("/"))
+
+    run(loop, main())
+    assert [type(e) for e in seen["good"]] == [RuntimeError]
+    assert seen["bad"] == []
+
+
+def test_response_chunk_received_on_read(http, loop):
+    """``read()`` sends the whole body as one response_chunk_received, as aiohttp does."""
+    chunks = []
+    config = http.TraceConfig()
+
+    async def received(session, ctx, params):
+        chunks.append((params.method, str(params.url), params.chunk))
+
+    config.on_response_chunk_received.append(received)
+
+    async def main():
+        async with web_server(web.get("/hello", _hello)) as srv:
+            async with http.ClientSession(trace_configs=[config]) as s:
+                async with s.get(srv.url("/hello")) as r:
+                    assert await r.text() == "hi"
+                return srv.url("/hello")
+
+    url = run(loop, main())
+    assert chunks == [("GET", url, b"hi")]
