@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let limits = Limits {
         max_line_size: 512,
         max_field_size: 512,
+        max_headers: usize::from(split % 160),
     };
     let Ok(Some((head, used))) = parse_head(wire, &limits) else {
         return;

@@ -50,6 +50,7 @@ from ._middlewares import (
     DigestAuthMiddleware,
     Retry,
 )
+from ._resolver import AbstractResolver, DefaultResolver, ThreadedResolver
 from ._response import ClientResponse, HttpVersion, HttpVersion10, HttpVersion11
 from ._session import ClientSession
 from ._streams import EmptyStreamReader, StreamReader
@@ -58,6 +59,7 @@ from ._tracing import TraceConfig
 
 __all__ = [
     "AbstractCookieJar",
+    "AbstractResolver",
     "BaseConnector",
     "BasicAuth",
     "ClientConnectionError",
@@ -83,6 +85,7 @@ __all__ = [
     "ConnectionTimeoutError",
     "ContentTypeError",
     "CookieJar",
+    "DefaultResolver",
     "DigestAuthMiddleware",
     "DummyCookieJar",
     "EmptyStreamReader",
@@ -105,6 +108,7 @@ __all__ = [
     "SocketTimeoutError",
     "StreamReader",
     "TCPConnector",
+    "ThreadedResolver",
     "TooManyRedirects",
     "TraceConfig",
     "UnixClientConnectorError",

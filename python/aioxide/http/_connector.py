@@ -26,6 +26,7 @@ from ._exceptions import (
     UnixClientConnectorError,
 )
 from ._helpers import ConnectionKey, Fingerprint, first_that_works, is_ip
+from ._resolver import as_addrinfo
 
 
 class Connection:
@@ -127,14 +128,17 @@ class BaseConnector:
     async def __aexit__(self, exc_type, exc, tb) -> None:
         await self.close()
 
-    async def close(self) -> None:
-        """Closes every idle connection; lent ones close when their response is done."""
+    async def close(self, *, abort_ssl: bool = False) -> None:
+        """Closes every idle connection; lent ones close when their response is done.
+        ``abort_ssl`` drops idle TLS connections without the TLS goodbye."""
         self._closed = True
         if self._cleanup is not None:
             self._cleanup.cancel()
             self._cleanup = None
         for idle in self._idle.values():
-            for protocol, _, _ in idle:
+            for protocol, transport, _ in idle:
+                if abort_ssl and transport.get_extra_info("sslcontext") is not None:
+                    transport.abort()
                 protocol.close()
         self._idle.clear()
         for protocol in list(self._lent):
@@ -163,7 +167,7 @@ class BaseConnector:
         self._idle.pop(key, None)
         return None
 
-    async def connect(self, key: ConnectionKey, limits: dict, timeout,
+    async def connect(self, key: ConnectionKey, timeout,
                       total_at: float | None = None, fresh: bool = False,
                       proxy_headers=None) -> Connection:
         """A connection for ``key``: an idle pooled one unless ``fresh``, else a new one
@@ -195,8 +199,7 @@ class BaseConnector:
         self._lent.add(placeholder)
         self._lent_per_key[key].add(placeholder)
         try:
-            protocol, transport = await self._open(key, limits, timeout, connect_at,
-                                                   proxy_headers)
+            protocol, transport = await self._open(key, timeout, connect_at, proxy_headers)
         except BaseException:
             self._unlend(key, placeholder)
             self._wake_one()
@@ -282,9 +285,9 @@ class BaseConnector:
         if self._idle:
             self._cleanup = self._loop.call_later(self._keepalive_timeout, self._drop_expired)
 
-    async def _open(self, key, limits, timeout, connect_at, proxy_headers=None):
+    async def _open(self, key, timeout, connect_at, proxy_headers=None):
         at = _earliest(connect_at, _deadline(self._loop, timeout.sock_connect))
-        protocol = HttpConnection(self._loop, **limits)
+        protocol = HttpConnection(self._loop)  # each request gives expect() its limits
         try:
             if at is None:
                 transport = await self._create(key, protocol, proxy_headers)
@@ -392,6 +395,7 @@ class TCPConnector(BaseConnector):
         self._dns: dict[tuple[str, int], tuple[list, float | None]] = {}
         self._happy_eyeballs_delay = happy_eyeballs_delay
         self._interleave = interleave
+        self._resolver = resolver  # the caller's: never closed here, as in aiohttp
 
     @property
     def family(self) -> int:
@@ -422,8 +426,11 @@ class TCPConnector(BaseConnector):
         if traces is not None:
             await traces.send("dns_cache_miss", host)
             await traces.send("dns_resolvehost_start", host)
-        infos = await self._loop.getaddrinfo(host, port, family=self._family,
-                                             type=socket.SOCK_STREAM)
+        if self._resolver is not None:
+            infos = as_addrinfo(await self._resolver.resolve(host, port, family=self._family))
+        else:
+            infos = await self._loop.getaddrinfo(host, port, family=self._family,
+                                                 type=socket.SOCK_STREAM)
         if traces is not None:
             await traces.send("dns_resolvehost_end", host)
         if self._use_dns_cache:
@@ -463,8 +470,8 @@ class TCPConnector(BaseConnector):
     async def _connect_to(self, host, port, protocol, ctx, server_hostname):
         kwargs = {"ssl": ctx, "server_hostname": server_hostname,
                   "local_addr": self._local_addr}
-        if self._use_dns_cache and not is_ip(host):
-            # The cache gives the addresses; connect to each in turn like asyncio would.
+        if (self._use_dns_cache or self._resolver is not None) and not is_ip(host):
+            # The cache or the resolver gives the addresses; each is tried in turn.
             infos = await self._resolve(host, port)
 
             async def attempt(info):

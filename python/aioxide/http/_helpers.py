@@ -8,6 +8,8 @@ import binascii
 import dataclasses
 import hashlib
 import ipaddress
+import netrc
+import os
 from typing import NamedTuple
 
 from multidict import CIMultiDictProxy
@@ -156,3 +158,17 @@ async def first_that_works(candidates, attempt, give_up_on=()):
         except OSError as exc:
             error = exc
     raise error or OSError("no address to connect to")
+
+
+def netrc_auth(host: str) -> BasicAuth | None:
+    """``trust_env``'s credentials for ``host`` from the .netrc file (``NETRC`` or
+    ``~/.netrc``); None without a file or an entry. Blocking: run it on an executor."""
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    if entry is None:
+        return None
+    login, account, password = entry
+    return BasicAuth(login or account or "", password or "")

@@ -13,6 +13,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from multidict import CIMultiDict, CIMultiDictProxy, getversion
 from yarl import URL
@@ -30,7 +31,7 @@ from ._exceptions import (
     NonHttpUrlRedirectClientError,
     TooManyRedirects,
 )
-from ._helpers import DEFAULT_TIMEOUT, BasicAuth, ClientTimeout, ConnectionKey
+from ._helpers import DEFAULT_TIMEOUT, BasicAuth, ClientTimeout, ConnectionKey, netrc_auth
 from ._middlewares import ClientRequest, Retry, chain
 from ._response import ClientResponse, request_info
 from ._streams import Deadline, translate
@@ -57,8 +58,13 @@ _CACHE_SIZE = 256
 DEFAULT_MAX_DECOMPRESS = 2**30
 
 
-class _Limits(dict):
-    """The native protocol's keyword arguments for one session."""
+class _Limits(NamedTuple):
+    """What the native parser allows a response, per request (``expect``'s limits)."""
+
+    max_line_size: int
+    max_field_size: int
+    max_headers: int
+    read_bufsize: int
 
 
 def _headers(value) -> CIMultiDict:
@@ -81,11 +87,12 @@ class ClientSession:
                  connector_owner: bool = True, raise_for_status=False,
                  timeout=_sentinel, auto_decompress: bool = True, trust_env: bool = False,
                  requote_redirect_url: bool = True, trace_configs=None,
-                 read_bufsize: int = 2**16, max_line_size: int = 8190,
+                 read_bufsize: int = 2**18, max_line_size: int = 8190,
                  max_field_size: int = 8190, fallback_charset_resolver=None,
                  middlewares=(), ssl_shutdown_timeout=_sentinel,
                  max_decompress_size: int | None = DEFAULT_MAX_DECOMPRESS,
-                 retry: Retry | None = None) -> None:
+                 retry: Retry | None = None, json_serialize_bytes=None,
+                 max_headers: int = 128) -> None:
         self._loop = loop or asyncio.get_running_loop()
         self._connector: BaseConnector | None = None
         if base_url is not None:
@@ -109,6 +116,7 @@ class ClientSession:
         self._skip_auto_headers = frozenset(h.lower() for h in skip_auto_headers or ())
         self._default_auth = auth
         self._json_serialize = json_serialize
+        self._json_serialize_bytes = json_serialize_bytes  # wins over json_serialize
         if timeout is _sentinel or timeout is None:
             timeout = DEFAULT_TIMEOUT
         if not isinstance(timeout, ClientTimeout):
@@ -126,8 +134,7 @@ class ClientSession:
         self._trust_env = trust_env
         self._requote_redirect_url = requote_redirect_url
         self._read_bufsize = read_bufsize
-        self._limits = _Limits(max_line_size=max_line_size, max_field_size=max_field_size,
-                               read_bufsize=read_bufsize)
+        self._limits = _Limits(max_line_size, max_field_size, max_headers, read_bufsize)
         # Parsed URLs and the header lines of plain requests (no per-request headers,
         # body, auth or cookies), which many requests share.
         self._url_cache: dict[str, URL] = {}
@@ -268,7 +275,7 @@ class ClientSession:
                        proxy_headers=None, trace_request_ctx=None,
                        read_bufsize: int | None = None, auto_decompress: bool | None = None,
                        max_line_size: int | None = None,
-                       max_field_size: int | None = None,
+                       max_field_size: int | None = None, max_headers: int | None = None,
                        max_decompress_size=_sentinel, middlewares=None,
                        retry=_sentinel) -> ClientResponse:
         if self.closed:
@@ -291,7 +298,9 @@ class ClientSession:
             total_at = self._loop.time() + timeout.total if timeout.total else None
             deadline = Deadline(self._loop, total_at, timeout.sock_read)
             if json is not None:
-                body = Body(self._json_serialize(json).encode(), content_type="application/json")
+                encoded = (self._json_serialize_bytes(json) if self._json_serialize_bytes
+                           else self._json_serialize(json).encode())
+                body = Body(encoded, content_type="application/json")
             elif data is not None:
                 body = build(data)
             else:
@@ -300,15 +309,14 @@ class ClientSession:
                 auto_decompress = self._auto_decompress
             if max_decompress_size is _sentinel:
                 max_decompress_size = self._max_decompress_size
-            decoding = (auto_decompress, max_decompress_size)
             limits = self._limits
-            if read_bufsize is not None or max_line_size is not None or max_field_size is not None:
-                limits = _Limits(limits)
-                for name, value in (("read_bufsize", read_bufsize),
-                                    ("max_line_size", max_line_size),
-                                    ("max_field_size", max_field_size)):
-                    if value is not None:
-                        limits[name] = value
+            overrides = {name: value for name, value in (
+                ("max_line_size", max_line_size), ("max_field_size", max_field_size),
+                ("max_headers", max_headers), ("read_bufsize", read_bufsize))
+                if value is not None}
+            if overrides:
+                limits = limits._replace(**overrides)
+            decoding = (auto_decompress, max_decompress_size, limits)
             if middlewares is None:
                 middlewares = self._middlewares
             if retry is _sentinel:
@@ -337,6 +345,8 @@ class ClientSession:
                     auth, url = auth or url_auth, url.with_user(None)
                 if auth is None and self._default_auth is not None:
                     auth = self._default_auth
+                if auth is None and self._trust_env and "Authorization" not in extra:
+                    auth = await self._loop.run_in_executor(None, netrc_auth, url.raw_host)
                 if auth is not None and not history and "Authorization" in extra:
                     raise ValueError("Cannot combine AUTHORIZATION header with AUTH argument or "
                                      "credentials encoded in URL")
@@ -556,7 +566,7 @@ class ClientSession:
                   and proxy.scheme in ("http", "https") else url.raw_path_qs or "/")
         fresh = False
         while True:
-            conn = await self._connector.connect(key, limits, timeout, total_at, fresh,
+            conn = await self._connector.connect(key, timeout, total_at, fresh,
                                                  proxy_headers)
             try:
                 head, writer = await send_request(conn, method, target, wire, framed, body,
@@ -579,7 +589,7 @@ class ClientSession:
             return ClientResponse(method, url, status=status, reason=reason, minor=minor,
                                   headers=headers, wire=wire, history=history,
                                   conn=conn, deadline=deadline, session=self,
-                                  read_bufsize=limits["read_bufsize"], traces=traces,
+                                  read_bufsize=limits.read_bufsize, traces=traces,
                                   writer=writer)
 
 

@@ -84,7 +84,7 @@ class StreamReader:
     __slots__ = ("_conn", "_deadline", "_on_eof", "_high_water", "_total", "_exception", "_eof",
                  "_closed")
 
-    def __init__(self, conn, deadline: Deadline, on_eof, limit: int = 2**16) -> None:
+    def __init__(self, conn, deadline: Deadline, on_eof, limit: int = 2**18) -> None:
         self._conn = conn  # the native HttpConnection; None once released
         self._deadline = deadline
         self._on_eof = on_eof
@@ -120,8 +120,10 @@ class StreamReader:
             raise ClientConnectionError("Connection closed")
         # The total timeout also ends reads that the buffer serves without waiting,
         # until the whole body has arrived (aiohttp's timer cancels the task).
+        if self._eof:
+            return
         at = self._deadline.at
-        if at is not None and self._deadline.loop.time() >= at and not self._eof \
+        if at is not None and self._deadline.loop.time() >= at \
                 and not (self._conn is not None and self._conn.body_done):
             self._abort()
             self._exception = asyncio.TimeoutError()
@@ -161,6 +163,10 @@ class StreamReader:
 
     def exception(self) -> BaseException | None:
         return self._exception
+
+    def get_read_buffer_limits(self) -> tuple[int, int]:
+        """(low, high) water marks: the session's ``read_bufsize`` and twice it."""
+        return self._high_water // 2, self._high_water
 
     def set_exception(self, exc: BaseException) -> None:
         self._exception = exc

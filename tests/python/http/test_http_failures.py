@@ -370,3 +370,27 @@ def test_release_during_a_read(http, loop):
                     await r.read()
 
     run(loop, main())
+
+
+def test_header_count_limit(http, loop):
+    """Over 128 header fields is refused (400) unless the session or the request allows
+    more; a request's own limits hold on a reused connection too."""
+    many = response("200 OK", b"ok", *(f"X-{i}: v" for i in range(130)))
+
+    async def main():
+        async with raw_server(canned(many)) as srv:
+            async with http.ClientSession() as s:
+                with pytest.raises(http.ClientResponseError) as err:
+                    await s.get(srv.url())
+                assert err.value.status == 400
+                async with s.get(srv.url(), max_headers=140) as r:
+                    assert (r.headers["X-129"], await r.read()) == ("v", b"ok")
+                async with s.get(srv.url(), max_headers=140) as r:  # reused
+                    await r.read()
+                with pytest.raises(http.ClientResponseError):
+                    await s.get(srv.url())  # the session's limit again
+            async with http.ClientSession(max_headers=140) as s:
+                async with s.get(srv.url()) as r:
+                    assert r.headers["X-0"] == "v"
+
+    run(loop, main())

@@ -209,3 +209,14 @@ def test_large_body(http, loop, path):
         assert (length, te) == (None, "chunked")
     assert b"".join(parts) == BIG
     assert all(0 < len(p) <= 65536 for p in parts)
+
+
+def test_empty_stream_reader(http, loop):
+    module = http if http.__name__ == "aioxide.http" else http.streams
+
+    async def main():
+        r = module.EmptyStreamReader()
+        return (await r.read(), await r.read(3), await r.readline(), await r.readany(),
+                [c async for c in r.iter_chunked(2)], r.at_eof())
+
+    assert run(loop, main()) == (b"", b"", b"", b"", [], True)

@@ -1,12 +1,12 @@
 use super::HttpError;
 
 /// aiohttp's defaults: 8190 bytes per status line and per header line, and a head of at
-/// most 128 fields (httparse needs a fixed array; aiohttp has no count limit of its own,
-/// but its total size is bounded the same way).
-#[derive(Debug, Clone, Copy)]
+/// most 128 fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_line_size: usize,
     pub max_field_size: usize,
+    pub max_headers: usize,
 }
 
 impl Default for Limits {
@@ -14,11 +14,13 @@ impl Default for Limits {
         Self {
             max_line_size: 8190,
             max_field_size: 8190,
+            max_headers: STACK_HEADERS,
         }
     }
 }
 
-const MAX_HEADERS: usize = 128;
+/// httparse fills a caller's array: up to this many fields it lives on the stack.
+const STACK_HEADERS: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseHead {
@@ -113,8 +115,15 @@ fn parse_length(value: &[u8]) -> Option<u64> {
 /// returned like any other: the caller skips them.
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(ResponseHead, usize)>, HttpError> {
     check_line_lengths(buf, limits)?;
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut fields);
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut heap = Vec::new();
+    let fields = if limits.max_headers <= STACK_HEADERS {
+        &mut stack[..limits.max_headers]
+    } else {
+        heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
+        &mut heap[..]
+    };
+    let mut response = httparse::Response::new(fields);
     let consumed = match response.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
@@ -222,6 +231,7 @@ mod tests {
         let limits = Limits {
             max_line_size: 20,
             max_field_size: 10,
+            ..Limits::default()
         };
         let long_status = format!("HTTP/1.1 200 {}", "x".repeat(30));
         assert_eq!(
@@ -233,6 +243,33 @@ mod tests {
             parse_head(long_field, &limits),
             Err(HttpError::FieldTooLong { limit: 10 })
         );
+    }
+
+    #[test]
+    fn header_count_limit_on_the_stack_and_beyond() {
+        let wire = |n: usize| {
+            let fields: String = (0..n).map(|i| format!("X-{i}: v\r\n")).collect();
+            format!("HTTP/1.1 200 OK\r\n{fields}\r\n")
+        };
+        for (max_headers, n, ok) in [
+            (128, 128, true),
+            (128, 129, false),
+            (3, 4, false),
+            (200, 200, true),
+            (200, 201, false),
+            (0, 0, true),
+        ] {
+            let limits = Limits {
+                max_headers,
+                ..Limits::default()
+            };
+            let parsed = parse_head(wire(n).as_bytes(), &limits);
+            match parsed {
+                Ok(Some((head, _))) => assert!(ok && head.headers.len() == n, "{max_headers} {n}"),
+                Err(e) => assert!(!ok && e == HttpError::TooManyHeaders, "{max_headers} {n}"),
+                Ok(None) => panic!("incomplete"),
+            }
+        }
     }
 
     #[test]

@@ -116,16 +116,18 @@ impl PyHttpConnection {
 #[pymethods]
 impl PyHttpConnection {
     #[new]
-    #[pyo3(signature = (event_loop, *, max_line_size=8190, max_field_size=8190, read_bufsize=65536))]
+    #[pyo3(signature = (event_loop, *, max_line_size=8190, max_field_size=8190, max_headers=128, read_bufsize=262144))]
     fn new(
         event_loop: Py<PyAny>,
         max_line_size: usize,
         max_field_size: usize,
+        max_headers: usize,
         read_bufsize: usize,
     ) -> Self {
         let limits = Limits {
             max_line_size,
             max_field_size,
+            max_headers,
         };
         Self {
             event_loop: Some(event_loop),
@@ -180,13 +182,16 @@ impl PyHttpConnection {
     /// Arms the parser for the response to the request about to be sent; the returned
     /// future gets the response head.
     /// `max_decompress_size`: most bytes a compressed body may decode to (`None`: no limit).
-    #[pyo3(signature = (is_head=false, decompress=true, max_decompress_size=None))]
+    /// `limits`: this response's `(max_line_size, max_field_size, max_headers,
+    /// read_bufsize)`, kept for the responses after it (a request may set its own).
+    #[pyo3(signature = (is_head=false, decompress=true, max_decompress_size=None, limits=None))]
     fn expect(
         &self,
         py: Python<'_>,
         is_head: bool,
         decompress: bool,
         max_decompress_size: Option<u64>,
+        limits: Option<(usize, usize, usize, usize)>,
     ) -> PyResult<Py<PyAny>> {
         let waiter = self.new_future(py)?;
         let mut actions = Vec::new();
@@ -194,6 +199,14 @@ impl PyHttpConnection {
             let mut state = self.state.lock();
             if state.lost {
                 return Err(HttpDisconnected::new_err("Server disconnected"));
+            }
+            if let Some((max_line_size, max_field_size, max_headers, read_bufsize)) = limits {
+                state.limits = Limits {
+                    max_line_size,
+                    max_field_size,
+                    max_headers,
+                };
+                state.high_water = read_bufsize.max(1);
             }
             state.expect(
                 waiter.clone_ref(py),
