@@ -167,6 +167,14 @@ class BaseConnector:
         self._idle.pop(key, None)
         return None
 
+    def _reuse(self, key: ConnectionKey) -> Connection | None:
+        """An idle pooled connection for ``key``, lent at once; None if there is none,
+        or if a traced request waits for the reuse event (``connect`` sends it)."""
+        if key not in self._idle or self._closed or _tracing.current.get() is not None:
+            return None
+        found = self._take_idle(key)
+        return None if found is None else self._lend(key, *found, reused=True)
+
     async def connect(self, key: ConnectionKey, timeout,
                       total_at: float | None = None, fresh: bool = False,
                       proxy_headers=None) -> Connection:
@@ -257,7 +265,8 @@ class BaseConnector:
             if self._cleanup is None and self._keepalive_timeout:
                 self._cleanup = self._loop.call_later(self._keepalive_timeout,
                                                       self._drop_expired)
-        self._wake_one()
+        if self._waiters:
+            self._wake_one()
 
     def _wake_one(self) -> None:
         for key, waiters in self._waiters.items():

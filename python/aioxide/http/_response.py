@@ -99,7 +99,7 @@ class ClientResponse:
         if conn is None:
             self.content: StreamReader = EmptyStreamReader()
         else:
-            self.content = StreamReader(conn.protocol, deadline, self._body_read, read_bufsize)
+            self.content = StreamReader(conn.protocol, deadline, self._let_go, read_bufsize)
             self.content.at_eof()  # an empty or already complete body ends the loan now
 
     @property
@@ -184,10 +184,6 @@ class ClientResponse:
 
     # -- the connection loan ---------------------------------------------------
 
-    def _body_read(self) -> None:
-        """The whole body has been taken: the connection can serve the next request."""
-        self._let_go()
-
     def release(self) -> _Done:
         """Returns the connection to the pool if the body was read to its end (what is
         buffered is dropped), otherwise closes it. Awaitable, as in aiohttp. From now on
@@ -196,8 +192,9 @@ class ClientResponse:
         return self._let_go()
 
     def _let_go(self) -> _Done:
+        """Ends the connection's loan (also when the whole body has been taken)."""
         conn, self._connection = self._connection, None
-        sending = self._stop_writer()
+        sending = self._writer is not None and self._stop_writer()
         if conn is not None:
             self.content._close()  # reads from now on raise, unless the body was all read
             protocol = conn.protocol

@@ -19,6 +19,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, getversion
 from yarl import URL
 
 from .._aioxide import HttpDisconnected, HttpHeadError, HttpPayloadError
+from .._aioxide import http_request_head as _head_bytes
 from . import _cookies, _proxy, _tracing
 from ._body import Body, build
 from ._connector import BaseConnector, TCPConnector
@@ -50,6 +51,21 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELET
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
 _POST_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PLAIN_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+# _request's arguments whose default is None: passed as None, they ask for nothing.
+_NONE_DEFAULTS = frozenset({
+    "params", "data", "json", "cookies", "headers", "skip_auto_headers", "auth", "compress",
+    "chunked", "raise_for_status", "proxy", "proxy_auth", "server_hostname", "proxy_headers",
+    "trace_request_ctx", "read_bufsize", "auto_decompress", "max_line_size",
+    "max_field_size", "max_headers", "middlewares", "timeout"})
+
+
+def _no_options(kwargs: dict) -> bool:
+    """Whether a request's keyword arguments ask for nothing a plain request lacks."""
+    for name, value in kwargs.items():
+        if name != "allow_redirects" and (value is not None or name not in _NONE_DEFAULTS):
+            return False
+    return True
 _HTTP = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _sentinel = object()
@@ -139,6 +155,14 @@ class ClientSession:
         # body, auth or cookies), which many requests share.
         self._url_cache: dict[str, URL] = {}
         self._wire_cache: dict[tuple[str, URL], tuple[int, tuple[list, bool]]] = {}
+        # A request with no options of its own skips _request's argument handling when
+        # nothing session-wide needs it (see _plain); its URL, pool key and head bytes
+        # are cached by (method, URL string).
+        self._plain_ok = not (self._trace_configs or self._middlewares or retry is not None
+                              or self._default_proxy is not None or trust_env
+                              or auth is not None or raise_for_status is not False)
+        self._plain_cache: dict[tuple[str, str], tuple] = {}
+        self._decoding = (auto_decompress, max_decompress_size, self._limits)
         self._source_traceback = (traceback.extract_stack(sys._getframe(1))
                                   if self._loop.get_debug() else None)
 
@@ -225,9 +249,14 @@ class ClientSession:
     # -- requests ----------------------------------------------------------------
 
     def request(self, method: str, url, **kwargs) -> _RequestContextManager:
+        if self._plain_ok and method in _PLAIN_METHODS and _no_options(kwargs):
+            return _RequestContextManager(
+                self._plain(method, url, kwargs.get("allow_redirects", True)))
         return _RequestContextManager(self._request(method, url, **kwargs))
 
     def get(self, url, *, allow_redirects: bool = True, **kwargs) -> _RequestContextManager:
+        if self._plain_ok and (not kwargs or _no_options(kwargs)):
+            return _RequestContextManager(self._plain("GET", url, allow_redirects))
         return self.request("GET", url, allow_redirects=allow_redirects, **kwargs)
 
     def options(self, url, *, allow_redirects: bool = True, **kwargs):
@@ -277,7 +306,9 @@ class ClientSession:
                        max_line_size: int | None = None,
                        max_field_size: int | None = None, max_headers: int | None = None,
                        max_decompress_size=_sentinel, middlewares=None,
-                       retry=_sentinel) -> ClientResponse:
+                       retry=_sentinel, _first=None) -> ClientResponse:
+        """Every request but a plain one; ``_first`` is a plain request's answer to go on
+        from (a redirect), with its deadline."""
         if self.closed:
             raise RuntimeError("Session is closed")
         traces = (Traces(self, self._trace_configs, trace_request_ctx)
@@ -295,8 +326,11 @@ class ClientSession:
                 timeout = self._timeout
             elif not isinstance(timeout, ClientTimeout):
                 timeout = ClientTimeout(total=timeout)
-            total_at = self._loop.time() + timeout.total if timeout.total else None
-            deadline = Deadline(self._loop, total_at, timeout.sock_read)
+            if _first is None:
+                total_at = self._loop.time() + timeout.total if timeout.total else None
+                deadline = Deadline(self._loop, total_at, timeout.sock_read)
+            else:
+                _first, total_at, deadline = _first
             if json is not None:
                 encoded = (self._json_serialize_bytes(json) if self._json_serialize_bytes
                            else self._json_serialize(json).encode())
@@ -359,7 +393,9 @@ class ClientSession:
                            decoding, tuple(history), via, traces)
                 token = _tracing.current.set(traces) if traces is not None else None
                 try:
-                    if middlewares:
+                    if _first is not None:
+                        resp, _first = _first, None
+                    elif middlewares:
                         resp = await self._through(middlewares, method, url, wire, body, sending)
                     else:
                         resp = await self._exchange(method, url, wire, framed, body, *sending)
@@ -426,6 +462,58 @@ class ClientSession:
                 await traces.send("request_exception", method, str_or_url,
                                   CIMultiDict(headers or {}), exc)
             raise
+
+    async def _plain(self, method: str, str_or_url, allow_redirects: bool) -> ClientResponse:
+        """A request with no options of its own on a session with no tracing, middleware,
+        retry, proxy, auth, netrc or raise_for_status: what ``_request`` would do, with
+        the per-URL work cached. Anything else goes to ``_request``."""
+        connector = self._connector
+        if connector is None or connector._closed:
+            raise RuntimeError("Session is closed")
+        entry = self._plain_cache.get((method, str_or_url)) if type(str_or_url) is str else None
+        if entry is None or entry[0] != getversion(self._default_headers) or \
+                not self._jar_is_empty():
+            entry = self._plain_entry(method, str_or_url)
+            if entry is None:
+                return await self._request(method, str_or_url, allow_redirects=allow_redirects)
+        _, url, key, target, wire, head_bytes = entry
+        loop = self._loop
+        timeout = self._timeout
+        total_at = loop.time() + timeout.total if timeout.total else None
+        deadline = Deadline(loop, total_at, timeout.sock_read)
+        resp = await self._roundtrip(key, target, method, url, wire, False, None, None,
+                                     timeout, total_at, deadline, self._decoding, (),
+                                     head_bytes=head_bytes)
+        if allow_redirects and resp.status in _REDIRECTS:
+            return await self._request(method, str_or_url, allow_redirects=True,
+                                       _first=(resp, total_at, deadline))
+        if "Set-Cookie" in resp.headers:
+            self._cookie_jar.update_cookies(resp.cookies, resp.url)
+        return resp
+
+    def _plain_entry(self, method: str, str_or_url) -> tuple | None:
+        """The cached parts of a plain request, None when it is not one (no cookies to
+        send, an http(s) URL with a host and no credentials)."""
+        if type(str_or_url) is not str or not self._jar_is_empty():
+            return None
+        try:
+            url = self._build_url(str_or_url)
+        except InvalidUrlClientError:
+            return None
+        if url.scheme not in _HTTP or not url.raw_host or url.raw_user is not None:
+            return None
+        wire, _ = self._wire_headers(method, url, CIMultiDict(), self._skip_auto_headers,
+                                     None, None, None, None, False, None)
+        target = url.raw_path_qs or "/"
+        ssl = getattr(self._connector, "ssl", True)
+        key = ConnectionKey(url.raw_host, url.port, url.scheme == "https", ssl, None, None,
+                            None, None)
+        entry = (getversion(self._default_headers), url, key, target, wire,
+                 _head_bytes(method, target, wire))
+        if len(self._plain_cache) >= _CACHE_SIZE:
+            self._plain_cache.clear()
+        self._plain_cache[(method, str_or_url)] = entry
+        return entry
 
     async def _through(self, middlewares, method, url, wire, body, sending):
         """Sends the request through the middleware chain; each call of the innermost
@@ -564,14 +652,29 @@ class ClientSession:
         # Through an HTTP proxy, a plain request names the whole URL.
         target = (str(url.with_fragment(None)) if proxy is not None and url.scheme == "http"
                   and proxy.scheme in ("http", "https") else url.raw_path_qs or "/")
+        return await self._roundtrip(key, target, method, url, wire, framed, body, compress,
+                                     timeout, total_at, deadline, decoding, history, traces,
+                                     proxy_headers)
+
+    async def _roundtrip(self, key, target, method, url, wire, framed, body, compress,
+                         timeout, total_at, deadline, decoding, history, traces=None,
+                         proxy_headers=None, head_bytes=None) -> ClientResponse:
         fresh = False
+        connector = self._connector
         while True:
-            conn = await self._connector.connect(key, timeout, total_at, fresh,
-                                                 proxy_headers)
+            conn = None if fresh else connector._reuse(key)
+            if conn is None:
+                conn = await connector.connect(key, timeout, total_at, fresh, proxy_headers)
             try:
-                head, writer = await send_request(conn, method, target, wire, framed, body,
-                                                  compress, deadline, decoding,
-                                                  traces and (url, traces))
+                if body is None and traces is None:  # the head is the whole request
+                    protocol = conn.protocol
+                    head_fut = protocol.expect(method == "HEAD", *decoding)
+                    protocol.send(head_bytes or _head_bytes(method, target, wire))
+                    head, writer = await deadline.wait(head_fut, conn.close), None
+                else:
+                    head, writer = await send_request(conn, method, target, wire, framed,
+                                                      body, compress, deadline, decoding,
+                                                      traces and (url, traces))
             except (HttpDisconnected, ConnectionResetError, BrokenPipeError) as exc:
                 conn.close()
                 replayable = body is None or body.stream is None
@@ -589,7 +692,7 @@ class ClientSession:
             return ClientResponse(method, url, status=status, reason=reason, minor=minor,
                                   headers=headers, wire=wire, history=history,
                                   conn=conn, deadline=deadline, session=self,
-                                  read_bufsize=limits.read_bufsize, traces=traces,
+                                  read_bufsize=decoding[2].read_bufsize, traces=traces,
                                   writer=writer)
 
 

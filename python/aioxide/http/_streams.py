@@ -205,12 +205,18 @@ class StreamReader:
             return b""
         conn = self._conn
         if n < 0:
-            data = self._take(conn.take_all)
-            if data is None and self._deadline.sock_read is not None:
-                return await self._read_gaps()
+            try:
+                data = conn.take_all()
+            except (HttpPayloadError, HttpDisconnected, OSError) as exc:
+                raise self._failed(exc) from exc
             if data is None:
+                if self._deadline.sock_read is not None:
+                    return await self._read_gaps()
                 data = await self._wait(collect_all=True)
-            return self._took(data)
+            self._total += len(data)
+            if conn.body_done and conn.buffered == 0:  # take_all took the whole body
+                self._finish()
+            return data
         while True:
             data = self._take(conn.take, n)
             if data or conn.body_done:

@@ -18,7 +18,8 @@ from ._exceptions import ClientConnectionError
 async def send_request(conn, method, target, wire, framed, body, compress, deadline,
                        decoding, traced=None):
     """Writes one request on ``conn``; returns its response head and the task still
-    sending a streamed body (None once the body is out)."""
+    sending a streamed body (None once the body is out). (A request with neither body
+    nor tracing is written by ``ClientSession._roundtrip`` itself.)"""
     protocol = conn.protocol
     head_fut = protocol.expect(method == "HEAD", *decoding)
     streamed = not (body is None or (body.stream is None and not framed))
