@@ -23,6 +23,8 @@ _NO_URL = URL()  # cookies not tied to a response: shared by every host
 # 2616 tokens and drops real-world names such as `ISAWPLB{...}` or a first pair `path=x`.
 _NAME = re.compile(r"[!#-+\--:<>-\[\]-~]+")
 _FLAGS = frozenset(("secure", "httponly", "partitioned"))
+_RUN_ON = re.compile(r"\s+(?=(?:expires|path|comment|domain|max-age|secure|httponly|version|"
+                     r"samesite|partitioned)\b)", re.IGNORECASE)
 _MAX_PAIR = 4096  # RFC 6265 section 6.1: at least 4096 bytes per cookie
 _MAX_ATTRIBUTE = 1024  # RFC 6265bis: a longer attribute value is ignored
 # Per domain and per jar (RFC 6265 asks for at least 50 and 3000), and what one request
@@ -44,7 +46,10 @@ def make_morsel(key: str, value: str, coded_value: str) -> Morsel:
 def parse_set_cookie(header: str) -> Morsel | None:
     """One Set-Cookie value as a Morsel (RFC 6265 section 5.2), None if it is invalid.
     The first ``name=value`` is the cookie whatever its name; unknown attributes go."""
-    pair, *attributes = header.split(";")
+    pair, *segments = header.split(";")
+    # As http.cookies (and aiohttp) read it, an attribute may also follow the previous
+    # one after a space alone: "Path=/ Max-Age=1".
+    attributes = [a for s in segments for a in _RUN_ON.split(s)]
     name, eq, raw = pair.partition("=")
     name, raw = name.strip(), raw.strip()
     if not eq or not _NAME.fullmatch(name) or len(name) + len(raw) > _MAX_PAIR:
@@ -111,12 +116,21 @@ def header(morsels) -> str:
     return "; ".join(pairs)
 
 
+def parse_set_cookies(headers) -> list[tuple[str, Morsel]]:
+    """(name, Morsel) of each Set-Cookie value that parses, in order, names repeated."""
+    return [(m.key, m) for m in map(parse_set_cookie, headers) if m is not None]
+
+
 class AbstractCookieJar(abc.ABC):
     """The interface a session needs from a cookie jar."""
 
     @abc.abstractmethod
     def update_cookies(self, cookies, response_url: URL = _NO_URL) -> None:
         """Stores cookies received from ``response_url``."""
+
+    def update_cookies_from_headers(self, headers, response_url: URL) -> None:
+        """Stores the cookies of Set-Cookie header values, each one on its own."""
+        self.update_cookies(parse_set_cookies(headers), response_url)
 
     @abc.abstractmethod
     def filter_cookies(self, request_url: URL) -> BaseCookie:
@@ -140,6 +154,7 @@ class CookieJar(AbstractCookieJar):
         self._host_only: set[tuple[str, str, str]] = set()  # (domain, path, name)
         self._expires: dict[tuple[str, str, str], float] = {}
         self._order: dict[tuple[str, str, str], None] = {}  # least recently set first
+        self._bounded = True  # False for a request's own cookies: they are all sent
 
     @property
     def quote_cookie(self) -> bool:
@@ -228,7 +243,7 @@ class CookieJar(AbstractCookieJar):
         if expiry is not None and expiry <= time.time():
             self._drop(key, name)
             return
-        if (*key, name) not in self._order:
+        if self._bounded and (*key, name) not in self._order:
             self._make_room(key[0])
         self._cookies.setdefault(key, SimpleCookie())[name] = stored
         self._order.pop((*key, name), None)

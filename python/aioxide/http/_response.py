@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ._cookies import parse_set_cookie
+from ._cookies import parse_set_cookies
 from ._exceptions import ClientConnectionError, ClientResponseError, ContentTypeError
 from ._helpers import RequestInfo
 from ._streams import EmptyStreamReader, StreamReader
@@ -111,11 +111,9 @@ class ClientResponse:
     @property
     def cookies(self) -> SimpleCookie:
         if self._cookies is None:
+            # The last cookie of each name; one that cannot be parsed is dropped.
             self._cookies = SimpleCookie()
-            for value in self.headers.getall("Set-Cookie", ()):
-                morsel = parse_set_cookie(value)
-                if morsel is not None:  # as aiohttp, a cookie it cannot parse is dropped
-                    self._cookies[morsel.key] = morsel
+            self._cookies.update(parse_set_cookies(self.headers.getall("Set-Cookie", ())))
         return self._cookies
 
     def __del__(self) -> None:

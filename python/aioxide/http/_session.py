@@ -23,7 +23,7 @@ from .._aioxide import http_request_head as _head_bytes
 from . import _cookies, _proxy, _tracing
 from ._body import Body, build
 from ._connector import BaseConnector, TCPConnector
-from ._cookies import AbstractCookieJar, CookieJar, DummyCookieJar
+from ._cookies import AbstractCookieJar, CookieJar, DummyCookieJar, parse_set_cookies
 from ._exceptions import (
     ClientPayloadError,
     InvalidUrlClientError,
@@ -376,9 +376,11 @@ class ClientSession:
                     if auth is not None and not history:
                         raise ValueError(
                             "Cannot combine AUTH argument with credentials encoded in URL")
-                    auth, url = auth or url_auth, url.with_user(None)
-                if auth is None and self._default_auth is not None:
-                    auth = self._default_auth
+                    # A redirect's own credentials win over the ones before it.
+                    auth, url = url_auth, url.with_user(None)
+                if auth is None and self._default_auth is not None and (
+                        self._base_url is None or self._base_url.origin() == url.origin()):
+                    auth = self._default_auth  # with base_url: only for its origin
                 if auth is None and self._trust_env and "Authorization" not in extra:
                     auth = await self._loop.run_in_executor(None, netrc_auth, url.raw_host)
                 if auth is not None and not history and "Authorization" in extra:
@@ -403,7 +405,7 @@ class ClientSession:
                     if token is not None:
                         _tracing.current.reset(token)
                 if "Set-Cookie" in resp.headers:
-                    self._cookie_jar.update_cookies(resp.cookies, resp.url)
+                    self._store_cookies(resp)
                 if resp.status not in _REDIRECTS or not allow_redirects:
                     break
                 if body is not None and body.stream is not None and not (
@@ -488,8 +490,22 @@ class ClientSession:
             return await self._request(method, str_or_url, allow_redirects=True,
                                        _first=(resp, total_at, deadline))
         if "Set-Cookie" in resp.headers:
-            self._cookie_jar.update_cookies(resp.cookies, resp.url)
+            self._store_cookies(resp)
         return resp
+
+    def _store_cookies(self, resp: ClientResponse) -> None:
+        """Every Set-Cookie of ``resp`` into the jar, each with its own attributes (two
+        cookies of one name for two domains are two cookies)."""
+        headers = resp.headers.getall("Set-Cookie")
+        jar = self._cookie_jar
+        try:
+            if hasattr(jar, "update_cookies_from_headers"):
+                jar.update_cookies_from_headers(headers, resp.url)
+            else:
+                jar.update_cookies(parse_set_cookies(headers), resp.url)
+        except BaseException:
+            resp.close()  # the caller never gets the response: its connection goes now
+            raise
 
     def _plain_entry(self, method: str, str_or_url) -> tuple | None:
         """The cached parts of a plain request, None when it is not one (no cookies to
@@ -591,17 +607,21 @@ class ClientSession:
             if name not in out and name.lower() not in skip:
                 out[name] = value
         jar = self._cookie_jar.filter_cookies(url)
+        own = {}
         if cookies:
             # The caller's cookies go through a jar of their own, so Secure and the
-            # Morsels' own names hold for them too.
+            # Morsels' own names hold for them too. They win over the jar's, and only
+            # the jar's are cut to the header limits.
             once = CookieJar(unsafe=True, quote_cookie=getattr(self._cookie_jar,
                                                               "quote_cookie", True))
             once._secure_origins = getattr(self._cookie_jar, "_secure_origins", [])
+            once._bounded = False
             once.update_cookies(cookies)
-            for name, morsel in once.filter_cookies(url).items():
-                jar[name] = morsel
-        if jar and "Cookie" not in out:
-            out["Cookie"] = _cookies.header(jar.values())
+            own = once.filter_cookies(url)
+        if (jar or own) and "Cookie" not in out:
+            stored = _cookies.header(m for name, m in jar.items() if name not in own)
+            out["Cookie"] = "; ".join(filter(None, (
+                stored, *(f"{m.key}={m.coded_value}" for m in own.values()))))
         if auth is not None and "Authorization" not in out:
             if not isinstance(auth, BasicAuth):
                 raise TypeError("BasicAuth() tuple is required instead")

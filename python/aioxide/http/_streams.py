@@ -47,10 +47,11 @@ class Deadline:
         self.at = at
         self.sock_read = sock_read or None
 
-    async def wait(self, fut, on_timeout):
-        """Awaits ``fut``; on timeout, calls ``on_timeout()`` and raises aiohttp's error."""
+    async def wait(self, fut, on_timeout, reading: bool = True):
+        """Awaits ``fut``; on timeout, calls ``on_timeout()`` and raises aiohttp's error.
+        ``reading=False``: only the total deadline counts (``sock_read`` does not)."""
         at, per_read = self.at, False
-        if self.sock_read is not None:
+        if reading and self.sock_read is not None:
             t = self.loop.time() + self.sock_read
             if at is None or t < at:
                 at, per_read = t, True

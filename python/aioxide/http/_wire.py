@@ -48,11 +48,28 @@ async def send_request(conn, method, target, wire, framed, body, compress, deadl
     writer = asyncio.ensure_future(
         _send_stream(conn, body, compress, framed, method, traced, limit))
     try:
-        head = await deadline.wait(_head_or_failure(head_fut, writer), conn.close)
+        head_or_failure = _head_or_failure(head_fut, writer)
+        if not writer.done():
+            # sock_read counts from the end of the body, as in aiohttp.
+            await deadline.wait(_either(head_or_failure, writer), conn.close, reading=False)
+        head = await deadline.wait(head_or_failure, conn.close)
     except BaseException:
         writer.cancel()
         raise
     return head, None if writer.done() else writer
+
+
+def _either(a, b):
+    """A future done (with None) once ``a`` or ``b`` is."""
+    out = a.get_loop().create_future()
+
+    def done(_) -> None:
+        if not out.done():
+            out.set_result(None)
+
+    a.add_done_callback(done)
+    b.add_done_callback(done)
+    return out
 
 
 def _head_or_failure(head_fut, writer):

@@ -291,3 +291,20 @@ def test_body_source_failure_raises_client_connection_error(http, loop):
 
     exc = run(loop, main())
     assert isinstance(exc.__cause__, ValueError)
+
+
+def test_sock_read_counts_from_the_end_of_the_body(http, loop):
+    """A streamed body slower than ``sock_read`` is no read timeout: the wait for the
+    answer starts once the body is out, as in aiohttp."""
+
+    async def slow():
+        await asyncio.sleep(0.4)
+        yield b"late"
+
+    async def main():
+        async with raw_server(echo) as srv, http.ClientSession() as s:
+            timeout = http.ClientTimeout(total=None, sock_read=0.2)
+            async with s.put(srv.url(), data=slow(), timeout=timeout) as r:
+                return await r.read()
+
+    assert dechunk(split(run(loop, main()))[1]) == b"late"

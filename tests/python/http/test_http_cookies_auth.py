@@ -284,3 +284,64 @@ def test_auth_conflicts_raise_value_error(http, loop, conflict):
         assert len(srv.requests) == 1
 
     run(loop, main())
+
+
+def test_attribute_after_a_space_and_request_cookies_uncut(http, loop):
+    """``Path=/ Max-Age=0`` (no ``;`` between) still expires the cookie, as http.cookies
+    reads it; a request's own cookies are not cut to the jar's limits."""
+    wire = response("200 OK", b"", "Set-Cookie: keep=1", "Set-Cookie: gone=1; Path=/ Max-Age=0")
+    own = {f"c{i}": "v" for i in range(200)}
+
+    async def main():
+        async with raw_server(routed({"/set": wire})) as srv:
+            jar = http.CookieJar()
+            async with http.ClientSession(cookie_jar=jar) as s:
+                async with s.get(at(srv, "/set")) as r:
+                    await r.read()
+                names = {c.key for c in jar}
+                async with s.get(at(srv, "/next"), cookies=own) as r:
+                    await r.read()
+        return names, sent_cookies(srv.requests[1])
+
+    names, sent = run(loop, main())
+    assert names == {"keep"}
+    assert sent == {"keep": "1", **own}
+
+
+def test_same_name_for_two_domains_is_two_cookies(http, loop):
+    """The jar keeps each Set-Cookie on its own: one name for two domains is two
+    cookies; ``response.cookies`` keeps the last of each name."""
+    wire = response("200 OK", b"", "Set-Cookie: sid=1; Domain=localhost",
+                    "Set-Cookie: sid=2; Path=/p")
+
+    async def main():
+        async with raw_server(routed({"/set": wire})) as srv:
+            jar = http.CookieJar()
+            async with http.ClientSession(cookie_jar=jar) as s:
+                async with s.get(at(srv, "/set")) as r:
+                    last = r.cookies["sid"].value
+        return last, sorted((c.value, c["path"]) for c in jar)
+
+    last, stored = run(loop, main())
+    assert last == "2"
+    assert stored == [("1", "/"), ("2", "/p")]
+
+
+def test_failing_jar_releases_the_connection(http, loop):
+    """A jar that raises on a response's cookies: the error reaches the caller and the
+    connection is not kept from the pool (of one connection here)."""
+
+    class Broken(http.CookieJar):
+        def update_cookies_from_headers(self, headers, response_url):
+            raise RuntimeError("jar broke")
+
+    async def main():
+        async with raw_server(routed({"/set": SET})) as srv:
+            connector = http.TCPConnector(limit=1)
+            async with http.ClientSession(cookie_jar=Broken(), connector=connector) as s:
+                with pytest.raises(RuntimeError, match="jar broke"):
+                    await s.get(at(srv, "/set"))
+                async with s.get(at(srv, "/next"), timeout=http.ClientTimeout(total=5)) as r:
+                    return r.status
+
+    assert run(loop, main()) == 200

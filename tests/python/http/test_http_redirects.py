@@ -244,3 +244,28 @@ def test_307_with_a_one_shot_body(http, loop):
             "POST /start HTTP/1.1", "GET /ok HTTP/1.1"]
 
     run(loop, main())
+
+
+@pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated")
+def test_session_auth_with_base_url_only_for_its_origin(http, loop):
+    """With ``base_url``, the session's auth goes only to that origin: not after a
+    redirect elsewhere. Credentials in a redirect's Location win over ``auth=``."""
+
+    async def main():
+        routes = {}
+        async with raw_server(routed(routes)) as one, raw_server(routed({})) as two:
+            routes["/start"] = redirect("302 Found", two.url("/end"))
+            routes["/creds"] = redirect("302 Found", f"http://who@127.0.0.1:{one.port}/end")
+            async with http.ClientSession(base_url=one.url("/"),
+                                          auth=http.BasicAuth("user", "pass")) as s:
+                async with s.get("/start") as r:
+                    assert r.status == 200
+            async with http.ClientSession() as s:
+                async with s.get(one.url("/creds"), auth=http.BasicAuth("a", "b")) as r:
+                    assert r.status == 200
+            return one.requests, two.requests
+
+    (start, creds, end), (elsewhere,) = run(loop, main())
+    assert dict(header_pairs(start))["Authorization"] == "Basic dXNlcjpwYXNz"
+    assert "Authorization" not in dict(header_pairs(elsewhere))
+    assert dict(header_pairs(end))["Authorization"] == "Basic d2hvOg=="  # who:
