@@ -13,6 +13,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Mapping
+from ssl import SSLContext
 from typing import NamedTuple
 
 from multidict import CIMultiDict, CIMultiDictProxy, getversion
@@ -51,7 +52,8 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELET
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
 _POST_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_PLAIN_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+_PLAIN_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "POST", "PUT", "PATCH"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # _request's arguments whose default is None: passed as None, they ask for nothing.
 _NONE_DEFAULTS = frozenset({
     "params", "data", "json", "cookies", "headers", "skip_auto_headers", "auth", "compress",
@@ -60,12 +62,20 @@ _NONE_DEFAULTS = frozenset({
     "max_field_size", "max_headers", "middlewares", "timeout"})
 
 
-def _no_options(kwargs: dict) -> bool:
-    """Whether a request's keyword arguments ask for nothing a plain request lacks."""
+def _plain_args(kwargs: dict) -> tuple | None:
+    """``(data, ssl, allow_redirects)`` when a request's keyword arguments ask for nothing
+    a plain request lacks (a bytes body and ``ssl`` it has), else None."""
+    data, ssl, allow_redirects = None, True, True
     for name, value in kwargs.items():
-        if name != "allow_redirects" and (value is not None or name not in _NONE_DEFAULTS):
-            return False
-    return True
+        if name == "data" and type(value) in (bytes, bytearray):
+            data = value
+        elif name == "ssl" and (type(value) is bool or isinstance(value, SSLContext)):
+            ssl = value
+        elif name == "allow_redirects":
+            allow_redirects = value
+        elif value is not None or name not in _NONE_DEFAULTS:
+            return None
+    return data, ssl, allow_redirects
 _HTTP = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _sentinel = object()
@@ -249,14 +259,16 @@ class ClientSession:
     # -- requests ----------------------------------------------------------------
 
     def request(self, method: str, url, **kwargs) -> _RequestContextManager:
-        if self._plain_ok and method in _PLAIN_METHODS and _no_options(kwargs):
-            return _RequestContextManager(
-                self._plain(method, url, kwargs.get("allow_redirects", True)))
+        if self._plain_ok and method in _PLAIN_METHODS:
+            plain = _plain_args(kwargs)
+            if plain is not None and (plain[0] is None or method in _BODY_METHODS):
+                return _RequestContextManager(self._plain(method, url, *plain))
         return _RequestContextManager(self._request(method, url, **kwargs))
 
     def get(self, url, *, allow_redirects: bool = True, **kwargs) -> _RequestContextManager:
-        if self._plain_ok and (not kwargs or _no_options(kwargs)):
-            return _RequestContextManager(self._plain("GET", url, allow_redirects))
+        if self._plain_ok and not kwargs:
+            return _RequestContextManager(self._plain("GET", url, None, True,
+                                                      allow_redirects))
         return self.request("GET", url, allow_redirects=allow_redirects, **kwargs)
 
     def options(self, url, *, allow_redirects: bool = True, **kwargs):
@@ -465,29 +477,40 @@ class ClientSession:
                                   CIMultiDict(headers or {}), exc)
             raise
 
-    async def _plain(self, method: str, str_or_url, allow_redirects: bool) -> ClientResponse:
-        """A request with no options of its own on a session with no tracing, middleware,
-        retry, proxy, auth, netrc or raise_for_status: what ``_request`` would do, with
-        the per-URL work cached. Anything else goes to ``_request``."""
+    async def _plain(self, method: str, str_or_url, data, ssl,
+                     allow_redirects: bool) -> ClientResponse:
+        """A request with no options of its own (but a bytes body and ``ssl``) on a session
+        with no tracing, middleware, retry, proxy, auth, netrc or raise_for_status: what
+        ``_request`` would do, with the per-URL work cached. Anything else goes to
+        ``_request``."""
         connector = self._connector
         if connector is None or connector._closed:
             raise RuntimeError("Session is closed")
-        entry = self._plain_cache.get((method, str_or_url)) if type(str_or_url) is str else None
+        cache_key = (method, str_or_url, ssl, data is None)
+        entry = self._plain_cache.get(cache_key) if type(str_or_url) is str else None
         if entry is None or entry[0] != getversion(self._default_headers) or \
                 not self._jar_is_empty():
-            entry = self._plain_entry(method, str_or_url)
+            entry = self._plain_entry(cache_key)
             if entry is None:
-                return await self._request(method, str_or_url, allow_redirects=allow_redirects)
-        _, url, key, target, wire, head_bytes = entry
+                return await self._request(method, str_or_url, data=data, ssl=ssl,
+                                           allow_redirects=allow_redirects)
+        _, url, key, target, wire, head_bytes, length_at = entry
+        body = None
+        if data is not None:
+            body = Body(bytes(data), content_type="application/octet-stream")
+            wire = wire.copy()
+            wire[length_at] = ("Content-Length", str(len(data)))
+            head_bytes = None
         loop = self._loop
         timeout = self._timeout
         total_at = loop.time() + timeout.total if timeout.total else None
         deadline = Deadline(loop, total_at, timeout.sock_read)
-        resp = await self._roundtrip(key, target, method, url, wire, False, None, None,
+        resp = await self._roundtrip(key, target, method, url, wire, False, body, None,
                                      timeout, total_at, deadline, self._decoding, (),
                                      head_bytes=head_bytes)
         if allow_redirects and resp.status in _REDIRECTS:
-            return await self._request(method, str_or_url, allow_redirects=True,
+            return await self._request(method, str_or_url, data=data, ssl=ssl,
+                                       allow_redirects=True,
                                        _first=(resp, total_at, deadline))
         if "Set-Cookie" in resp.headers:
             self._store_cookies(resp)
@@ -507,9 +530,11 @@ class ClientSession:
             resp.close()  # the caller never gets the response: its connection goes now
             raise
 
-    def _plain_entry(self, method: str, str_or_url) -> tuple | None:
+    def _plain_entry(self, cache_key: tuple) -> tuple | None:
         """The cached parts of a plain request, None when it is not one (no cookies to
-        send, an http(s) URL with a host and no credentials)."""
+        send, an http(s) URL with a host and no credentials). With a body, the header
+        lines have a Content-Length at ``length_at`` to fill in."""
+        method, str_or_url, ssl, bodiless = cache_key
         if type(str_or_url) is not str or not self._jar_is_empty():
             return None
         try:
@@ -518,17 +543,22 @@ class ClientSession:
             return None
         if url.scheme not in _HTTP or not url.raw_host or url.raw_user is not None:
             return None
+        body = None if bodiless else Body(b"", content_type="application/octet-stream")
         wire, _ = self._wire_headers(method, url, CIMultiDict(), self._skip_auto_headers,
-                                     None, None, None, None, False, None)
+                                     body, None, None, None, False, None)
+        length_at = next((i for i, (k, _) in enumerate(wire) if k == "Content-Length"), None)
+        if not bodiless and length_at is None:
+            return None
         target = url.raw_path_qs or "/"
-        ssl = getattr(self._connector, "ssl", True)
+        if ssl is True:
+            ssl = getattr(self._connector, "ssl", True)
         key = ConnectionKey(url.raw_host, url.port, url.scheme == "https", ssl, None, None,
                             None, None)
         entry = (getversion(self._default_headers), url, key, target, wire,
-                 _head_bytes(method, target, wire))
+                 _head_bytes(method, target, wire), length_at)
         if len(self._plain_cache) >= _CACHE_SIZE:
             self._plain_cache.clear()
-        self._plain_cache[(method, str_or_url)] = entry
+        self._plain_cache[cache_key] = entry
         return entry
 
     async def _through(self, middlewares, method, url, wire, body, sending):

@@ -14,6 +14,10 @@ from .._aioxide import http_request_head as _head_bytes
 from ._body import Body
 from ._exceptions import ClientConnectionError
 
+# A body up to this size goes out in one buffer with the head (one write); a bigger one
+# is written after the head rather than copied behind it.
+_JOIN_LIMIT = 64 * 1024
+
 
 async def send_request(conn, method, target, wire, framed, body, compress, deadline,
                        decoding, traced=None):
@@ -34,6 +38,9 @@ async def send_request(conn, method, target, wire, framed, body, compress, deadl
         await deadline.wait(protocol.wait_continue(), conn.close)
         if not streamed:
             protocol.send(data)
+    elif data is not None and len(data) > _JOIN_LIMIT:
+        protocol.send(_head_bytes(method, target, wire))  # a big body is not copied in
+        protocol.send(data)
     else:
         protocol.send(_head_bytes(method, target, wire, data))
     if traced:
