@@ -160,6 +160,11 @@ async def first_that_works(candidates, attempt, give_up_on=()):
     raise error or OSError("no address to connect to")
 
 
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+HTTP_SCHEMES = frozenset({"http", "https"})
+CACHE_SIZE = 256  # entries of each per-session cache (URLs, header lines, plain requests)
+
+
 def netrc_auth(host: str) -> BasicAuth | None:
     """``trust_env``'s credentials for ``host`` from the .netrc file (``NETRC`` or
     ``~/.netrc``); None without a file or an entry. Blocking: run it on an executor."""

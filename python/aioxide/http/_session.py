@@ -13,7 +13,6 @@ import sys
 import traceback
 import warnings
 from collections.abc import Mapping
-from ssl import SSLContext
 from typing import NamedTuple
 
 from multidict import CIMultiDict, CIMultiDictProxy, getversion
@@ -24,6 +23,7 @@ from .._aioxide import http_request_head as _head_bytes
 from . import _cookies, _proxy, _tracing
 from ._body import Body, build
 from ._connector import BaseConnector, TCPConnector
+from ._context import RequestContextManager
 from ._cookies import AbstractCookieJar, CookieJar, DummyCookieJar, parse_set_cookies
 from ._exceptions import (
     ClientPayloadError,
@@ -33,8 +33,18 @@ from ._exceptions import (
     NonHttpUrlRedirectClientError,
     TooManyRedirects,
 )
-from ._helpers import DEFAULT_TIMEOUT, BasicAuth, ClientTimeout, ConnectionKey, netrc_auth
+from ._helpers import (
+    CACHE_SIZE,
+    DEFAULT_TIMEOUT,
+    HTTP_SCHEMES,
+    REDIRECTS,
+    BasicAuth,
+    ClientTimeout,
+    ConnectionKey,
+    netrc_auth,
+)
 from ._middlewares import ClientRequest, Retry, chain
+from ._plain import BODY_METHODS, PLAIN_METHODS, plain, plain_args
 from ._response import ClientResponse, request_info
 from ._streams import Deadline, translate
 from ._tracing import Traces
@@ -51,35 +61,8 @@ USER_AGENT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} aioxide/{_VERS
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
 _POST_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_PLAIN_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "POST", "PUT", "PATCH"})
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-# _request's arguments whose default is None: passed as None, they ask for nothing.
-_NONE_DEFAULTS = frozenset({
-    "params", "data", "json", "cookies", "headers", "skip_auto_headers", "auth", "compress",
-    "chunked", "raise_for_status", "proxy", "proxy_auth", "server_hostname", "proxy_headers",
-    "trace_request_ctx", "read_bufsize", "auto_decompress", "max_line_size",
-    "max_field_size", "max_headers", "middlewares", "timeout"})
-
-
-def _plain_args(kwargs: dict) -> tuple | None:
-    """``(data, ssl, allow_redirects)`` when a request's keyword arguments ask for nothing
-    a plain request lacks (a bytes body and ``ssl`` it has), else None."""
-    data, ssl, allow_redirects = None, True, True
-    for name, value in kwargs.items():
-        if name == "data" and type(value) in (bytes, bytearray):
-            data = value
-        elif name == "ssl" and (type(value) is bool or isinstance(value, SSLContext)):
-            ssl = value
-        elif name == "allow_redirects":
-            allow_redirects = value
-        elif value is not None or name not in _NONE_DEFAULTS:
-            return None
-    return data, ssl, allow_redirects
-_HTTP = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _sentinel = object()
-_CACHE_SIZE = 256
 # A compressed body may decode to at most this much (a decompression bomb's guard).
 DEFAULT_MAX_DECOMPRESS = 2**30
 
@@ -166,7 +149,7 @@ class ClientSession:
         self._url_cache: dict[str, URL] = {}
         self._wire_cache: dict[tuple[str, URL], tuple[int, tuple[list, bool]]] = {}
         # A request with no options of its own skips _request's argument handling when
-        # nothing session-wide needs it (see _plain); its URL, pool key and head bytes
+        # nothing session-wide needs it (_plain.py); its URL, pool key and head bytes
         # are cached by (method, URL string).
         self._plain_ok = not (self._trace_configs or self._middlewares or retry is not None
                               or self._default_proxy is not None or trust_env
@@ -258,17 +241,16 @@ class ClientSession:
 
     # -- requests ----------------------------------------------------------------
 
-    def request(self, method: str, url, **kwargs) -> _RequestContextManager:
-        if self._plain_ok and method in _PLAIN_METHODS:
-            plain = _plain_args(kwargs)
-            if plain is not None and (plain[0] is None or method in _BODY_METHODS):
-                return _RequestContextManager(self._plain(method, url, *plain))
-        return _RequestContextManager(self._request(method, url, **kwargs))
+    def request(self, method: str, url, **kwargs) -> RequestContextManager:
+        if self._plain_ok and method in PLAIN_METHODS:
+            args = plain_args(kwargs)
+            if args is not None and (args[0] is None or method in BODY_METHODS):
+                return RequestContextManager(plain(self, method, url, *args))
+        return RequestContextManager(self._request(method, url, **kwargs))
 
-    def get(self, url, *, allow_redirects: bool = True, **kwargs) -> _RequestContextManager:
+    def get(self, url, *, allow_redirects: bool = True, **kwargs) -> RequestContextManager:
         if self._plain_ok and not kwargs:
-            return _RequestContextManager(self._plain("GET", url, None, True,
-                                                      allow_redirects))
+            return RequestContextManager(plain(self, "GET", url, None, True, allow_redirects))
         return self.request("GET", url, allow_redirects=allow_redirects, **kwargs)
 
     def options(self, url, *, allow_redirects: bool = True, **kwargs):
@@ -277,16 +259,16 @@ class ClientSession:
     def head(self, url, *, allow_redirects: bool = False, **kwargs):
         return self.request("HEAD", url, allow_redirects=allow_redirects, **kwargs)
 
-    def post(self, url, *, data=None, **kwargs) -> _RequestContextManager:
+    def post(self, url, *, data=None, **kwargs) -> RequestContextManager:
         return self.request("POST", url, data=data, **kwargs)
 
-    def put(self, url, *, data=None, **kwargs) -> _RequestContextManager:
+    def put(self, url, *, data=None, **kwargs) -> RequestContextManager:
         return self.request("PUT", url, data=data, **kwargs)
 
-    def patch(self, url, *, data=None, **kwargs) -> _RequestContextManager:
+    def patch(self, url, *, data=None, **kwargs) -> RequestContextManager:
         return self.request("PATCH", url, data=data, **kwargs)
 
-    def delete(self, url, **kwargs) -> _RequestContextManager:
+    def delete(self, url, **kwargs) -> RequestContextManager:
         return self.request("DELETE", url, **kwargs)
 
     def _build_url(self, str_or_url) -> URL:
@@ -301,7 +283,7 @@ class ClientSession:
         if self._base_url is not None and not url.absolute:
             url = self._base_url.join(url)
         if type(str_or_url) is str:
-            if len(self._url_cache) >= _CACHE_SIZE:
+            if len(self._url_cache) >= CACHE_SIZE:
                 self._url_cache.clear()
             self._url_cache[str_or_url] = url
         return url
@@ -377,11 +359,11 @@ class ClientSession:
             request_cookies = cookies
             redirect_error = InvalidUrlClientError, NonHttpUrlClientError
             while True:
-                if url.scheme and url.scheme not in _HTTP:
+                if url.scheme and url.scheme not in HTTP_SCHEMES:
                     raise redirect_error[1](url)
                 if not url.raw_host:
                     raise redirect_error[0](url)
-                if url.scheme not in _HTTP:
+                if url.scheme not in HTTP_SCHEMES:
                     raise redirect_error[1](url)
                 url_auth = BasicAuth.from_url(url)
                 if url_auth is not None:
@@ -418,7 +400,7 @@ class ClientSession:
                         _tracing.current.reset(token)
                 if "Set-Cookie" in resp.headers:
                     self._store_cookies(resp)
-                if resp.status not in _REDIRECTS or not allow_redirects:
+                if resp.status not in REDIRECTS or not allow_redirects:
                     break
                 if body is not None and body.stream is not None and not (
                         resp.status == 303 or (resp.status in (301, 302) and method == "POST")):
@@ -451,7 +433,7 @@ class ClientSession:
                                                         "to a location that does not look like a "
                                                         "URL") from exc
                 new_url = url.join(new_url)
-                if new_url.scheme not in _HTTP:
+                if new_url.scheme not in HTTP_SCHEMES:
                     raise NonHttpUrlRedirectClientError(new_url)
                 if url.origin() != new_url.origin():
                     # Credentials and the caller's cookies stay with the origin they were for.
@@ -477,45 +459,6 @@ class ClientSession:
                                   CIMultiDict(headers or {}), exc)
             raise
 
-    async def _plain(self, method: str, str_or_url, data, ssl,
-                     allow_redirects: bool) -> ClientResponse:
-        """A request with no options of its own (but a bytes body and ``ssl``) on a session
-        with no tracing, middleware, retry, proxy, auth, netrc or raise_for_status: what
-        ``_request`` would do, with the per-URL work cached. Anything else goes to
-        ``_request``."""
-        connector = self._connector
-        if connector is None or connector._closed:
-            raise RuntimeError("Session is closed")
-        cache_key = (method, str_or_url, ssl, data is None)
-        entry = self._plain_cache.get(cache_key) if type(str_or_url) is str else None
-        if entry is None or entry[0] != getversion(self._default_headers) or \
-                not self._jar_is_empty():
-            entry = self._plain_entry(cache_key)
-            if entry is None:
-                return await self._request(method, str_or_url, data=data, ssl=ssl,
-                                           allow_redirects=allow_redirects)
-        _, url, key, target, wire, head_bytes, length_at = entry
-        body = None
-        if data is not None:
-            body = Body(bytes(data), content_type="application/octet-stream")
-            wire = wire.copy()
-            wire[length_at] = ("Content-Length", str(len(data)))
-            head_bytes = None
-        loop = self._loop
-        timeout = self._timeout
-        total_at = loop.time() + timeout.total if timeout.total else None
-        deadline = Deadline(loop, total_at, timeout.sock_read)
-        resp = await self._roundtrip(key, target, method, url, wire, False, body, None,
-                                     timeout, total_at, deadline, self._decoding, (),
-                                     head_bytes=head_bytes)
-        if allow_redirects and resp.status in _REDIRECTS:
-            return await self._request(method, str_or_url, data=data, ssl=ssl,
-                                       allow_redirects=True,
-                                       _first=(resp, total_at, deadline))
-        if "Set-Cookie" in resp.headers:
-            self._store_cookies(resp)
-        return resp
-
     def _store_cookies(self, resp: ClientResponse) -> None:
         """Every Set-Cookie of ``resp`` into the jar, each with its own attributes (two
         cookies of one name for two domains are two cookies)."""
@@ -529,37 +472,6 @@ class ClientSession:
         except BaseException:
             resp.close()  # the caller never gets the response: its connection goes now
             raise
-
-    def _plain_entry(self, cache_key: tuple) -> tuple | None:
-        """The cached parts of a plain request, None when it is not one (no cookies to
-        send, an http(s) URL with a host and no credentials). With a body, the header
-        lines have a Content-Length at ``length_at`` to fill in."""
-        method, str_or_url, ssl, bodiless = cache_key
-        if type(str_or_url) is not str or not self._jar_is_empty():
-            return None
-        try:
-            url = self._build_url(str_or_url)
-        except InvalidUrlClientError:
-            return None
-        if url.scheme not in _HTTP or not url.raw_host or url.raw_user is not None:
-            return None
-        body = None if bodiless else Body(b"", content_type="application/octet-stream")
-        wire, _ = self._wire_headers(method, url, CIMultiDict(), self._skip_auto_headers,
-                                     body, None, None, None, False, None)
-        length_at = next((i for i, (k, _) in enumerate(wire) if k == "Content-Length"), None)
-        if not bodiless and length_at is None:
-            return None
-        target = url.raw_path_qs or "/"
-        if ssl is True:
-            ssl = getattr(self._connector, "ssl", True)
-        key = ConnectionKey(url.raw_host, url.port, url.scheme == "https", ssl, None, None,
-                            None, None)
-        entry = (getversion(self._default_headers), url, key, target, wire,
-                 _head_bytes(method, target, wire), length_at)
-        if len(self._plain_cache) >= _CACHE_SIZE:
-            self._plain_cache.clear()
-        self._plain_cache[cache_key] = entry
-        return entry
 
     async def _through(self, middlewares, method, url, wire, body, sending):
         """Sends the request through the middleware chain; each call of the innermost
@@ -607,7 +519,7 @@ class ClientSession:
                 return hit[1]
             wire = self._build_wire(method, url, extra, skip, body, auth, chunked, compress,
                                     expect100, cookies, None)
-            if len(self._wire_cache) >= _CACHE_SIZE:
+            if len(self._wire_cache) >= CACHE_SIZE:
                 self._wire_cache.clear()
             self._wire_cache[(method, url)] = (version, wire)
             return wire
@@ -744,65 +656,3 @@ class ClientSession:
                                   conn=conn, deadline=deadline, session=self,
                                   read_bufsize=decoding[2].read_bufsize, traces=traces,
                                   writer=writer)
-
-
-class _RequestContextManager:
-    """What ``session.get(...)`` returns: await it for the response, or use it with
-    ``async with``, which releases the response on exit."""
-
-    __slots__ = ("_coro", "_resp")
-
-    def __init__(self, coro) -> None:
-        self._coro = coro
-        self._resp: ClientResponse | None = None
-
-    def send(self, arg):
-        return self._coro.send(arg)
-
-    def throw(self, *args):
-        return self._coro.throw(*args)
-
-    def close(self):
-        return self._coro.close()
-
-    def __await__(self):
-        return self._coro.__await__()
-
-    def __iter__(self):
-        return self.__await__()
-
-    async def __aenter__(self) -> ClientResponse:
-        self._resp = await self._coro
-        self._resp._in_context = True
-        return self._resp
-
-    async def __aexit__(self, exc_type, exc, tb) -> None:
-        self._resp.release()
-
-
-class _OneShot:
-    """``aioxide.http.request(...)``: a session that lives for one response."""
-
-    __slots__ = ("_args", "_session", "_resp")
-
-    def __init__(self, method: str, url, kwargs: dict) -> None:
-        self._args = (method, url, kwargs)
-        self._session: ClientSession | None = None
-        self._resp: ClientResponse | None = None
-
-    async def __aenter__(self) -> ClientResponse:
-        method, url, kwargs = self._args
-        session_args = {k: kwargs.pop(k) for k in ("connector", "cookies", "version",
-                                                    "loop") if k in kwargs}
-        session_args.pop("version", None)
-        self._session = ClientSession(**session_args)
-        try:
-            self._resp = await self._session._request(method, url, **kwargs)
-        except BaseException:
-            await self._session.close()
-            raise
-        return self._resp
-
-    async def __aexit__(self, exc_type, exc, tb) -> None:
-        self._resp.release()
-        await self._session.close()

@@ -39,6 +39,18 @@ def basic(login: str, password: str, encoding: str = "latin-1") -> str:
 SET = response("200 OK", b"", "Set-Cookie: a=1", "Set-Cookie: b=2; Path=/; HttpOnly")
 
 
+async def set_then_next(http, wire: bytes):
+    """GET /set (answered with ``wire``), then GET /next on the same session: the first
+    response's ``cookies`` and the Cookie header the second request sent."""
+    async with raw_server(routed({"/set": wire})) as srv:
+        async with http.ClientSession() as s:
+            async with s.get(at(srv, "/set")) as r:
+                cookies = r.cookies
+            async with s.get(at(srv, "/next")) as r:
+                assert len(r.cookies) == 0
+    return cookies, sent_cookies(srv.requests[1])
+
+
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
 @pytest.mark.parametrize("unsafe", [False, True])
 def test_set_cookie_stored_and_sent_back(http, loop, host, unsafe):
@@ -130,16 +142,7 @@ def test_response_cookies(http, loop):
     wire = response("200 OK", b"", "Set-Cookie: a=1; Path=/p; Max-Age=60",
                     'Set-Cookie: b="x y"; HttpOnly', "Set-Cookie: c=3; Secure")
 
-    async def main():
-        async with raw_server(routed({"/set": wire})) as srv:
-            async with http.ClientSession() as s:
-                async with s.get(at(srv, "/set")) as r:
-                    cookies = r.cookies
-                async with s.get(at(srv, "/none")) as r:
-                    assert len(r.cookies) == 0
-        return cookies
-
-    cookies = run(loop, main())
+    cookies, _ = run(loop, set_then_next(http, wire))
     assert sorted(cookies) == ["a", "b", "c"]
     assert cookies["a"].value == "1"
     assert cookies["a"]["path"] == "/p"
@@ -156,16 +159,7 @@ def test_set_cookie_names_http_cookies_refuses(http, loop):
                     "Set-Cookie: ISA{1-2}={3-4}; HttpOnly", "Set-Cookie: bad,name=1",
                     "Set-Cookie: novalue", "Set-Cookie: big=" + "x" * 5000)
 
-    async def main():
-        async with raw_server(routed({"/set": wire})) as srv:
-            async with http.ClientSession() as s:
-                async with s.get(at(srv, "/set")) as r:
-                    cookies = r.cookies
-                async with s.get(at(srv, "/next")) as r:
-                    await r.read()
-        return cookies, sent_cookies(srv.requests[1])
-
-    cookies, sent = run(loop, main())
+    cookies, sent = run(loop, set_then_next(http, wire))
     assert sorted(cookies) == ["ISA{1-2}", "path", "secure"]
     assert (cookies["path"].value, cookies["secure"].value) == ("unquoted", "q")
     assert cookies["ISA{1-2}"]["httponly"] is True
