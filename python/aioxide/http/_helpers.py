@@ -177,3 +177,10 @@ def netrc_auth(host: str) -> BasicAuth | None:
         return None
     login, account, password = entry
     return BasicAuth(login or account or "", password or "")
+
+
+def retrieve(fut) -> None:
+    """A done callback that marks a future's exception as seen (no "never retrieved"
+    log for a failure that has been dealt with elsewhere)."""
+    if not fut.cancelled():
+        fut.exception()

@@ -14,13 +14,8 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._cookies import parse_set_cookies
 from ._exceptions import ClientConnectionError, ClientResponseError, ContentTypeError
-from ._helpers import RequestInfo
+from ._helpers import RequestInfo, retrieve
 from ._streams import EmptyStreamReader, StreamReader
-
-
-def _retrieve(task) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 class _Done:
@@ -77,7 +72,7 @@ class ClientResponse:
         self._traces = traces
         self._writer = writer  # the task still sending a streamed request body
         if writer is not None:
-            writer.add_done_callback(_retrieve)  # its failure is the response's to raise
+            writer.add_done_callback(retrieve)  # its failure is the response's to raise
         self.method = method
         self._real_url = url
         self._url = url.with_fragment(None) if url.raw_fragment else url

@@ -13,6 +13,7 @@ from .._aioxide import http_chunk
 from .._aioxide import http_request_head as _head_bytes
 from ._body import Body
 from ._exceptions import ClientConnectionError
+from ._helpers import retrieve
 
 # A body up to this size goes out in one buffer with the head (one write); a bigger one
 # is written after the head rather than copied behind it.
@@ -54,14 +55,16 @@ async def send_request(conn, method, target, wire, framed, body, compress, deadl
     # 401), and then the body is not waited for. The response owns the task from then.
     writer = asyncio.ensure_future(
         _send_stream(conn, body, compress, framed, method, traced, limit))
+    head_or_failure = _head_or_failure(head_fut, writer)
     try:
-        head_or_failure = _head_or_failure(head_fut, writer)
         if not writer.done():
             # sock_read counts from the end of the body, as in aiohttp.
             await deadline.wait(_either(head_or_failure, writer), conn.close, reading=False)
         head = await deadline.wait(head_or_failure, conn.close)
     except BaseException:
         writer.cancel()
+        # Given up on: its failure, when the closed connection brings one, is not news.
+        head_or_failure.add_done_callback(retrieve)
         raise
     return head, None if writer.done() else writer
 
