@@ -124,6 +124,6 @@ __all__ += [cls.__name__ for cls in _EVENTS.values()]
 
 def request(method: str, url, **kwargs):
     """One request on a session of its own (aiohttp's ``aiohttp.request``)."""
-    from ._context import OneShot
+    from ._session import _OneShot
 
-    return OneShot(method, url, kwargs)
+    return _OneShot(method, url, kwargs)

@@ -656,3 +656,31 @@ class ClientSession:
                                   conn=conn, deadline=deadline, session=self,
                                   read_bufsize=decoding[2].read_bufsize, traces=traces,
                                   writer=writer)
+
+
+class _OneShot:
+    """``aioxide.http.request(...)``: a session that lives for one response."""
+
+    __slots__ = ("_args", "_session", "_resp")
+
+    def __init__(self, method: str, url, kwargs: dict) -> None:
+        self._args = (method, url, kwargs)
+        self._session: ClientSession | None = None
+        self._resp: ClientResponse | None = None
+
+    async def __aenter__(self) -> ClientResponse:
+        method, url, kwargs = self._args
+        session_args = {k: kwargs.pop(k) for k in ("connector", "cookies", "version",
+                                                    "loop") if k in kwargs}
+        session_args.pop("version", None)
+        self._session = ClientSession(**session_args)
+        try:
+            self._resp = await self._session._request(method, url, **kwargs)
+        except BaseException:
+            await self._session.close()
+            raise
+        return self._resp
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        self._resp.release()
+        await self._session.close()
