@@ -402,7 +402,9 @@ def test_cancelled_sock_recv_removes_its_reader(loop, pair):
 
     data, before, after = loop.run_until_complete(main())
     assert data == b"after cancel"
-    assert after == before
+    # At most as many: a leak adds one. (An earlier test's descriptor that another
+    # thread closes meanwhile can take one away; seen once under `make test-debug`.)
+    assert after <= before
 
 
 def test_many_cancelled_sock_recv_leak_nothing(loop, pair):
@@ -423,7 +425,7 @@ def test_many_cancelled_sock_recv_leak_nothing(loop, pair):
         return before, open_fd_count()
 
     before, after = loop.run_until_complete(main())
-    assert after == before
+    assert after <= before  # as above: a leak of one per round would show as 50
     assert loop.remove_reader(b.fileno()) is False
 
 
