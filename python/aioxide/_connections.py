@@ -17,6 +17,7 @@ from asyncio.log import logger
 from asyncio.streams import StreamReaderProtocol
 
 from . import _resolve, _tls, _versions
+from ._socket_fast import NONBLOCK
 from ._transports import SocketTransport
 
 
@@ -97,9 +98,10 @@ class ConnectionMixin:
     async def _create_connection_transport(self, sock, protocol_factory, ssl,
                                            server_hostname, server_side=False,
                                            ssl_handshake_timeout=None,
-                                           ssl_shutdown_timeout=None):
+                                           ssl_shutdown_timeout=None, own_sock=False):
         try:
-            sock.setblocking(False)
+            if not own_sock:  # a socket _connect_sock made is non-blocking from the start
+                sock.setblocking(False)
             protocol = protocol_factory()
             waiter = self.create_future()
             if ssl:
@@ -164,8 +166,9 @@ class ConnectionMixin:
         family, type_, proto, _, address = addr_info
         sock = None
         try:
-            sock = socket.socket(family=family, type=type_, proto=proto)
-            sock.setblocking(False)
+            sock = socket.socket(family=family, type=type_ | NONBLOCK, proto=proto)
+            if not NONBLOCK:
+                sock.setblocking(False)
             if local_addr_infos is not None:
                 for lfamily, _, _, _, laddr in local_addr_infos:
                     if lfamily != family:
@@ -297,7 +300,8 @@ class ConnectionMixin:
         transport, protocol = await self._create_connection_transport(
             sock, protocol_factory, ssl, server_hostname,
             ssl_handshake_timeout=ssl_handshake_timeout,
-            ssl_shutdown_timeout=ssl_shutdown_timeout)
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+            own_sock=host is not None or port is not None)
         if self.get_debug():
             logger.debug("%r connected to %s:%r: (%r, %r)",
                          transport.get_extra_info("socket"), host, port, transport, protocol)

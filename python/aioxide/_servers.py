@@ -24,6 +24,7 @@ from asyncio.log import logger
 
 from . import _resolve, _versions
 from ._connections import _check_ssl_socket
+from ._socket_fast import accept_nonblocking, natively_accepted
 
 # asyncio's constants.ACCEPT_RETRY_DELAY: seconds before accepting again after EMFILE.
 _ACCEPT_RETRY_DELAY = 1
@@ -180,12 +181,20 @@ class ServerMixin:
                            backlog=100, ssl_handshake_timeout=None,
                            ssl_shutdown_timeout=None):
         # Several connections may wait; accept up to `backlog` of them per readiness.
+        native = natively_accepted(sock)
         for _ in range(backlog):
             try:
-                conn, addr = sock.accept()
+                if native:
+                    accepted = accept_nonblocking(sock)
+                    if accepted is None:
+                        return
+                    conn, addr = accepted
+                else:
+                    conn, addr = sock.accept()
                 if self.get_debug():
                     logger.debug("%r got a new connection from %r: %r", server, addr, conn)
-                conn.setblocking(False)
+                if not native:
+                    conn.setblocking(False)
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 return
             except OSError as exc:

@@ -18,6 +18,7 @@ import socket
 from asyncio import exceptions
 
 from ._aioxide import SockCall
+from ._socket_fast import accept_nonblocking, family_of, natively_accepted
 
 # What loop.sock_recv()/sock_sendall() return is a coroutine to asyncio (create_task,
 # iscoroutine): it has send, throw, close and __await__.
@@ -120,8 +121,9 @@ class SocketMixin:
 
     async def sock_connect(self, sock, address):
         self._check_sock(sock)
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            resolved = _numeric_address(address, sock.family)
+        family = family_of(sock)
+        if family in (socket.AF_INET, socket.AF_INET6):
+            resolved = _numeric_address(address, family)
             if resolved is None:
                 infos = await self.getaddrinfo(
                     *address[:2], family=sock.family, type=sock.type, proto=sock.proto
@@ -145,9 +147,16 @@ class SocketMixin:
 
     async def sock_accept(self, sock):
         def accept():
+            if native:
+                accepted = accept_nonblocking(sock)
+                if accepted is None:
+                    raise BlockingIOError
+                return accepted
             conn, addr = sock.accept()
             conn.setblocking(False)
             return conn, addr
+
+        native = natively_accepted(sock)
 
         return await self._attempt(_READ, sock, accept)
 

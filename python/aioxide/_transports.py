@@ -10,10 +10,11 @@ server bookkeeping (the shared parts are in ``_core_transport``).
 
 from __future__ import annotations
 
-from asyncio import base_events, constants, futures, transports, trsock
+from asyncio import constants, futures, transports, trsock
 
 from ._aioxide import StreamCore
 from ._core_transport import CoreReading, CoreWriting, SocketFace
+from ._socket_fast import set_nodelay
 
 
 class SocketTransport(SocketFace, CoreReading, CoreWriting, transports.Transport):
@@ -44,7 +45,7 @@ class SocketTransport(SocketFace, CoreReading, CoreWriting, transports.Transport
         if server is not None:
             server._attach(self)
         loop._transports[self._sock_fd] = self
-        base_events._set_nodelay(sock)
+        set_nodelay(sock)
         loop.call_soon(protocol.connection_made, self)
         loop.call_soon(core._start_reading)
         if waiter is not None:

@@ -126,6 +126,10 @@ def test_sock_accept_and_sock_connect(loop, listener):
         conn, addr = accepted
         with conn:
             assert conn.gettimeout() == 0  # handed back non-blocking
+            assert not os.get_blocking(conn.fileno())
+            assert not os.get_inheritable(conn.fileno())
+            assert (conn.family, conn.type, conn.proto) == \
+                (listener.family, listener.type, listener.proto)
             assert addr == client.getsockname()
             await loop.sock_sendall(client, b"over tcp")
             return await recv_exactly(loop, conn, 8)

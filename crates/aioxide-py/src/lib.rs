@@ -31,6 +31,7 @@ mod loop_core;
 mod process;
 mod run;
 mod scheduling;
+mod sock_addr;
 mod sock_call;
 mod sock_slow;
 mod sockets;
@@ -54,6 +55,7 @@ fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     http::init_pymodule(m)?;
     sock_call::init_pymodule(m)?;
     sockets::init_pymodule(m)?;
+    sock_addr::init_pymodule(m)?;
     process::init_pymodule(m)?;
     Ok(())
 }

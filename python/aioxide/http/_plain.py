@@ -61,7 +61,6 @@ async def plain(session, method: str, str_or_url, data, ssl, allow_redirects: bo
         body = Body(bytes(data), content_type="application/octet-stream")
         wire = wire.copy()
         wire[length_at] = ("Content-Length", str(len(data)))
-        head_bytes = None
     loop = session._loop
     timeout = session._timeout
     total_at = loop.time() + timeout.total if timeout.total else None
@@ -101,8 +100,9 @@ def _entry(session, cache_key: tuple) -> tuple | None:
         ssl = getattr(session._connector, "ssl", True)
     key = ConnectionKey(url.raw_host, url.port, url.scheme == "https", ssl, None, None,
                         None, None)
-    entry = (getversion(session._default_headers), url, key, target, wire,
-             _head_bytes(method, target, wire), length_at)
+    head_bytes = _head_bytes(method, target, wire) if bodiless else None
+    entry = (getversion(session._default_headers), url, key, target, wire, head_bytes,
+             length_at)
     if len(session._plain_cache) >= CACHE_SIZE:
         session._plain_cache.clear()
     session._plain_cache[cache_key] = entry

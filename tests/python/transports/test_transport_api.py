@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 
 import pytest
@@ -101,6 +102,57 @@ def test_get_extra_info(loop):
             await close_and_wait(proto)
             # the addresses stay known after the connection is gone
             assert tr.get_extra_info("peername") == addr
+
+    run(loop, main())
+
+
+def _has_ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("family", ["inet", "inet6", "unix"])
+def test_accepted_and_connected_sockets(loop, family, tmp_path):
+    """Both ends' sockets: non-blocking and not inherited at the OS level, the kind of
+    the listener, and the addresses socket.accept() gives (an unnamed Unix peer: '')."""
+    if family == "inet6" and not _has_ipv6():
+        pytest.skip("no IPv6 loopback")
+
+    async def main():
+        accepting = Accepting(loop)
+        if family == "unix":
+            path = str(tmp_path / "s")
+            server = await loop.create_unix_server(accepting, path)
+            tr, proto = await loop.create_unix_connection(lambda: Recorder(loop), path)
+        else:
+            host = "::1" if family == "inet6" else "127.0.0.1"
+            server = await loop.create_server(accepting, host, 0)
+            addr = server.sockets[0].getsockname()
+            tr, proto = await loop.create_connection(lambda: Recorder(loop), *addr[:2])
+        try:
+            peer = await accepting.next()
+            listener = server.sockets[0]
+            for t in (tr, peer.transport):
+                sock = t.get_extra_info("socket")
+                assert not os.get_blocking(sock.fileno())
+                assert not os.get_inheritable(sock.fileno())
+                assert (sock.family, sock.type) == (listener.family, listener.type)
+            ptr = peer.transport
+            assert ptr.get_extra_info("peername") == tr.get_extra_info("sockname")
+            assert ptr.get_extra_info("sockname") == tr.get_extra_info("peername")
+            assert ptr.get_extra_info("socket").proto == listener.proto
+            if family == "unix":
+                assert ptr.get_extra_info("peername") == ""
+            tr.write(b"ping")
+            assert await peer.received(4) == b"ping"
+            await close_and_wait(proto)
+        finally:
+            server.close()
+            await server.wait_closed()
 
     run(loop, main())
 

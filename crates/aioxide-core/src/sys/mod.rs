@@ -14,7 +14,7 @@
 //! * [`monotonic_seconds`]: `CLOCK_MONOTONIC` as seconds.
 //! * [`socket`]: one non-blocking `recv`/`send` (`read`/`write` for pipes), retried on
 //!   `EINTR`.
-//! * [`sockaddr`]: `recvfrom` with the sender's address, taken apart per family.
+//! * [`sockaddr`]: `recvfrom` and `accept4` with the peer's address, taken apart per family.
 //! * [`process`]: `waitpid(WNOHANG)`, `close`, `fstat` and `O_NONBLOCK`, for the loop
 //!   thread's subprocess bookkeeping.
 //! * [`fork_generation`]: tells an object created before a `fork()` that it is now in the

@@ -164,6 +164,30 @@ pub fn recv_from(fd: RawFd, buf: &mut [u8], from: &mut SockAddr) -> io::Result<u
     }
 }
 
+/// One `accept4(2)`: the new connection's descriptor, already non-blocking and
+/// close-on-exec (no `ioctl`/`fcntl` after), and its peer's address into `from`.
+/// Retried on `EINTR`; `WouldBlock` when no connection waits.
+pub fn accept(fd: RawFd, from: &mut SockAddr) -> io::Result<RawFd> {
+    loop {
+        from.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        let addr = std::ptr::addr_of_mut!(from.storage).cast::<libc::sockaddr>();
+        let len_ptr = std::ptr::addr_of_mut!(from.len);
+        // accept4 writes at most `from.len` bytes of address into `from.storage` and
+        // updates `from.len`; the flags are valid for it.
+        match direct_syscall!(
+            libc::SYS_accept4,
+            fd,
+            addr,
+            len_ptr,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
+        ) {
+            Ok(conn) => return Ok(conn as RawFd),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +211,36 @@ mod tests {
                 port
             }
         );
+    }
+
+    #[test]
+    fn accept_gives_a_non_blocking_connection_and_its_peer() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let mut from = SockAddr::default();
+        let nothing = accept(listener.as_raw_fd(), &mut from).unwrap_err();
+        assert_eq!(nothing.kind(), io::ErrorKind::WouldBlock);
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let conn = accept(listener.as_raw_fd(), &mut from).unwrap();
+        let port = client.local_addr().unwrap().port();
+        assert_eq!(
+            from.parts(),
+            AddrParts::V4 {
+                ip: "127.0.0.1".into(),
+                port
+            }
+        );
+        // SAFETY: F_GETFL/F_GETFD on a descriptor this test owns; closed right after.
+        let (fl, fd_flags) = unsafe {
+            (
+                libc::fcntl(conn, libc::F_GETFL),
+                libc::fcntl(conn, libc::F_GETFD),
+            )
+        };
+        assert_ne!(fl & libc::O_NONBLOCK, 0);
+        assert_ne!(fd_flags & libc::FD_CLOEXEC, 0);
+        // SAFETY: `conn` came from accept4 above and nothing else owns it.
+        unsafe { libc::close(conn) };
     }
 
     #[test]

@@ -18,19 +18,20 @@ use std::io::ErrorKind;
 use std::os::fd::RawFd;
 
 use aioxide_core::stream::{Flow, FlowEvent, WaterMarks};
-use aioxide_core::sys::sockaddr::{recv_from, AddrParts, SockAddr};
+use aioxide_core::sys::sockaddr::{recv_from, SockAddr};
 use aioxide_core::sys::socket;
 use pyo3::exceptions::{
     PyBlockingIOError, PyBufferError, PyInterruptedError, PyOSError, PyValueError,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::PyBytes;
 
 use super::must_propagate;
 use super::step::{CoreStep, Step};
 use super::stream::{asyncio_logger, copied_bytes, data_bytes, StdlibCheck};
 use crate::errors;
 use crate::loop_core::PyLoopCore;
+use crate::sock_addr::address_object;
 use crate::sockets::with_scratch;
 use crate::watchers::Side;
 
@@ -81,40 +82,6 @@ fn classify(py: Python<'_>, err: PyErr) -> SendError {
     } else {
         SendError::Other(err)
     }
-}
-
-/// The Python form of an address, as `socket.recvfrom` gives it.
-fn address_object(py: Python<'_>, parts: AddrParts<'_>) -> Option<Py<PyAny>> {
-    let obj = match parts {
-        AddrParts::None => py.None(),
-        AddrParts::V4 { ip, port } => (ip, port).into_pyobject(py).ok()?.into_any().unbind(),
-        AddrParts::V6 {
-            ip,
-            port,
-            flowinfo,
-            scope_id,
-        } => (ip, port, flowinfo, scope_id)
-            .into_pyobject(py)
-            .ok()?
-            .into_any()
-            .unbind(),
-        AddrParts::Unix { path, is_abstract } => {
-            if is_abstract {
-                PyBytes::new(py, path).into_any().unbind()
-            } else {
-                // The file-system encoding, as the socket module decodes paths.
-                let os = py.import("os").ok()?;
-                os.call_method1("fsdecode", (PyBytes::new(py, path),))
-                    .ok()?
-                    .cast_into::<PyString>()
-                    .ok()?
-                    .into_any()
-                    .unbind()
-            }
-        }
-        AddrParts::Other => return None,
-    };
-    Some(obj)
 }
 
 impl PyDatagramCore {
