@@ -140,52 +140,51 @@ fn ipv6_text(addr: &libc::in6_addr) -> String {
         .into_owned()
 }
 
+impl SockAddr {
+    /// Run `call` with pointers to this address's storage and length (the length set
+    /// to the whole storage first, for the kernel to shrink), again on `EINTR`.
+    fn fill(
+        &mut self,
+        mut call: impl FnMut(*mut libc::sockaddr, *mut libc::socklen_t) -> io::Result<isize>,
+    ) -> io::Result<isize> {
+        loop {
+            self.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            let addr = std::ptr::addr_of_mut!(self.storage).cast::<libc::sockaddr>();
+            match call(addr, std::ptr::addr_of_mut!(self.len)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
 /// One `recvfrom(2)` into `buf`, the sender's address into `from`; retried on `EINTR`.
 pub fn recv_from(fd: RawFd, buf: &mut [u8], from: &mut SockAddr) -> io::Result<usize> {
-    loop {
-        from.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        let addr = std::ptr::addr_of_mut!(from.storage).cast::<libc::sockaddr>();
-        let len_ptr = std::ptr::addr_of_mut!(from.len);
-        // recvfrom writes at most buf.len() bytes into `buf`, and at most `from.len`
-        // bytes of address into `from.storage`, updating `from.len`.
-        match direct_syscall!(
+    // recvfrom writes at most buf.len() bytes into `buf`, and at most `*len` bytes of
+    // address into `addr`, updating `*len`.
+    from.fill(|addr, len| {
+        direct_syscall!(
             libc::SYS_recvfrom,
             fd,
             buf.as_mut_ptr(),
             buf.len(),
             0,
             addr,
-            len_ptr
-        ) {
-            Ok(n) => return Ok(n as usize),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+            len
+        )
+    })
+    .map(|n| n as usize)
 }
 
 /// One `accept4(2)`: the new connection's descriptor, already non-blocking and
 /// close-on-exec (no `ioctl`/`fcntl` after), and its peer's address into `from`.
 /// Retried on `EINTR`; `WouldBlock` when no connection waits.
 pub fn accept(fd: RawFd, from: &mut SockAddr) -> io::Result<RawFd> {
-    loop {
-        from.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        let addr = std::ptr::addr_of_mut!(from.storage).cast::<libc::sockaddr>();
-        let len_ptr = std::ptr::addr_of_mut!(from.len);
-        // accept4 writes at most `from.len` bytes of address into `from.storage` and
-        // updates `from.len`; the flags are valid for it.
-        match direct_syscall!(
-            libc::SYS_accept4,
-            fd,
-            addr,
-            len_ptr,
-            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
-        ) {
-            Ok(conn) => return Ok(conn as RawFd),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    // accept4 writes at most `*len` bytes of address into `addr` and updates `*len`;
+    // the flags are valid for it.
+    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    from.fill(|addr, len| direct_syscall!(libc::SYS_accept4, fd, addr, len, flags))
+        .map(|conn| conn as RawFd)
 }
 
 #[cfg(test)]
