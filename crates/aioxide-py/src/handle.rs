@@ -12,9 +12,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
+use crate::event_loop::PyLoopCore;
 use crate::ffi;
 use crate::handle_args::{BoundArgs, HandleArgs};
-use crate::loop_core::PyLoopCore;
 
 #[derive(Default)]
 struct Refs {
@@ -146,13 +146,14 @@ impl HandleRef {
         refs.release(py);
         // Still ours alone (releasing the callback cannot reach an untracked handle
         // nobody refers to, but this is cheap to be sure of).
-        if ffi::is_sole_reference(&handle, py) {
-            let mut st = core.state.borrow_mut(py);
-            if st.reusable.len() < REUSABLE_HANDLES {
-                st.reusable.push(handle);
-                return;
+        let handle = if ffi::is_sole_reference(&handle, py) {
+            match core.keep_for_reuse(py, handle, REUSABLE_HANDLES) {
+                Some(handle) => handle,
+                None => return,
             }
-        }
+        } else {
+            handle
+        };
         drop(HandleRef(Some(handle)));
     }
 }
@@ -550,10 +551,8 @@ impl PyTimerHandle {
         let this = slf.get();
         let moved = base.loop_of(py).is_some_and(|l| {
             l.bind(py).cast::<PyLoopCore>().is_ok_and(|core| {
-                core.get().state.try_borrow_mut(py).is_some_and(|st| {
-                    let seq = this.seq.load(Ordering::Relaxed);
-                    st.sched.due_mark().moved(this.when, seq)
-                })
+                let seq = this.seq.load(Ordering::Relaxed);
+                core.get().timer_moved(py, this.when, seq)
             })
         });
         !moved

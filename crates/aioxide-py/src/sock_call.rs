@@ -11,14 +11,12 @@
 //! from it, `asyncio.iscoroutine`, which knows the type through
 //! `collections.abc.Coroutine.register` in `_sockets.py`).
 
-use std::sync::atomic::Ordering;
-
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple, PyType};
 
+use crate::event_loop::PyLoopCore;
 use crate::ffi::{self, Sent};
-use crate::loop_core::PyLoopCore;
 use crate::sock_slow;
 
 #[derive(Clone, Copy)]
@@ -67,7 +65,7 @@ impl SockCall {
         arg: Py<PyAny>,
     ) -> PyResult<Self> {
         // Origin tracking is asyncio's debug mode: outside it, no per-call lookup.
-        let origin = match event_loop.get().debug.load(Ordering::Relaxed) {
+        let origin = match event_loop.get().debug_enabled() {
             true => origin(event_loop.py())?,
             false => None,
         };

@@ -11,9 +11,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyMemoryView, PySlice, PyType};
 
+use crate::event_loop::watchers::Side;
+use crate::event_loop::PyLoopCore;
 use crate::ffi::GilCell;
-use crate::loop_core::PyLoopCore;
-use crate::watchers::Side;
 
 /// What each attempt does.
 pub(crate) enum Attempt {
@@ -159,10 +159,7 @@ fn check_sock(event_loop: &Bound<'_, PyLoopCore>, sock: &Bound<'_, PyAny>) -> Py
             return Err(PyTypeError::new_err("Socket cannot be of type SSLSocket"));
         }
     }
-    let debug = event_loop
-        .get()
-        .debug
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let debug = event_loop.get().debug_enabled();
     if debug && !sock.call_method0(pyo3::intern!(py, "gettimeout"))?.eq(0)? {
         return Err(PyValueError::new_err("the socket must be non-blocking"));
     }

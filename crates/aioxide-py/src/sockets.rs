@@ -17,10 +17,10 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyInt, PyTuple, PyType};
 
 use crate::errors;
+use crate::event_loop::watchers::{FdOf, Side};
+use crate::event_loop::PyLoopCore;
 use crate::ffi;
 use crate::handle::PyHandle;
-use crate::loop_core::PyLoopCore;
-use crate::watchers::{FdOf, Side};
 
 /// Reads up to this size use the per-thread scratch buffer; larger ones allocate.
 const SCRATCH_LIMIT: usize = 256 * 1024;

@@ -30,10 +30,10 @@ use super::must_propagate;
 use super::step::{CoreStep, Step};
 use super::stream::{asyncio_logger, copied_bytes, data_bytes, StdlibCheck};
 use crate::errors;
-use crate::loop_core::PyLoopCore;
+use crate::event_loop::watchers::Side;
+use crate::event_loop::PyLoopCore;
 use crate::sock_addr::address_object;
 use crate::sockets::with_scratch;
-use crate::watchers::Side;
 
 /// asyncio's `max_size` for one datagram read.
 const MAX_SIZE: usize = 256 * 1024;

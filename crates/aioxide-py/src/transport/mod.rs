@@ -29,8 +29,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyInt, PyTuple, PyType};
 
-use crate::loop_core::PyLoopCore;
-use crate::watchers::{FdOf, Side};
+use crate::event_loop::watchers::{FdOf, Side};
+use crate::event_loop::PyLoopCore;
 
 /// `SystemExit` and `KeyboardInterrupt` propagate out of transport callbacks; every other
 /// exception a protocol raises becomes a fatal transport error (asyncio's rule).
@@ -175,10 +175,7 @@ pub(crate) fn report_core_fatal(
     };
     let who = FatalSubject {
         event_loop: event_loop.as_any(),
-        debug: event_loop
-            .get()
-            .debug
-            .load(std::sync::atomic::Ordering::Relaxed),
+        debug: event_loop.get().debug_enabled(),
         shown: &shown,
         transport,
         protocol,

@@ -21,9 +21,9 @@ use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyType};
 use super::step::{CoreStep, Step};
 use super::PeerGone;
 use crate::errors;
-use crate::loop_core::PyLoopCore;
+use crate::event_loop::watchers::Side;
+use crate::event_loop::PyLoopCore;
 use crate::sockets::Source;
-use crate::watchers::Side;
 
 /// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;

@@ -13,9 +13,9 @@ use super::must_propagate;
 use super::step::{CoreStep, Step};
 use super::stream::{asyncio_logger, PyStreamCore};
 use crate::errors;
+use crate::event_loop::watchers::Side;
 use crate::ffi;
 use crate::sockets::read_bytes;
-use crate::watchers::Side;
 
 /// asyncio's `max_size` for one read of a socket transport.
 const MAX_READ: usize = 256 * 1024;

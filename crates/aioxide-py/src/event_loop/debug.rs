@@ -21,8 +21,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
+use super::PyLoopCore;
 use crate::handle::PyHandle;
-use crate::loop_core::PyLoopCore;
 
 fn store_f64(cell: &AtomicU64, value: f64) {
     cell.store(value.to_bits(), Ordering::Relaxed);

@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use aioxide_core::{Cancellable, Reactor, Readiness};
 use pyo3::prelude::*;
 
+use super::PyLoopCore;
 use crate::errors;
 use crate::handle::{HandleRef, PyHandle};
-use crate::loop_core::PyLoopCore;
 
 /// A releasing wait that returned events within this many seconds did not sleep: the
 /// events were already there (a wait that sleeps takes a thread wake-up, tens of µs).
@@ -122,11 +122,7 @@ impl PyLoopCore {
 
     /// The callbacks this iteration runs: due timers joined to the ready queue, then the
     /// whole queue taken (callbacks they schedule wait for the next iteration).
-    fn take_batch(
-        &self,
-        py: Python<'_>,
-        st: &mut crate::loop_core::LoopState,
-    ) -> VecDeque<HandleRef> {
+    fn take_batch(&self, py: Python<'_>, st: &mut super::LoopState) -> VecDeque<HandleRef> {
         let due = st.sched.collect_due_with(|| {
             let clock = self.clock.borrow_mut(py);
             clock.now() + clock.resolution()

@@ -1,21 +1,24 @@
 //! `LoopCore`: the native half of `aioxide.Loop` (its state, lifecycle and flags).
 //!
 //! The Python class `aioxide.Loop` derives from this and from
-//! `asyncio.AbstractEventLoop`. Scheduling (`scheduling.rs`), the iteration
-//! (`run.rs`) and descriptor watching (`watchers.rs`) add their methods to this type.
+//! `asyncio.AbstractEventLoop`. One file per asyncio API area adds its methods to this
+//! type: scheduling (`scheduling.rs`), the iteration (`run.rs`), descriptor watching
+//! (`watchers.rs`), descriptors owned by transports (`fd_owners.rs`), futures and tasks
+//! (`tasks.rs`, `task_factory.rs`), debug mode and the watchdog's probe (`debug.rs`);
+//! `state.rs` holds the data types they share. The fields are private to this folder:
+//! code outside it goes through methods.
 //!
 //! Locking: every method runs with the GIL held except the poller wait. `state` is held
 //! only for queue operations and never while Python code runs or a Python object is
 //! dropped (dropping can run `__del__`, which can call back into the loop).
 
 use std::collections::{HashMap, VecDeque};
-use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::ThreadId;
 
 use aioxide_core::sys::Events;
-use aioxide_core::{Clock, ManualClock, MonotonicClock, Reactor, Scheduler};
+use aioxide_core::{ManualClock, MonotonicClock, Reactor, Scheduler};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -24,101 +27,57 @@ use pyo3::{PyTraverseError, PyVisit};
 use crate::errors;
 use crate::handle::{HandleRef, PyHandle};
 
-/// The loop's time source: the monotonic clock, or (for deterministic tests, like
-/// asyncio's test `TestLoop`) a manual clock that only moves when told to; with it the
-/// poller never sleeps.
-pub enum LoopClock {
-    Monotonic(MonotonicClock),
-    Manual(ManualClock),
-}
+pub(crate) mod debug;
+mod fd_owners;
+mod run;
+pub(crate) mod scheduling;
+pub(crate) mod state;
+pub(crate) mod task_factory;
+mod tasks;
+pub(crate) mod watchers;
 
-impl LoopClock {
-    pub fn now(&self) -> f64 {
-        match self {
-            LoopClock::Monotonic(c) => c.now(),
-            LoopClock::Manual(c) => c.now(),
-        }
-    }
-
-    pub fn resolution(&self) -> f64 {
-        match self {
-            LoopClock::Monotonic(c) => c.resolution(),
-            LoopClock::Manual(c) => c.resolution(),
-        }
-    }
-}
+use state::{LoopClock, LoopState, Parked, Watch};
 
 /// How many readiness reports one poller wait can return.
 const EVENTS_CAPACITY: usize = 1024;
 
-pub struct LoopState {
-    pub sched: Scheduler<HandleRef>,
-    pub readers: HashMap<RawFd, Watch>,
-    pub writers: HashMap<RawFd, Watch>,
-    /// An empty ready queue kept for its allocation (see `Scheduler::take_batch`).
-    pub spare: VecDeque<HandleRef>,
-    /// Watchers the native `sock_*` paths removed this iteration whose registrations
-    /// wait for the end of it (see `PyLoopCore::park_watcher_fd`).
-    pub parked: Vec<Parked>,
-    /// Handles that ran and that nothing else refers to, emptied, for `call_soon` to
-    /// fill again instead of allocating (see `HandleRef::recycle`).
-    pub reusable: Vec<Py<PyHandle>>,
-}
-
-/// A watcher of one side of a descriptor: its handle, and the object it was asked to
-/// watch when that was not a plain number. Like a selector's key, the object is kept so
-/// that removing the watcher still finds it by identity once the object has no valid
-/// `fileno()` any more (a socket closed while watched).
-pub struct Watch {
-    pub handle: Py<PyHandle>,
-    pub fileobj: Option<Py<PyAny>>,
-}
-
-/// A parked watcher: its descriptor and side, and the socket object whose being the
-/// same (and still open) shows the descriptor still names the same file.
-pub struct Parked {
-    pub fd: RawFd,
-    pub side: crate::watchers::Side,
-    pub sock: Py<PyAny>,
-}
-
 #[pyclass(name = "LoopCore", module = "aioxide._aioxide", frozen, subclass)]
 pub struct PyLoopCore {
-    pub state: crate::ffi::GilCell<LoopState>,
+    state: crate::ffi::GilCell<LoopState>,
     /// `None` once the loop is closed; cloned out for each wait so close never blocks.
-    pub reactor: Mutex<Option<Arc<Reactor>>>,
+    reactor: Mutex<Option<Arc<Reactor>>>,
     /// The poller's event buffer and the readiness list made from it; only the loop
     /// thread touches them, inside `run_once`.
-    pub events: Mutex<(Events, Vec<aioxide_core::Readiness>)>,
-    pub clock: crate::ffi::GilCell<LoopClock>,
+    events: Mutex<(Events, Vec<aioxide_core::Readiness>)>,
+    clock: crate::ffi::GilCell<LoopClock>,
     /// Called after every iteration when set (test clocks, metrics).
-    pub iteration_hook: Mutex<Option<Py<PyAny>>>,
+    iteration_hook: Mutex<Option<Py<PyAny>>>,
     /// `clock` is manual (read every iteration without taking the clock's lock).
-    pub manual_clock: AtomicBool,
-    pub closed: AtomicBool,
+    manual_clock: AtomicBool,
+    closed: AtomicBool,
     /// The loop's table of descriptors owned by transports, once made (see `fd_owners.rs`).
-    pub transport_table: crate::ffi::GilCell<Option<Py<PyAny>>>,
+    transport_table: crate::ffi::GilCell<Option<Py<PyAny>>>,
     /// `stop()` was called: leave `run_forever` after the current iteration.
-    pub stopping: AtomicBool,
-    pub running: AtomicBool,
-    pub debug: AtomicBool,
-    pub thread: Mutex<Option<ThreadId>>,
-    pub iterations: AtomicU64,
+    stopping: AtomicBool,
+    running: AtomicBool,
+    debug: AtomicBool,
+    thread: Mutex<Option<ThreadId>>,
+    iterations: AtomicU64,
     /// Watchdog probe and metrics state (see `debug.rs`).
-    pub probe: Arc<crate::debug::ProbeState>,
+    probe: Arc<debug::ProbeState>,
     /// Events were waiting at the last poll: try the next one without releasing the GIL
     /// (see `run.rs`).
-    pub poll_hot: AtomicBool,
-    pub callbacks_run: AtomicU64,
+    poll_hot: AtomicBool,
+    callbacks_run: AtomicU64,
     /// `{"loop": self}`, the keywords of every `Future(loop=...)`/`Task(coro, loop=...)`
     /// this loop makes (see `tasks.rs`). Neither type has vectorcall on 3.11, so passing
     /// keywords any other way builds and frees a dict per call. Held only while the
     /// loop runs.
-    pub loop_kwargs: crate::ffi::GilCell<Option<Py<PyDict>>>,
+    loop_kwargs: crate::ffi::GilCell<Option<Py<PyDict>>>,
     /// `set_task_factory`'s factory (see `task_factory.rs`).
-    pub task_factory: crate::ffi::GilCell<Option<Py<PyAny>>>,
+    task_factory: crate::ffi::GilCell<Option<Py<PyAny>>>,
     /// Debug mode: the handle running now (asyncio's `_current_handle`).
-    pub current_handle: crate::ffi::GilCell<Option<Py<PyAny>>>,
+    current_handle: crate::ffi::GilCell<Option<Py<PyAny>>>,
 }
 
 impl PyLoopCore {
@@ -140,6 +99,35 @@ impl PyLoopCore {
 }
 
 impl PyLoopCore {
+    /// asyncio's debug mode is on.
+    pub(crate) fn debug_enabled(&self) -> bool {
+        self.debug.load(Ordering::Relaxed)
+    }
+
+    /// Keep an emptied handle for `call_soon` to fill again, up to `limit` of them; the
+    /// handle comes back when there is no room.
+    pub(crate) fn keep_for_reuse(
+        &self,
+        py: Python<'_>,
+        handle: Py<PyHandle>,
+        limit: usize,
+    ) -> Option<Py<PyHandle>> {
+        let mut st = self.state.borrow_mut(py);
+        if st.reusable.len() < limit {
+            st.reusable.push(handle);
+            return None;
+        }
+        Some(handle)
+    }
+
+    /// Whether the timer `(when, seq)` has moved from the heap to the ready queue (see
+    /// `DueMark`); false while the state is borrowed (inside a queue operation).
+    pub(crate) fn timer_moved(&self, py: Python<'_>, when: f64, seq: u64) -> bool {
+        self.state
+            .try_borrow_mut(py)
+            .is_some_and(|st| st.sched.due_mark().moved(when, seq))
+    }
+
     pub fn check_closed(&self) -> PyResult<()> {
         if self.closed.load(Ordering::Relaxed) {
             Err(errors::loop_closed())

@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyAttributeError, PyRuntimeError, PyTypeError, PyValueErr
 use pyo3::prelude::*;
 use pyo3::types::PyInt;
 
-use crate::loop_core::PyLoopCore;
+use super::PyLoopCore;
 
 #[pymethods]
 impl PyLoopCore {

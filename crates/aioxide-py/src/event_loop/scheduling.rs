@@ -9,11 +9,11 @@ use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyFloat;
 
+use super::PyLoopCore;
 use crate::errors;
 use crate::ffi::{self, FastArgs, FastcallMethod};
 use crate::handle::{HandleRef, PyHandle, PyTimerHandle};
 use crate::handle_args::HandleArgs;
-use crate::loop_core::PyLoopCore;
 
 /// asyncio's own test for a coroutine function (it also knows `markcoroutinefunction`
 /// and asyncio's legacy marker): `_iscoroutinefunction` from 3.12 on, where the public

@@ -9,10 +9,11 @@ use pyo3::exceptions::{PyAttributeError, PyOverflowError, PyTypeError, PyValueEr
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyTuple};
 
+pub use super::state::Side;
+use super::{LoopState, PyLoopCore, Watch};
 use crate::errors;
 use crate::handle::PyHandle;
 use crate::handle_args::HandleArgs;
-use crate::loop_core::{LoopState, PyLoopCore, Watch};
 
 /// selectors' rule: an int, or an object whose `fileno()` returns one; never negative.
 /// `Ok(None)` for a number too big for a C `int`: no descriptor has it, so removing its
@@ -77,12 +78,6 @@ impl<'a, 'py> FdOf<'a, 'py> {
             FdOf::Object(obj) | FdOf::Socket(obj) => Some(obj),
         }
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Read,
-    Write,
 }
 
 impl Side {
@@ -238,7 +233,7 @@ impl PyLoopCore {
                 Some(sock) => {
                     let _ = reactor.release(fd, interest);
                     let sock = sock.clone().unbind();
-                    st.parked.push(crate::loop_core::Parked { fd, side, sock });
+                    st.parked.push(super::Parked { fd, side, sock });
                 }
                 // Removing a watcher of a descriptor closed meanwhile must still succeed.
                 None => drop(reactor.set_interest(fd, interest)),

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
 
-use crate::loop_core::PyLoopCore;
+use super::PyLoopCore;
 
 /// `module.name`, read at every call as asyncio's base loop reads `futures.Future` and
 /// `tasks.Task` (tests and tools swap in the pure-Python classes), from the module's

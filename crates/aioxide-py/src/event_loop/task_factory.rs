@@ -6,8 +6,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
-use crate::loop_core::PyLoopCore;
-use crate::tasks::TaskArgs;
+use super::tasks::TaskArgs;
+use super::PyLoopCore;
 
 /// How this Python version's `create_task` hands the task name to a factory.
 #[derive(Clone, Copy)]
