@@ -2,7 +2,6 @@
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 
 pub fn loop_closed() -> PyErr {
     PyRuntimeError::new_err("Event loop is closed")
@@ -40,9 +39,7 @@ pub fn os_error(err: std::io::Error) -> PyErr {
         return PyErr::from(err);
     };
     Python::attach(|py| {
-        static STRERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let text = STRERROR
-            .import(py, "os", "strerror")
+        let text = crate::stdlib::os_strerror(py)
             .and_then(|f| f.call1((code,)))
             .and_then(|t| t.extract::<String>())
             .unwrap_or_else(|_| err.to_string());

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
+
 use pyo3::types::{PyDict, PyFloat, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
@@ -186,8 +186,7 @@ fn format_callback_source<'py>(
     callback: &Bound<'py, PyAny>,
     args: &BoundArgs<'py>,
 ) -> PyResult<String> {
-    static FORMAT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let f = FORMAT.import(py, "asyncio.format_helpers", "_format_callback_source")?;
+    let f = crate::stdlib::format_callback_source(py)?;
     let args = args.to_tuple()?;
     if py.version_info() < (3, 13) {
         return f.call1((callback, args))?.extract();

@@ -15,8 +15,8 @@
 //! (the native cores of socket transports), `fs/` (the file engine and read buffer behind
 //! `aioxide.fs`), `http/` (the native protocol behind `aioxide.http`), `event_loop/debug.rs`
 //! (watchdog probe and metrics state), `handle.rs` (and `handle_args.rs`), `errors.rs`
-//! (Rust errors to Python exceptions), `ffi/` (the only `unsafe`: C-API calls pyo3 does
-//! not wrap).
+//! (Rust errors to Python exceptions), `stdlib.rs` (the stdlib objects it caches),
+//! `ffi/` (the only `unsafe`: C-API calls pyo3 does not wrap).
 
 use pyo3::prelude::*;
 
@@ -32,6 +32,7 @@ mod sock_addr;
 mod sock_call;
 mod sock_slow;
 mod sockets;
+mod stdlib;
 mod transport;
 
 // On a free-threaded interpreter, importing the module turns the GIL back on (pyo3's

@@ -8,8 +8,8 @@ use std::os::fd::RawFd;
 
 use pyo3::exceptions::{PyBlockingIOError, PyInterruptedError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyMemoryView, PySlice, PyType};
+
+use pyo3::types::{PyMemoryView, PySlice};
 
 use crate::event_loop::watchers::Side;
 use crate::event_loop::PyLoopCore;
@@ -143,19 +143,8 @@ impl SlowStep {
 /// asyncio's `_check_sock`: no `ssl.SSLSocket`; in debug mode, a non-blocking socket.
 fn check_sock(event_loop: &Bound<'_, PyLoopCore>, sock: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = sock.py();
-    static SSL_SOCKET: PyOnceLock<Option<Py<PyType>>> = PyOnceLock::new();
-    let ssl_socket = SSL_SOCKET.get_or_init(py, || {
-        let ssl = py.import("ssl").ok()?;
-        Some(
-            ssl.getattr("SSLSocket")
-                .ok()?
-                .cast_into::<PyType>()
-                .ok()?
-                .unbind(),
-        )
-    });
-    if let Some(t) = ssl_socket {
-        if sock.is_instance(t.bind(py))? {
+    if let Some(t) = crate::stdlib::ssl_socket(py) {
+        if sock.is_instance(t)? {
             return Err(PyTypeError::new_err("Socket cannot be of type SSLSocket"));
         }
     }

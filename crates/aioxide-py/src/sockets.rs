@@ -13,8 +13,8 @@ use std::os::fd::RawFd;
 
 use aioxide_core::sys::socket;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyInt, PyTuple, PyType};
+
+use pyo3::types::{PyBytes, PyInt, PyTuple};
 
 use crate::errors;
 use crate::event_loop::watchers::{FdOf, Side};
@@ -28,13 +28,10 @@ const SCRATCH_LIMIT: usize = 256 * 1024;
 /// Larger `sock_recv` sizes take the Python path (which allocates what it is asked for).
 const NATIVE_RECV_MAX: usize = 1 << 20;
 
-/// `socket.socket`, read when `_aioxide` is imported (see `init_pymodule`).
-static SOCKET: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-
 /// Read `socket.socket` now, while it is the real class: a test that patches it later
 /// (with a function, say) must not turn every `sock_recv` into a `TypeError`.
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    SOCKET.import(m.py(), "socket", "socket")?;
+    crate::stdlib::read_socket_type(m.py())?;
     m.add_function(wrap_pyfunction!(sendfile, m)?)?;
     Ok(())
 }
@@ -60,10 +57,10 @@ fn sendfile(
 fn native_fd(sock: &Bound<'_, PyAny>) -> PyResult<Option<RawFd>> {
     let py = sock.py();
     // Set when the module was imported (`init_pymodule` fails the import otherwise).
-    let Some(socket_type) = SOCKET.get(py) else {
+    let Some(socket_type) = crate::stdlib::socket_type(py) else {
         return Ok(None);
     };
-    if !sock.get_type().is(socket_type.bind(py)) {
+    if !sock.get_type().is(socket_type) {
         return Ok(None);
     }
     let timeout = sock.call_method0(pyo3::intern!(py, "gettimeout"))?;

@@ -18,7 +18,7 @@ use std::sync::{Arc, Weak};
 
 use aioxide_core::{Clock, MonotonicClock};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
+
 use pyo3::types::PyDict;
 
 use super::PyLoopCore;
@@ -150,11 +150,8 @@ impl PyLoopCore {
         let slow = slf.getattr(pyo3::intern!(py, "slow_callback_duration"))?;
         if took >= slow.extract::<f64>()? {
             // Read at call time, as asyncio does: tests patch `base_events.logger`.
-            static BASE_EVENTS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-            let module = BASE_EVENTS.get_or_try_init(py, || {
-                Ok::<_, PyErr>(py.import("asyncio.base_events")?.unbind())
-            })?;
-            let logger = module.bind(py).getattr(pyo3::intern!(py, "logger"))?;
+            let module = crate::stdlib::base_events(py)?;
+            let logger = module.getattr(pyo3::intern!(py, "logger"))?;
             logger.call_method1(
                 pyo3::intern!(py, "warning"),
                 (

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass_init::PyClassInitializer;
-use pyo3::sync::PyOnceLock;
+
 use pyo3::types::PyFloat;
 
 use super::PyLoopCore;
@@ -14,22 +14,15 @@ use crate::errors;
 use crate::ffi::{self, FastArgs, FastcallMethod};
 use crate::handle::{HandleRef, PyHandle, PyTimerHandle};
 use crate::handle_args::HandleArgs;
+use crate::stdlib;
 
 /// asyncio's own test for a coroutine function (it also knows `markcoroutinefunction`
 /// and asyncio's legacy marker): `_iscoroutinefunction` from 3.12 on, where the public
 /// name warns from 3.14; `iscoroutinefunction` before. Only debug mode asks.
 fn is_coroutine_function(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    static PREDICATE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let py = obj.py();
-    let f = PREDICATE.get_or_try_init(py, || {
-        let module = py.import("asyncio.coroutines")?;
-        let f = match module.getattr("_iscoroutinefunction") {
-            Ok(f) => f,
-            Err(_) => module.getattr("iscoroutinefunction")?,
-        };
-        Ok::<_, PyErr>(f.unbind())
-    })?;
-    f.call1(py, (obj,))?.is_truthy(py)
+    stdlib::iscoroutinefunction(obj.py())?
+        .call1((obj,))?
+        .is_truthy()
 }
 
 /// asyncio's `_check_callback`, which asyncio runs in debug mode only: coroutines and
@@ -47,9 +40,10 @@ pub fn check_callback_mode(callback: &Bound<'_, PyAny>, method: &str, debug: boo
 /// The check `check_callback_mode` runs in debug mode, whatever the mode.
 pub fn check_callback(callback: &Bound<'_, PyAny>, method: &str) -> PyResult<()> {
     if !callback.is_callable() {
-        static ISCORO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let f = ISCORO.import(callback.py(), "asyncio.coroutines", "iscoroutine")?;
-        if f.call1((callback,))?.is_truthy()? {
+        if stdlib::iscoroutine(callback.py())?
+            .call1((callback,))?
+            .is_truthy()?
+        {
             return Err(errors::coroutine_callback(method));
         }
         return Err(errors::not_callable(method, &callback.repr()?.to_string()));
@@ -64,11 +58,8 @@ pub fn check_callback(callback: &Bound<'_, PyAny>, method: &str) -> PyResult<()>
 /// `format_helpers.extract_stack` gives it (the innermost Python frame is the caller of
 /// `call_soon`, since this native code has no frame of its own).
 fn creation_stack(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    static EXTRACT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    static GETFRAME: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let extract = EXTRACT.import(py, "asyncio.format_helpers", "extract_stack")?;
-    let getframe = GETFRAME.import(py, "sys", "_getframe")?;
-    Ok(extract.call1((getframe.call1((0,))?,))?.unbind())
+    let frame = stdlib::getframe(py)?.call1((0,))?;
+    Ok(stdlib::extract_stack(py)?.call1((frame,))?.unbind())
 }
 
 impl PyLoopCore {

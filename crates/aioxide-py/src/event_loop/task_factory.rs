@@ -4,7 +4,6 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 
 use super::tasks::TaskArgs;
 use super::PyLoopCore;
@@ -97,9 +96,7 @@ impl PyLoopCore {
             }
             NameConvention::SetIfGiven if !name.is_none() => {
                 // asyncio's helper warns, rather than fails, for a task without set_name.
-                static SET_NAME: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-                let set = SET_NAME.import(py, "asyncio.tasks", "_set_task_name")?;
-                set.call1((&task, name))?;
+                crate::stdlib::set_task_name(py)?.call1((&task, name))?;
             }
             NameConvention::SetIfGiven => {}
         }

@@ -10,7 +10,7 @@ use aioxide_core::fs::{Backend, Completion, Engine, Outcome, Request};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
+
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use super::calls::{self, Opened, Stat};
@@ -50,9 +50,7 @@ fn os_error(py: Python<'_>, err: std::io::Error, pending: &Pending) -> PyErr {
     let Some(code) = err.raw_os_error() else {
         return PyOSError::new_err(err.to_string());
     };
-    static STRERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let text = STRERROR
-        .import(py, "os", "strerror")
+    let text = crate::stdlib::os_strerror(py)
         .and_then(|f| f.call1((code,)))
         .map(Bound::unbind)
         .unwrap_or_else(|_| {

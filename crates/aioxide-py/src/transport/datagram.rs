@@ -28,12 +28,13 @@ use pyo3::types::PyBytes;
 
 use super::must_propagate;
 use super::step::{CoreStep, Step};
-use super::stream::{asyncio_logger, copied_bytes, data_bytes, StdlibCheck};
+use super::stream::{copied_bytes, data_bytes, StdlibCheck};
 use crate::errors;
 use crate::event_loop::watchers::Side;
 use crate::event_loop::PyLoopCore;
 use crate::sock_addr::address_object;
 use crate::sockets::with_scratch;
+use crate::stdlib::asyncio_logger;
 
 /// asyncio's `max_size` for one datagram read.
 const MAX_SIZE: usize = 256 * 1024;

@@ -26,11 +26,12 @@ pub(crate) use step::CoreStep;
 use aioxide_core::stream::{FlowEvent, WaterMarks};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PySystemExit, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyInt, PyTuple, PyType};
+
+use pyo3::types::{PyDict, PyInt, PyTuple};
 
 use crate::event_loop::watchers::{FdOf, Side};
 use crate::event_loop::PyLoopCore;
+use crate::stdlib;
 
 /// `SystemExit` and `KeyboardInterrupt` propagate out of transport callbacks; every other
 /// exception a protocol raises becomes a fatal transport error (asyncio's rule).
@@ -140,11 +141,11 @@ pub(crate) fn report_fatal(
             let kwargs = PyDict::new(py);
             kwargs.set_item("exc_info", exc)?;
             let args = ("%r: %s", who.shown, message);
-            stream::asyncio_logger(py)?.call_method("debug", args, Some(&kwargs))?;
+            stdlib::asyncio_logger(py)?.call_method("debug", args, Some(&kwargs))?;
         }
         return Ok(());
     }
-    if exc.is_instance(cancelled_error(py)?)? {
+    if exc.is_instance(stdlib::cancelled_error(py)?)? {
         return Ok(());
     }
     let context = PyDict::new(py);
@@ -182,11 +183,6 @@ pub(crate) fn report_core_fatal(
     };
     report_fatal(who, &exc, message, gone)?;
     Ok(exc.unbind())
-}
-
-fn cancelled_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    TYPE.import(py, "asyncio", "CancelledError")
 }
 
 /// The reading and closing state every transport core keeps, with asyncio's rules.

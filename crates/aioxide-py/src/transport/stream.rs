@@ -15,8 +15,8 @@ use aioxide_core::stream::{FlowEvent, WaterMarks, WriteBuffer};
 use aioxide_core::sys::socket;
 use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyType};
+
+use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
 
 use super::step::{CoreStep, Step};
 use super::PeerGone;
@@ -24,6 +24,7 @@ use crate::errors;
 use crate::event_loop::watchers::Side;
 use crate::event_loop::PyLoopCore;
 use crate::sockets::Source;
+use crate::stdlib;
 
 /// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
@@ -61,20 +62,6 @@ pub struct PyStreamCore {
     /// A pipe transport's core (`read`/`write` instead of `recv`/`send`).
     pub(crate) pipe: bool,
     pub(crate) state: crate::ffi::GilCell<StreamState>,
-}
-
-fn buffered_protocol_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    TYPE.import(py, "asyncio", "BufferedProtocol")
-}
-
-pub(crate) fn asyncio_logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    LOGGER
-        .get_or_try_init(py, || {
-            Ok::<_, PyErr>(py.import("asyncio.log")?.getattr("logger")?.unbind())
-        })
-        .map(|l| l.bind(py))
 }
 
 /// The bytes of a `write()` argument, with asyncio's type check and message. A
@@ -116,19 +103,9 @@ pub(crate) enum StdlibCheck {
 /// argument. Its text changed within releases (3.13.x, 3.14), so it is asked for rather
 /// than copied: the stdlib's methods check the type before they look at their transport.
 fn stdlib_type_error(data: &Bound<'_, PyAny>, check: StdlibCheck) -> PyErr {
-    static WRITE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    static SENDTO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let (cell, class, method) = match check {
-        StdlibCheck::Write => (&WRITE, "_SelectorSocketTransport", "write"),
-        StdlibCheck::Sendto => (&SENDTO, "_SelectorDatagramTransport", "sendto"),
-    };
     let py = data.py();
-    let stdlib_error = cell
-        .get_or_try_init(py, || {
-            let cls = py.import("asyncio.selector_events")?.getattr(class)?;
-            Ok::<_, PyErr>(cls.getattr(method)?.unbind())
-        })
-        .and_then(|f| f.call1(py, (py.None(), data)).map(|_| ()));
+    let stdlib_error = stdlib::selector_transport_method(py, matches!(check, StdlibCheck::Sendto))
+        .and_then(|f| f.call1((py.None(), data)).map(|_| ()));
     match stdlib_error {
         Err(err) if err.is_instance_of::<PyTypeError>(py) => err,
         _ => {
@@ -283,7 +260,7 @@ impl PyStreamCore {
 
     fn set_protocol_inner(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = protocol.py();
-        let buffered = protocol.is_instance(buffered_protocol_type(py)?)?;
+        let buffered = protocol.is_instance(stdlib::buffered_protocol(py)?)?;
         let data_received = if buffered {
             None
         } else {
@@ -411,7 +388,7 @@ impl PyStreamCore {
                 } else {
                     "socket.send() raised exception."
                 };
-                asyncio_logger(py)?.call_method1("warning", (message,))?;
+                stdlib::asyncio_logger(py)?.call_method1("warning", (message,))?;
             }
             return Ok(());
         }

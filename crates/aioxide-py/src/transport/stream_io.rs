@@ -11,11 +11,12 @@ use pyo3::prelude::*;
 
 use super::must_propagate;
 use super::step::{CoreStep, Step};
-use super::stream::{asyncio_logger, PyStreamCore};
+use super::stream::PyStreamCore;
 use crate::errors;
 use crate::event_loop::watchers::Side;
 use crate::ffi;
 use crate::sockets::read_bytes;
+use crate::stdlib::asyncio_logger;
 
 /// asyncio's `max_size` for one read of a socket transport.
 const MAX_READ: usize = 256 * 1024;

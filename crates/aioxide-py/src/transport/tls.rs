@@ -18,10 +18,10 @@ use std::collections::VecDeque;
 
 use aioxide_core::stream::WaterMarks;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyType};
 
-use super::stream::asyncio_logger;
+use pyo3::types::PyDict;
+
+use crate::stdlib;
 
 /// asyncio's `FLOW_CONTROL_HIGH_WATER_SSL_READ` and `_WRITE`.
 pub(crate) const READ_HIGH_WATER: usize = 256 * 1024;
@@ -123,56 +123,18 @@ pub struct PyTlsCore {
     pub(crate) state: crate::ffi::GilCell<TlsState>,
 }
 
-/// The `ssl` module's exception types the state machine tells apart.
-pub(crate) struct SslErrors {
-    /// `SSLWantReadError` and `SSLSyscallError`: try again when more data arrives.
-    pub want_read: Py<PyType>,
-    pub syscall: Py<PyType>,
-    pub ssl_error: Py<PyType>,
-    pub cert_error: Py<PyType>,
-}
-
-pub(crate) fn ssl_errors(py: Python<'_>) -> PyResult<&SslErrors> {
-    static TYPES: PyOnceLock<SslErrors> = PyOnceLock::new();
-    TYPES.get_or_try_init(py, || {
-        let ssl = py.import("ssl")?;
-        let get = |name: &str| -> PyResult<Py<PyType>> {
-            Ok(ssl.getattr(name)?.cast_into::<PyType>()?.unbind())
-        };
-        Ok(SslErrors {
-            want_read: get("SSLWantReadError")?,
-            syscall: get("SSLSyscallError")?,
-            ssl_error: get("SSLError")?,
-            cert_error: get("CertificateError")?,
-        })
-    })
-}
-
-impl SslErrors {
-    /// asyncio's `SSLAgainErrors`: the operation needs more data from the peer.
-    pub fn is_again(&self, py: Python<'_>, err: &PyErr) -> bool {
-        err.is_instance(py, self.want_read.bind(py)) || err.is_instance(py, self.syscall.bind(py))
-    }
-}
-
 /// The object whose `read`, `write` and `pending` the record layer calls. The stdlib's
 /// `SSLObject` methods only forward to the `_ssl._SSLSocket` it wraps (`_sslobj`), one
 /// Python frame per call; for an exact `SSLObject` the wrapped object's C methods are
 /// called instead. A subclass (`SSLContext.sslobject_class`) keeps its own methods.
 fn record_object<'py>(sslobj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = sslobj.py();
-    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    if sslobj.get_type().is(TYPE.import(py, "ssl", "SSLObject")?) {
+    if sslobj.get_type().is(stdlib::ssl_object(py)?) {
         if let Ok(inner) = sslobj.getattr(pyo3::intern!(py, "_sslobj")) {
             return Ok(inner);
         }
     }
     Ok(sslobj.clone())
-}
-
-pub(crate) fn buffered_protocol(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    TYPE.import(py, "asyncio", "BufferedProtocol")
 }
 
 /// `(hi, lo)` flow control: pause at the high-water mark or above, resume at the low one
@@ -209,7 +171,7 @@ impl PyTlsCore {
         extra: Option<Py<PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let logger = asyncio_logger(py)?;
+        let logger = stdlib::asyncio_logger(py)?;
         match extra {
             Some(arg) => logger.call_method1("debug", (message, slf, arg))?,
             None => logger.call_method1("debug", (message, slf))?,
@@ -254,7 +216,7 @@ impl PyTlsCore {
     pub(crate) fn set_app_protocol_inner(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = protocol.py();
         let buffered = protocol.hasattr(pyo3::intern!(py, "get_buffer"))?
-            && protocol.is_instance(buffered_protocol(py)?)?;
+            && protocol.is_instance(stdlib::buffered_protocol(py)?)?;
         let data_received = if buffered {
             None
         } else {

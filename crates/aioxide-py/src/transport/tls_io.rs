@@ -9,8 +9,8 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyMemoryView, PySlice};
 
 use super::must_propagate;
 use super::step::{CoreStep, Step};
-use super::stream::asyncio_logger;
-use super::tls::{flow_change, ssl_errors, AppState, Phase, PyTlsCore};
+use super::tls::{flow_change, AppState, Phase, PyTlsCore};
+use crate::stdlib::{asyncio_logger, ssl_errors};
 
 /// The most plaintext asked of `SSLObject.read` per call: a TLS record carries at most
 /// 16 KiB, so one call never returns less for want of room. Less is asked when less

@@ -6,7 +6,8 @@ use pyo3::exceptions::{PyConnectionResetError, PyException};
 use pyo3::prelude::*;
 
 use super::step::{CoreStep, Step as CoreStepKind};
-use super::tls::{ssl_errors, AppState, Phase, PyTlsCore};
+use super::tls::{AppState, Phase, PyTlsCore};
+use crate::stdlib::ssl_errors;
 
 /// Cancel a timer handle taken out of the state.
 fn cancel(py: Python<'_>, timer: Option<Py<PyAny>>) -> PyResult<()> {
