@@ -7,14 +7,14 @@
 //! `Future`/`Task`, so `gather`, `wait`, `TaskGroup` and timeouts work unchanged; they
 //! reach the loop through `call_soon`, which is native.
 //!
-//! Files by area: `event_loop/` (the loop: its state and lifecycle, call_soon and timers,
+//! Files by area: `event_loop/` (the loop: its state and lifecycle, handles, call_soon and timers,
 //! one iteration, add_reader and friends, descriptors owned by transports, create_future
 //! and create_task), `sockets.rs` (native `sock_recv`/`sock_sendall`; `sock_slow.rs` for
 //! what that does not take; `sock_call.rs` their coroutine; `sock_addr.rs` addresses and
 //! accept), `process.rs` (the subprocess path's calls that keep the GIL), `transport/`
 //! (the native cores of socket transports), `fs/` (the file engine and read buffer behind
 //! `aioxide.fs`), `http/` (the native protocol behind `aioxide.http`), `event_loop/debug.rs`
-//! (watchdog probe and metrics state), `handle.rs` (and `handle_args.rs`), `errors.rs`
+//! (watchdog probe and metrics state), `errors.rs`
 //! (Rust errors to Python exceptions), `stdlib.rs` (the stdlib objects it caches),
 //! `ffi/` (the only `unsafe`: C-API calls pyo3 does not wrap).
 
@@ -24,8 +24,6 @@ mod errors;
 mod event_loop;
 mod ffi;
 mod fs;
-mod handle;
-mod handle_args;
 mod http;
 mod process;
 mod sock_addr;
@@ -42,8 +40,8 @@ mod transport;
 fn _aioxide(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::PyLoopCore>()?;
     event_loop::scheduling::install_methods(m.py())?;
-    m.add_class::<handle::PyHandle>()?;
-    m.add_class::<handle::PyTimerHandle>()?;
+    m.add_class::<event_loop::handle::PyHandle>()?;
+    m.add_class::<event_loop::handle::PyTimerHandle>()?;
     m.add_class::<event_loop::debug::PyLoopProbe>()?;
     transport::init_pymodule(m)?;
     fs::init_pymodule(m)?;

@@ -17,10 +17,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyInt, PyTuple};
 
 use crate::errors;
+use crate::event_loop::handle::PyHandle;
 use crate::event_loop::watchers::{FdOf, Side};
 use crate::event_loop::PyLoopCore;
 use crate::ffi;
-use crate::handle::PyHandle;
 
 /// Reads up to this size use the per-thread scratch buffer; larger ones allocate.
 const SCRATCH_LIMIT: usize = 256 * 1024;

@@ -21,8 +21,8 @@ use pyo3::prelude::*;
 
 use pyo3::types::PyDict;
 
+use super::handle::PyHandle;
 use super::PyLoopCore;
-use crate::handle::PyHandle;
 
 fn store_f64(cell: &AtomicU64, value: f64) {
     cell.store(value.to_bits(), Ordering::Relaxed);

@@ -25,10 +25,12 @@ use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::errors;
-use crate::handle::{HandleRef, PyHandle};
+use handle::{HandleRef, PyHandle};
 
 pub(crate) mod debug;
 mod fd_owners;
+pub(crate) mod handle;
+pub(crate) mod handle_args;
 mod run;
 pub(crate) mod scheduling;
 pub(crate) mod state;

@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use aioxide_core::{Cancellable, Reactor, Readiness};
 use pyo3::prelude::*;
 
+use super::handle::{HandleRef, PyHandle};
 use super::PyLoopCore;
 use crate::errors;
-use crate::handle::{HandleRef, PyHandle};
 
 /// A releasing wait that returned events within this many seconds did not sleep: the
 /// events were already there (a wait that sleeps takes a thread wake-up, tens of µs).

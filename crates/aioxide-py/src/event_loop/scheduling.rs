@@ -9,11 +9,11 @@ use pyo3::pyclass_init::PyClassInitializer;
 
 use pyo3::types::PyFloat;
 
+use super::handle::{HandleRef, PyHandle, PyTimerHandle};
+use super::handle_args::HandleArgs;
 use super::PyLoopCore;
 use crate::errors;
 use crate::ffi::{self, FastArgs, FastcallMethod};
-use crate::handle::{HandleRef, PyHandle, PyTimerHandle};
-use crate::handle_args::HandleArgs;
 use crate::stdlib;
 
 /// asyncio's own test for a coroutine function (it also knows `markcoroutinefunction`

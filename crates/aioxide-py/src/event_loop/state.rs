@@ -8,7 +8,7 @@ use std::os::fd::RawFd;
 use aioxide_core::{Clock, ManualClock, MonotonicClock, Scheduler};
 use pyo3::prelude::*;
 
-use crate::handle::{HandleRef, PyHandle};
+use super::handle::{HandleRef, PyHandle};
 
 /// Which side of a descriptor a watcher watches.
 #[derive(Clone, Copy, PartialEq, Eq)]

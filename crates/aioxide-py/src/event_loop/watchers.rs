@@ -9,11 +9,11 @@ use pyo3::exceptions::{PyAttributeError, PyOverflowError, PyTypeError, PyValueEr
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyTuple};
 
+use super::handle::PyHandle;
+use super::handle_args::HandleArgs;
 pub use super::state::Side;
 use super::{LoopState, PyLoopCore, Watch};
 use crate::errors;
-use crate::handle::PyHandle;
-use crate::handle_args::HandleArgs;
 
 /// selectors' rule: an int, or an object whose `fileno()` returns one; never negative.
 /// `Ok(None)` for a number too big for a C `int`: no descriptor has it, so removing its

@@ -12,9 +12,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::event_loop::PyLoopCore;
+use super::handle_args::{BoundArgs, HandleArgs};
+use super::PyLoopCore;
 use crate::ffi;
-use crate::handle_args::{BoundArgs, HandleArgs};
 
 #[derive(Default)]
 struct Refs {
