@@ -10,7 +10,7 @@
 //! The watchdog thread samples these atomics through a `LoopProbe` with the GIL
 //! released, so a healthy loop never hands the GIL to it; it takes the GIL only once it
 //! has found a stall, to capture the blocked thread's Python stack. The probe holds the
-//! state weakly and not the loop: a watched loop dropped unclosed is still freed (and
+//! state weakly and not the loop: a probed loop dropped unclosed is still freed (and
 //! warns), and the probe's waits then end.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -57,9 +57,9 @@ pub struct ProbeState {
     pub closed: AtomicBool,
     /// The loop is running callbacks (not waiting in the poller).
     pub busy: AtomicBool,
-    /// Callbacks started while watched.
+    /// Callbacks started while probed.
     pub progress: AtomicU64,
-    /// The running callback's handle, while watched (see `ffi::PublishedHandle` for
+    /// The running callback's handle, while probed (see `ffi::PublishedHandle` for
     /// when the watchdog may read it).
     pub current: crate::ffi::PublishedHandle,
     // Metrics, always on.
@@ -184,7 +184,7 @@ impl PyLoopCore {
     }
 
     /// The handle of the callback running now, if it is still the one that made
-    /// progress count `progress` (watched loops only).
+    /// progress count `progress` (probed loops only).
     #[pyo3(signature = (progress = None))]
     fn _probe_current(&self, py: Python<'_>, progress: Option<u64>) -> Option<Py<PyAny>> {
         let st = &self.probe;
@@ -252,8 +252,8 @@ pub struct PyLoopProbe {
 }
 
 impl PyLoopProbe {
-    /// The state while the loop lives, is open and is watched.
-    fn watched(&self) -> Option<Arc<ProbeState>> {
+    /// The state while the loop lives, is open and is probed.
+    fn probed(&self) -> Option<Arc<ProbeState>> {
         let st = self.state.upgrade()?;
         let on = st.enabled.load(Ordering::Relaxed) && !st.closed.load(Ordering::Relaxed);
         on.then_some(st)
@@ -271,7 +271,7 @@ impl PyLoopProbe {
 
     /// Wait, with the GIL released, until one callback has kept the loop busy for
     /// `threshold` seconds; returns `(progress, since)` (since: when that callback was
-    /// first seen running, at most one `tick` late), or `None` once the watch is turned
+    /// first seen running, at most one `tick` late), or `None` once the probe is turned
     /// off or the loop is closed or gone.
     fn wait_for_stall(&self, py: Python<'_>, threshold: f64, tick: f64) -> Option<(u64, f64)> {
         let pause = pause_of(tick);
@@ -280,7 +280,7 @@ impl PyLoopProbe {
             let mut since = 0.0;
             loop {
                 std::thread::sleep(pause);
-                let st = self.watched()?;
+                let st = self.probed()?;
                 let busy = st.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
                 let state = (busy, st.progress.load(Ordering::Acquire));
                 let now = ProbeState::now();
@@ -295,11 +295,11 @@ impl PyLoopProbe {
     }
 
     /// Wait (GIL released) until the loop moves past the callback that made progress
-    /// count `progress`, goes idle, or the watch ends; returns when.
+    /// count `progress`, goes idle, or the probe ends; returns when.
     fn wait_until_moved(&self, py: Python<'_>, progress: u64, tick: f64) -> f64 {
         let pause = pause_of(tick);
         py.detach(|| loop {
-            let Some(st) = self.watched() else {
+            let Some(st) = self.probed() else {
                 return ProbeState::now();
             };
             let busy = st.running.load(Ordering::Relaxed) && st.busy.load(Ordering::Relaxed);
