@@ -167,8 +167,6 @@ class ConnectionMixin:
         sock = None
         try:
             sock = socket.socket(family=family, type=type_ | NONBLOCK, proto=proto)
-            if not NONBLOCK:
-                sock.setblocking(False)
             if local_addr_infos is not None:
                 for lfamily, _, _, _, laddr in local_addr_infos:
                     if lfamily != family:

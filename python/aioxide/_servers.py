@@ -184,17 +184,12 @@ class ServerMixin:
         native = natively_accepted(sock)
         for _ in range(backlog):
             try:
-                if native:
-                    accepted = accept_nonblocking(sock)
-                    if accepted is None:
-                        return
-                    conn, addr = accepted
-                else:
-                    conn, addr = sock.accept()
+                accepted = accept_nonblocking(sock, native)
+                if accepted is None:
+                    return
+                conn, addr = accepted
                 if self.get_debug():
                     logger.debug("%r got a new connection from %r: %r", server, addr, conn)
-                if not native:
-                    conn.setblocking(False)
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 return
             except OSError as exc:

@@ -17,8 +17,8 @@ raw_type = _socket.socket.type.__get__
 _INET = (socket.AF_INET, socket.AF_INET6)
 NATIVE_ACCEPT_FAMILIES = frozenset({socket.AF_INET, socket.AF_INET6, socket.AF_UNIX})
 # socket.socket(type=... | SOCK_NONBLOCK) starts in non-blocking mode (timeout 0.0)
-# without an ioctl; the socket's ``type`` leaves the flag out.
-NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
+# without an ioctl; the socket's ``type`` leaves the flag out. (Linux: aioxide is.)
+NONBLOCK = socket.SOCK_NONBLOCK
 
 
 def family_of(sock) -> int:
@@ -30,13 +30,21 @@ def natively_accepted(sock: socket.socket) -> bool:
     """Whether ``accept_nonblocking`` serves this listener: a plain, non-blocking
     ``socket.socket`` (a subclass or a mock may override ``accept``; a blocking one
     keeps Python's GIL-releasing wait) of a family taken apart natively."""
-    return type(sock) is socket.socket and NONBLOCK != 0 and sock.gettimeout() == 0.0 \
+    return type(sock) is socket.socket and sock.gettimeout() == 0.0 \
         and raw_family(sock) in NATIVE_ACCEPT_FAMILIES
 
 
-def accept_nonblocking(sock: socket.socket):
-    """``sock.accept()`` with the connection already non-blocking: ``(conn, address)``,
-    or None when no connection waits. Only where ``natively_accepted(sock)``."""
+def accept_nonblocking(sock: socket.socket, native: bool):
+    """``sock.accept()`` with the connection made non-blocking: ``(conn, address)``, or
+    None when no connection waits. ``native``: ``natively_accepted(sock)``, which
+    takes one ``accept4`` for the lot; otherwise the object's own ``accept()``."""
+    if not native:
+        try:
+            conn, address = sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return None
+        conn.setblocking(False)
+        return conn, address
     got = _accept(sock.fileno())
     if got is None:
         return None

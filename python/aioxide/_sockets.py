@@ -147,14 +147,10 @@ class SocketMixin:
 
     async def sock_accept(self, sock):
         def accept():
-            if native:
-                accepted = accept_nonblocking(sock)
-                if accepted is None:
-                    raise BlockingIOError
-                return accepted
-            conn, addr = sock.accept()
-            conn.setblocking(False)
-            return conn, addr
+            accepted = accept_nonblocking(sock, native)
+            if accepted is None:
+                raise BlockingIOError
+            return accepted
 
         native = natively_accepted(sock)
 
