@@ -109,3 +109,26 @@ def test_no_import_cycles_between_aioxides_modules():
     graph = _module_imports()
     assert "aioxide._loop" in graph and graph["aioxide._loop"]
     assert _cycles(graph) == []
+
+
+def _rust_fn_names(path: Path) -> set[str]:
+    return set(re.findall(r"^\s*(?:pub(?:\(crate\))? )?fn (\w+)", path.read_text(), re.M))
+
+
+def test_the_shared_transport_lifecycle_is_written_once():
+    """The stream, pipe and datagram cores' lifecycle operations are written in
+    `transport/lifecycle.rs` only; each core declares them with `lifecycle_methods!`."""
+    operations = {
+        "close", "abort", "_force_close", "force_close", "fatal_error",
+        "schedule_connection_lost", "is_closing", "is_reading", "pause_reading",
+        "resume_reading", "_start_reading", "get_write_buffer_size",
+        "get_write_buffer_limits", "set_write_buffer_limits", "protocol_paused",
+        "get_protocol", "set_protocol", "watch", "watch_read", "unwatch", "flow",
+        "transport", "protocol", "sock", "event_loop",
+    }
+    assert operations <= _rust_fn_names(RUST / "transport" / "lifecycle.rs")
+    for name in ("stream.rs", "stream_io.rs", "datagram.rs"):
+        path = RUST / "transport" / name
+        assert _rust_fn_names(path) & operations == set(), name
+    for name in ("stream.rs", "datagram.rs"):
+        assert "lifecycle_methods!(" in (RUST / "transport" / name).read_text()

@@ -19,8 +19,9 @@
 //!   coalesces wakeups so a burst of `call_soon_threadsafe` costs one write.
 //! * [`Clock`] abstracts time so timer tests run on a [`ManualClock`].
 //! * [`CompletionQueue`] carries results from worker threads back to the loop thread.
-//! * [`stream`] holds the pieces of stream transports: the write buffer with asyncio's
-//!   flow control (high/low water marks), flushed through `writev`.
+//! * [`transport`] holds what every transport shares: the lifecycle (open, closing,
+//!   lost; reading paused) and the write buffer with asyncio's flow control (high/low
+//!   water marks), flushed through `writev`.
 //!
 //! * [`fs`] is the file I/O engine behind `aioxide.fs`: io_uring where the kernel allows
 //!   it, a worker pool otherwise, completions signalled through an eventfd.
@@ -36,9 +37,9 @@ pub mod fs;
 pub mod http;
 mod reactor;
 mod scheduler;
-pub mod stream;
 pub mod sys;
 mod timers;
+pub mod transport;
 
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use completion::CompletionQueue;

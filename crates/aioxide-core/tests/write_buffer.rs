@@ -5,8 +5,8 @@ use std::io::{self, IoSlice, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 
-use aioxide_core::stream::{FlowEvent, WaterMarks, WriteBuffer};
 use aioxide_core::sys::socket;
+use aioxide_core::transport::{FlowEvent, WaterMarks, WriteBuffer};
 
 fn marks(high: usize, low: usize) -> WaterMarks {
     WaterMarks { high, low }

@@ -15,18 +15,17 @@
 
 use std::collections::VecDeque;
 use std::io::ErrorKind;
-use std::os::fd::RawFd;
 
-use aioxide_core::stream::{Flow, FlowEvent, WaterMarks};
 use aioxide_core::sys::sockaddr::{recv_from, SockAddr};
 use aioxide_core::sys::socket;
+use aioxide_core::transport::{Flow, FlowEvent, Lifecycle, WaterMarks, Write};
 use pyo3::exceptions::{
     PyBlockingIOError, PyBufferError, PyInterruptedError, PyOSError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::must_propagate;
+use super::lifecycle::{self, CoreBase, CoreCommon, LifecycleCore};
 use super::step::{CoreStep, Step};
 use super::stream::{copied_bytes, data_bytes, StdlibCheck};
 use crate::errors;
@@ -38,27 +37,20 @@ use crate::stdlib::asyncio_logger;
 
 /// asyncio's `max_size` for one datagram read.
 const MAX_SIZE: usize = 256 * 1024;
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
 
 struct DatagramState {
-    /// The socket; `None` once the connection is lost and the socket closed.
-    sock: Option<Py<PyAny>>,
-    transport: Option<Py<PyAny>>,
-    protocol: Option<Py<PyAny>>,
+    common: CoreCommon,
     /// Datagrams the kernel did not take yet, with their addresses (or None).
     queue: VecDeque<(Py<PyBytes>, Py<PyAny>)>,
     queued: usize,
     flow: Flow,
-    flags: super::ReadFlags,
-    conn_lost: u32,
     /// The last sender's address, raw and as a Python object.
     last_peer: Option<(Vec<u8>, Py<PyAny>)>,
 }
 
 #[pyclass(module = "aioxide._aioxide", name = "DatagramCore", frozen)]
 pub struct PyDatagramCore {
-    event_loop: Py<PyLoopCore>,
-    fd: RawFd,
+    base: CoreBase,
     /// The remote address given to `create_datagram_endpoint` (asyncio's `_address`).
     address: Option<Py<PyAny>>,
     /// The socket is connected: datagrams go out with `send(2)`.
@@ -86,38 +78,6 @@ fn classify(py: Python<'_>, err: PyErr) -> SendError {
 }
 
 impl PyDatagramCore {
-    fn loop_<'py>(&self, py: Python<'py>) -> &Bound<'py, PyLoopCore> {
-        self.event_loop.bind(py)
-    }
-
-    fn protocol(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let st = self.state.borrow_mut(py);
-        st.protocol.as_ref().map(|p| p.clone_ref(py))
-    }
-
-    fn transport(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let st = self.state.borrow_mut(py);
-        st.transport.as_ref().map(|t| t.clone_ref(py))
-    }
-
-    fn sock(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let st = self.state.borrow_mut(py);
-        st.sock.as_ref().map(|s| s.clone_ref(py))
-    }
-
-    fn unwatch(&self, py: Python<'_>, side: Side) -> PyResult<()> {
-        super::unwatch_fd(self.loop_(py), side, self.fd)
-    }
-
-    fn watch(slf: &Bound<'_, Self>, side: Side, callback: &Bound<'_, PyAny>) -> PyResult<()> {
-        super::watch_fd(slf.get().loop_(slf.py()), side, slf.get().fd, callback)
-    }
-
-    fn flow(&self, py: Python<'_>, event: FlowEvent) -> PyResult<()> {
-        let event_loop = self.loop_(py).as_any();
-        super::notify_flow(event_loop, self.protocol(py), self.transport(py), event)
-    }
-
     fn error_received(&self, py: Python<'_>, err: PyErr) -> PyResult<()> {
         match self.protocol(py) {
             Some(p) => p
@@ -126,21 +86,6 @@ impl PyDatagramCore {
                 .map(drop),
             None => Ok(()),
         }
-    }
-
-    /// asyncio's `_fatal_error` (see `super::report_fatal`), then force-close; unless the
-    /// error must propagate.
-    fn fatal_error(slf: &Bound<'_, Self>, err: PyErr, message: &str) -> PyResult<()> {
-        let py = slf.py();
-        if must_propagate(py, &err) {
-            return Err(err);
-        }
-        let this = slf.get();
-        let (transport, protocol) = (this.transport(py), this.protocol(py));
-        let gone = super::PeerGone::AnyOsError;
-        let exc =
-            super::report_core_fatal(this.loop_(py), transport, protocol, err, message, gone)?;
-        Self::force_close(slf, exc)
     }
 
     /// One datagram to the kernel.
@@ -153,7 +98,7 @@ impl PyDatagramCore {
         // No address to send to: `send(2)`, which also serves a socket connected in a
         // way `getpeername()` does not show (a Unix `socketpair`), as uvloop does.
         if self.connected || addr.is_none() {
-            return match socket::send(self.fd, data.as_bytes()) {
+            return match socket::send(self.base.fd, data.as_bytes()) {
                 Ok(_) => Ok(()),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => Err(SendError::WouldBlock),
                 // Not connected after all: asyncio's `sock.sendto(data, None)` and its
@@ -189,40 +134,9 @@ impl PyDatagramCore {
             SendError::WouldBlock => Ok(()),
             SendError::Os(e) => slf.get().error_received(slf.py(), e),
             SendError::Other(e) => {
-                Self::fatal_error(slf, e, "Fatal write error on datagram transport")
+                lifecycle::fatal_error(slf, e, "Fatal write error on datagram transport")
             }
         }
-    }
-
-    fn force_close(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        let (drop_writer, drop_reader, dropped) = {
-            let mut st = this.state.borrow_mut(py);
-            if st.conn_lost > 0 {
-                return Ok(());
-            }
-            let drop_writer = !st.queue.is_empty();
-            let dropped = std::mem::take(&mut st.queue);
-            st.queued = 0;
-            let drop_reader = !st.flags.closing;
-            st.flags.closing = true;
-            st.conn_lost += 1;
-            (drop_writer, drop_reader, dropped)
-        };
-        drop(dropped);
-        if drop_writer {
-            this.unwatch(py, Side::Write)?;
-        }
-        if drop_reader {
-            this.unwatch(py, Side::Read)?;
-        }
-        Self::schedule_connection_lost(slf, exc)
-    }
-
-    fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
-        let step = CoreStep::new(slf, Step::DatagramLost)?;
-        super::schedule_connection_lost(slf.get().loop_(slf.py()), step, exc)
     }
 
     /// The sender's address as a Python object, reused while the sender stays the same.
@@ -283,7 +197,7 @@ impl PyDatagramCore {
             if !st.queue.is_empty() {
                 return Ok(());
             }
-            st.flags.closing
+            st.common.life.is_closing()
         };
         this.unwatch(py, Side::Write)?;
         if closing {
@@ -294,34 +208,17 @@ impl PyDatagramCore {
 
     /// `protocol.connection_lost(exc)`, then close the socket and drop every reference.
     pub(crate) fn call_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        if this.state.borrow_mut(py).sock.is_none() {
-            return Ok(());
+        let release = |this: &Self| {
+            let mut st = this.state.borrow_mut(slf.py());
+            (st.last_peer.take(), std::mem::take(&mut st.queue))
+        };
+        match lifecycle::call_connection_lost(slf, exc, release) {
+            Some((result, own)) => {
+                drop(own);
+                result
+            }
+            None => Ok(()),
         }
-        let lost = match this.protocol(py) {
-            Some(p) => p
-                .bind(py)
-                .call_method1(pyo3::intern!(py, "connection_lost"), (exc,))
-                .map(drop),
-            None => Ok(()),
-        };
-        let taken = {
-            let mut st = this.state.borrow_mut(py);
-            (
-                st.sock.take(),
-                st.protocol.take(),
-                st.transport.take(),
-                st.last_peer.take(),
-                std::mem::take(&mut st.queue),
-            )
-        };
-        let closed = match &taken.0 {
-            Some(sock) => sock.bind(py).call_method0("close").map(drop),
-            None => Ok(()),
-        };
-        drop(taken);
-        lost.and(closed)
     }
 }
 
@@ -338,48 +235,31 @@ impl PyDatagramCore {
         address: Option<Py<PyAny>>,
         connected: bool,
     ) -> PyResult<Self> {
-        let fd: i64 = sock.call_method0("fileno")?.extract()?;
-        let fd = RawFd::try_from(fd)
-            .ok()
-            .filter(|fd| *fd >= 0)
-            .ok_or_else(|| errors::invalid_fd(fd))?;
+        let base = CoreBase::new(event_loop, sock)?;
         Ok(PyDatagramCore {
-            event_loop: event_loop.unbind(),
-            fd,
+            base,
             address: address.filter(|a| a.bind(sock.py()).is_truthy().unwrap_or(true)),
             connected,
             state: crate::ffi::GilCell::new(DatagramState {
-                sock: Some(sock.clone().unbind()),
-                transport: Some(transport.clone().unbind()),
-                protocol: Some(protocol.clone().unbind()),
+                common: CoreCommon::new(sock, transport, Some(protocol), Lifecycle::new(false)),
                 queue: VecDeque::new(),
                 queued: 0,
                 flow: Flow::new(WaterMarks::default()),
-                flags: super::ReadFlags::default(),
-                conn_lost: 0,
                 last_peer: None,
             }),
         })
-    }
-
-    fn _start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let reading = slf.get().state.borrow_mut(slf.py()).flags.is_reading();
-        if reading {
-            Self::watch(slf, Side::Read, slf.as_any())?;
-        }
-        Ok(())
     }
 
     /// The reader callback: one datagram to `datagram_received(data, addr)`.
     fn __call__(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        if this.state.borrow_mut(py).conn_lost > 0 {
+        if this.state.borrow_mut(py).common.life.is_lost() {
             return Ok(());
         }
         let mut from = SockAddr::default();
         let read = with_scratch(MAX_SIZE, |buf| {
-            recv_from(this.fd, buf, &mut from).map(|n| PyBytes::new(py, &buf[..n]))
+            recv_from(this.base.fd, buf, &mut from).map(|n| PyBytes::new(py, &buf[..n]))
         });
         let data = match read {
             Ok(data) => data,
@@ -391,7 +271,7 @@ impl PyDatagramCore {
             None => {
                 let err =
                     PyValueError::new_err("unsupported address family of a datagram's sender");
-                return Self::fatal_error(slf, err, "Fatal read error on datagram transport");
+                return lifecycle::fatal_error(slf, err, "Fatal read error on datagram transport");
             }
         };
         let Some(protocol) = this.protocol(py) else {
@@ -438,17 +318,16 @@ impl PyDatagramCore {
             (None, None) => none,
         };
         let mut st = this.state.borrow_mut(py);
-        if st.conn_lost > 0 && this.address.is_some() {
-            let warn = st.conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES;
-            st.conn_lost += 1;
-            drop(st);
-            if warn {
+        // asyncio drops (and counts) writes after the loss only with a fixed address.
+        if this.address.is_some() && st.common.life.is_lost() {
+            if let Write::Drop { warn: true } = st.common.life.write() {
+                drop(st);
                 asyncio_logger(py)?
                     .call_method1("warning", ("socket.send() raised exception.",))?;
             }
             return Ok(());
         }
-        if st.sock.is_none() {
+        if st.common.sock.is_none() {
             return Ok(()); // the socket is closed: nothing may be sent on its number
         }
         if st.queue.is_empty() {
@@ -474,127 +353,14 @@ impl PyDatagramCore {
         this.flow(py, event)
     }
 
-    fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        let lost_now = {
-            let mut st = this.state.borrow_mut(py);
-            if st.flags.closing {
-                return Ok(());
-            }
-            st.flags.closing = true;
-            let lost_now = st.queue.is_empty();
-            if lost_now {
-                st.conn_lost += 1;
-            }
-            lost_now
-        };
-        this.unwatch(py, Side::Read)?;
-        if lost_now {
-            this.unwatch(py, Side::Write)?;
-            Self::schedule_connection_lost(slf, py.None())?;
-        }
-        Ok(())
-    }
-
-    fn abort(slf: &Bound<'_, Self>) -> PyResult<()> {
-        Self::force_close(slf, slf.py().None())
-    }
-
-    #[pyo3(signature = (exc = None))]
-    fn _force_close(slf: &Bound<'_, Self>, exc: Option<Py<PyAny>>) -> PyResult<()> {
-        let exc = exc.unwrap_or_else(|| slf.py().None());
-        Self::force_close(slf, exc)
-    }
-
-    fn is_closing(&self, py: Python<'_>) -> bool {
-        self.state.borrow_mut(py).flags.closing
-    }
-
-    fn is_reading(&self, py: Python<'_>) -> bool {
-        self.state.borrow_mut(py).flags.is_reading()
-    }
-
-    /// True when the reading state changed.
-    fn pause_reading(&self, py: Python<'_>) -> PyResult<bool> {
-        if !self.state.borrow_mut(py).flags.pause() {
-            return Ok(false);
-        }
-        self.unwatch(py, Side::Read)?;
-        Ok(true)
-    }
-
-    fn resume_reading(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        if !slf.get().state.borrow_mut(slf.py()).flags.resume() {
-            return Ok(false);
-        }
-        Self::watch(slf, Side::Read, slf.as_any())?;
-        Ok(true)
-    }
-
-    fn get_write_buffer_size(&self, py: Python<'_>) -> usize {
-        self.state.borrow_mut(py).queued
-    }
-
-    fn get_write_buffer_limits(&self, py: Python<'_>) -> (usize, usize) {
-        let marks = self.state.borrow_mut(py).flow.marks();
-        (marks.low, marks.high)
-    }
-
-    #[pyo3(signature = (high = None, low = None))]
-    fn set_write_buffer_limits(
-        &self,
-        py: Python<'_>,
-        high: Option<&Bound<'_, PyAny>>,
-        low: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        let marks = super::water_marks(high, low)?;
-        let event = {
-            let mut st = self.state.borrow_mut(py);
-            let size = st.queued;
-            st.flow.set_marks(marks, size)
-        };
-        self.flow(py, event)
-    }
-
-    #[getter]
-    fn protocol_paused(&self, py: Python<'_>) -> bool {
-        self.state.borrow_mut(py).flow.is_paused()
-    }
-
-    fn set_protocol(&self, py: Python<'_>, protocol: Py<PyAny>) {
-        let old = self.state.borrow_mut(py).protocol.replace(protocol);
-        drop(old);
-    }
-
-    fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
-        self.protocol(py).unwrap_or_else(|| py.None())
-    }
-
-    /// Whether a writer callback is registered (the queue is not empty).
-    fn is_writing(&self, py: Python<'_>) -> bool {
-        !self.state.borrow_mut(py).queue.is_empty()
-    }
-
-    /// The socket while the transport owns it, else None.
-    #[pyo3(name = "sock")]
-    fn py_sock(&self, py: Python<'_>) -> Py<PyAny> {
-        self.sock(py).unwrap_or_else(|| py.None())
-    }
-
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.event_loop)?;
+        visit.call(&self.base.event_loop)?;
         if let Some(address) = &self.address {
             visit.call(address)?;
         }
         // Never held while Python code runs (see `StreamCore`).
         if let Some(st) = self.state.traverse_borrow(&visit) {
-            for obj in [&st.sock, &st.transport, &st.protocol]
-                .into_iter()
-                .flatten()
-            {
-                visit.call(obj)?;
-            }
+            st.common.traverse(&visit)?;
             for (data, addr) in &st.queue {
                 visit.call(data)?;
                 visit.call(addr)?;
@@ -609,8 +375,8 @@ impl PyDatagramCore {
     fn __clear__(&self, py: Python<'_>) {
         let taken = self.state.try_borrow_mut(py).map(|mut st| {
             (
-                st.transport.take(),
-                st.protocol.take(),
+                st.common.transport.take(),
+                st.common.protocol.take(),
                 st.last_peer.take(),
                 std::mem::take(&mut st.queue),
             )
@@ -618,3 +384,61 @@ impl PyDatagramCore {
         drop(taken);
     }
 }
+
+impl LifecycleCore for PyDatagramCore {
+    const LOST_STEP: Step = Step::DatagramLost;
+
+    fn base(&self) -> &CoreBase {
+        &self.base
+    }
+
+    fn common<R>(&self, py: Python<'_>, f: impl FnOnce(&mut CoreCommon) -> R) -> R {
+        f(&mut self.state.borrow_mut(py).common)
+    }
+
+    fn replace_protocol(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = protocol.py();
+        let old = self
+            .state
+            .borrow_mut(py)
+            .common
+            .protocol
+            .replace(protocol.clone().unbind());
+        drop(old);
+        Ok(())
+    }
+
+    fn queued(&self, py: Python<'_>) -> usize {
+        self.state.borrow_mut(py).queued
+    }
+
+    fn marks(&self, py: Python<'_>) -> WaterMarks {
+        self.state.borrow_mut(py).flow.marks()
+    }
+
+    fn flow_paused(&self, py: Python<'_>) -> bool {
+        self.state.borrow_mut(py).flow.is_paused()
+    }
+
+    fn set_marks(&self, py: Python<'_>, marks: WaterMarks) -> FlowEvent {
+        let mut st = self.state.borrow_mut(py);
+        let size = st.queued;
+        st.flow.set_marks(marks, size)
+    }
+
+    /// The queue is not empty (a writer callback is registered).
+    fn is_writing(&self, py: Python<'_>) -> bool {
+        !self.state.borrow_mut(py).queue.is_empty()
+    }
+
+    fn discard_writes(&self, py: Python<'_>) -> bool {
+        let dropped = {
+            let mut st = self.state.borrow_mut(py);
+            st.queued = 0;
+            std::mem::take(&mut st.queue)
+        };
+        !dropped.is_empty()
+    }
+}
+
+lifecycle::lifecycle_methods!(PyDatagramCore);

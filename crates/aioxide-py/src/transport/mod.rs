@@ -11,6 +11,7 @@
 //! and readiness callbacks and deferred steps are `CoreStep`s (`step.rs`).
 
 pub mod datagram;
+mod lifecycle;
 mod step;
 pub mod stream;
 mod stream_io;
@@ -23,7 +24,7 @@ use std::os::fd::RawFd;
 
 pub(crate) use step::CoreStep;
 
-use aioxide_core::stream::{FlowEvent, WaterMarks};
+use aioxide_core::transport::{FlowEvent, WaterMarks};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PySystemExit, PyValueError};
 use pyo3::prelude::*;
 
@@ -185,35 +186,6 @@ pub(crate) fn report_core_fatal(
     Ok(exc.unbind())
 }
 
-/// The reading and closing state every transport core keeps, with asyncio's rules.
-#[derive(Debug, Default)]
-pub(crate) struct ReadFlags {
-    /// `close()`/`abort()` began (or the connection was lost).
-    pub closing: bool,
-    /// `pause_reading()` is in force.
-    pub paused: bool,
-}
-
-impl ReadFlags {
-    pub fn is_reading(&self) -> bool {
-        !self.paused && !self.closing
-    }
-
-    /// `pause_reading()`: true when reading stops now.
-    pub fn pause(&mut self) -> bool {
-        let changed = self.is_reading();
-        self.paused |= changed;
-        changed
-    }
-
-    /// `resume_reading()`: true when reading starts again now.
-    pub fn resume(&mut self) -> bool {
-        let changed = self.paused && !self.closing;
-        self.paused &= !changed;
-        changed
-    }
-}
-
 /// Tell `protocol` about a flow event (`pause_writing()`/`resume_writing()`); if that
 /// raises, the error goes to the loop's exception handler, as asyncio does.
 pub(crate) fn notify_flow(
@@ -250,7 +222,7 @@ pub(crate) fn water_marks(
     high: Option<&Bound<'_, PyAny>>,
     low: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<WaterMarks> {
-    water_marks_or(high, low, aioxide_core::stream::DEFAULT_HIGH)
+    water_marks_or(high, low, aioxide_core::transport::DEFAULT_HIGH)
 }
 
 /// `water_marks` with another default high-water mark.

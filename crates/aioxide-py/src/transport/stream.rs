@@ -11,13 +11,14 @@
 
 use std::os::fd::RawFd;
 
-use aioxide_core::stream::{FlowEvent, WaterMarks, WriteBuffer};
 use aioxide_core::sys::socket;
+use aioxide_core::transport::{FlowEvent, Lifecycle, WaterMarks, Write, WriteBuffer};
 use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
 
+use super::lifecycle::{self, CoreBase, CoreCommon, LifecycleCore};
 use super::step::{CoreStep, Step};
 use super::PeerGone;
 use crate::errors;
@@ -26,26 +27,16 @@ use crate::event_loop::PyLoopCore;
 use crate::sockets::Source;
 use crate::stdlib;
 
-/// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
-
 pub(crate) struct StreamState {
-    /// The socket object; `None` once the connection is lost and the socket closed.
-    pub sock: Option<Py<PyAny>>,
-    pub transport: Option<Py<PyAny>>,
-    pub protocol: Option<Py<PyAny>>,
+    /// The socket, transport, protocol and lifecycle. A pipe drops writes once closing.
+    pub common: CoreCommon,
     /// `protocol.data_received`, looked up once per protocol.
     pub data_received: Option<Py<PyAny>>,
     /// The protocol is an `asyncio.BufferedProtocol`.
     pub buffered: bool,
     pub buf: WriteBuffer,
-    pub flags: super::ReadFlags,
     /// `write_eof()` was called.
     pub eof: bool,
-    pub conn_lost: u32,
-    /// Writes a closing pipe dropped. asyncio counts them in `_conn_lost` (for the
-    /// warning after repeated writes) without stopping the flush; here they are apart.
-    pub dropped_writes: u32,
     /// A writer callback is registered (the buffer is not empty).
     pub writing: bool,
     /// Resolved when the buffer is empty (`sendfile` waits for it before it takes over).
@@ -57,8 +48,7 @@ pub(crate) struct StreamState {
 
 #[pyclass(module = "aioxide._aioxide", name = "StreamCore", frozen)]
 pub struct PyStreamCore {
-    pub(crate) event_loop: Py<PyLoopCore>,
-    pub(crate) fd: RawFd,
+    base: CoreBase,
     /// A pipe transport's core (`read`/`write` instead of `recv`/`send`).
     pub(crate) pipe: bool,
     pub(crate) state: crate::ffi::GilCell<StreamState>,
@@ -134,25 +124,25 @@ impl PyStreamCore {
     /// One read of the descriptor.
     pub(crate) fn source(&self) -> Source {
         if self.pipe {
-            Source::Other(self.fd)
+            Source::Other(self.base.fd)
         } else {
-            Source::Socket(self.fd)
+            Source::Socket(self.base.fd)
         }
     }
 
     pub(crate) fn read_fd(&self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.pipe {
-            socket::read(self.fd, buf)
+            socket::read(self.base.fd, buf)
         } else {
-            socket::recv(self.fd, buf)
+            socket::recv(self.base.fd, buf)
         }
     }
 
     fn write_fd(&self, buf: &[u8]) -> std::io::Result<usize> {
         if self.pipe {
-            socket::write(self.fd, buf)
+            socket::write(self.base.fd, buf)
         } else {
-            socket::send(self.fd, buf)
+            socket::send(self.base.fd, buf)
         }
     }
 
@@ -165,97 +155,9 @@ impl PyStreamCore {
         }
     }
 
-    /// The Python transport, while the core has one.
-    pub(crate) fn transport(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let st = self.state.borrow_mut(py);
-        st.transport.as_ref().map(|t| t.clone_ref(py))
-    }
-
-    /// The protocol, while the core has one.
-    pub(crate) fn protocol(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let st = self.state.borrow_mut(py);
-        st.protocol.as_ref().map(|p| p.clone_ref(py))
-    }
-
-    pub(crate) fn loop_<'py>(&self, py: Python<'py>) -> &Bound<'py, PyLoopCore> {
-        self.event_loop.bind(py)
-    }
-
-    pub(crate) fn unwatch(&self, py: Python<'_>, side: Side) -> PyResult<()> {
-        super::unwatch_fd(self.loop_(py), side, self.fd)
-    }
-
-    /// Register `callback` (called with no arguments) for `side` of the descriptor.
-    pub(crate) fn watch(
-        slf: &Bound<'_, Self>,
-        side: Side,
-        callback: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        super::watch_fd(slf.get().loop_(slf.py()), side, slf.get().fd, callback)
-    }
-
     pub(crate) fn watch_write(slf: &Bound<'_, Self>) -> PyResult<()> {
         let callback = CoreStep::new(slf, Step::WriteReady)?;
         Self::watch(slf, Side::Write, callback.as_any())
-    }
-
-    /// The core object itself is the reader callback (its `__call__`).
-    pub(crate) fn watch_read(slf: &Bound<'_, Self>) -> PyResult<()> {
-        Self::watch(slf, Side::Read, slf.as_any())
-    }
-
-    /// asyncio's `_fatal_error`: report (see `super::report_fatal`), then force-close.
-    pub(crate) fn fatal_error(slf: &Bound<'_, Self>, err: PyErr, message: &str) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        let gone = if this.pipe {
-            PeerGone::Eio
-        } else {
-            PeerGone::AnyOsError
-        };
-        let (transport, protocol) = (this.transport(py), this.protocol(py));
-        let exc =
-            super::report_core_fatal(this.loop_(py), transport, protocol, err, message, gone)?;
-        Self::force_close(slf, exc)
-    }
-
-    /// Tell the protocol about a flow event (see `super::notify_flow`).
-    pub(crate) fn flow(&self, py: Python<'_>, event: FlowEvent) -> PyResult<()> {
-        let event_loop = self.loop_(py).as_any();
-        super::notify_flow(event_loop, self.protocol(py), self.transport(py), event)
-    }
-
-    /// asyncio's `_force_close`: drop the buffer, stop reading and writing, and call
-    /// `connection_lost(exc)` on the next iteration.
-    pub(crate) fn force_close(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        let (drop_writer, drop_reader) = {
-            let mut st = this.state.borrow_mut(py);
-            if st.conn_lost > 0 {
-                return Ok(());
-            }
-            let drop_writer = st.writing;
-            st.buf.clear();
-            st.writing = false;
-            // A closing write pipe still watches its descriptor for the reader going away.
-            let drop_reader = !st.flags.closing || this.pipe;
-            st.flags.closing = true;
-            st.conn_lost += 1;
-            (drop_writer, drop_reader)
-        };
-        if drop_writer {
-            this.unwatch(py, Side::Write)?;
-        }
-        if drop_reader {
-            this.unwatch(py, Side::Read)?;
-        }
-        Self::schedule_connection_lost(slf, exc)
-    }
-
-    pub(crate) fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
-        let step = CoreStep::new(slf, Step::StreamLost)?;
-        super::schedule_connection_lost(slf.get().loop_(slf.py()), step, exc)
     }
 
     fn set_protocol_inner(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -273,7 +175,7 @@ impl PyStreamCore {
             let mut st = self.state.borrow_mut(py);
             st.buffered = buffered;
             let old_cb = std::mem::replace(&mut st.data_received, data_received);
-            let old = st.protocol.replace(protocol.clone().unbind());
+            let old = st.common.protocol.replace(protocol.clone().unbind());
             (old, old_cb)
         };
         drop(old);
@@ -297,26 +199,16 @@ impl PyStreamCore {
         pipe: bool,
         on_lost: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        let fd: i64 = sock.call_method0("fileno")?.extract()?;
-        let fd = RawFd::try_from(fd)
-            .ok()
-            .filter(|fd| *fd >= 0)
-            .ok_or_else(|| errors::invalid_fd(fd))?;
+        let base = CoreBase::new(event_loop, sock)?;
         let core = PyStreamCore {
-            event_loop: event_loop.unbind(),
-            fd,
+            base,
             pipe,
             state: crate::ffi::GilCell::new(StreamState {
-                sock: Some(sock.clone().unbind()),
-                transport: Some(transport.clone().unbind()),
-                protocol: None,
+                common: CoreCommon::new(sock, transport, None, Lifecycle::new(pipe)),
                 data_received: None,
                 buffered: false,
                 buf: WriteBuffer::new(WaterMarks::default()),
-                flags: super::ReadFlags::default(),
                 eof: false,
-                conn_lost: 0,
-                dropped_writes: 0,
                 writing: false,
                 empty_waiter: None,
                 on_lost: on_lost.filter(|f| !f.is_none(sock.py())),
@@ -328,25 +220,10 @@ impl PyStreamCore {
 
     #[getter]
     fn fd(&self) -> RawFd {
-        self.fd
+        self.base.fd
     }
 
     /// The protocol was told to pause writing and not yet to resume.
-    #[getter]
-    fn protocol_paused(&self, py: Python<'_>) -> bool {
-        self.state.borrow_mut(py).buf.is_paused()
-    }
-
-    /// Start reading (scheduled right after `connection_made`); nothing if the transport
-    /// was paused or closed meanwhile (asyncio's `_add_reader`).
-    fn _start_reading(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let reading = slf.get().state.borrow_mut(slf.py()).flags.is_reading();
-        if reading {
-            Self::watch_read(slf)?;
-        }
-        Ok(())
-    }
-
     fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
@@ -373,14 +250,7 @@ impl PyStreamCore {
             return Ok(());
         }
         // asyncio's pipes also drop data written once they are closing.
-        let dropping = this.pipe && st.flags.closing;
-        if st.conn_lost > 0 || dropping {
-            let warn = st.conn_lost + st.dropped_writes >= LOG_THRESHOLD_FOR_CONNLOST_WRITES;
-            if st.conn_lost > 0 {
-                st.conn_lost += 1;
-            } else {
-                st.dropped_writes += 1;
-            }
+        if let Write::Drop { warn } = st.common.life.write() {
             drop(st);
             if warn {
                 let message = if this.pipe {
@@ -395,7 +265,7 @@ impl PyStreamCore {
         if let Some(err) = unsendable {
             drop(st);
             let message = format!("Fatal write error on {} transport", this.kind());
-            return Self::fatal_error(slf, err, &message);
+            return lifecycle::fatal_error(slf, err, &message);
         }
         let mut rest = bytes;
         if st.buf.is_empty() {
@@ -406,7 +276,7 @@ impl PyStreamCore {
                 Err(e) => {
                     drop(st);
                     let message = format!("Fatal write error on {} transport", this.kind());
-                    return Self::fatal_error(slf, errors::os_error(e), &message);
+                    return lifecycle::fatal_error(slf, errors::os_error(e), &message);
                 }
             }
         }
@@ -430,16 +300,16 @@ impl PyStreamCore {
         let this = slf.get();
         if this.pipe {
             // A pipe has no half-close: its end of stream is closing the descriptor.
-            return Self::close(slf);
+            return lifecycle::close(slf);
         }
         let mut st = this.state.borrow_mut(slf.py());
-        if st.flags.closing || st.eof {
+        if st.common.life.is_closing() || st.eof {
             return Ok(());
         }
         st.eof = true;
         if st.buf.is_empty() {
             drop(st);
-            socket::shutdown_write(this.fd).map_err(errors::os_error)?;
+            socket::shutdown_write(this.base.fd).map_err(errors::os_error)?;
         }
         Ok(())
     }
@@ -448,118 +318,10 @@ impl PyStreamCore {
         true
     }
 
-    fn is_closing(&self, py: Python<'_>) -> bool {
-        self.state.borrow_mut(py).flags.closing
-    }
-
-    pub(crate) fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        let this = slf.get();
-        let lost_now = {
-            let mut st = this.state.borrow_mut(py);
-            if st.flags.closing {
-                return Ok(());
-            }
-            st.flags.closing = true;
-            let lost_now = st.buf.is_empty();
-            if lost_now {
-                st.conn_lost += 1;
-                st.writing = false;
-            }
-            lost_now
-        };
-        // A write pipe with data still to flush keeps watching for its reader going away.
-        if lost_now || !this.pipe {
-            this.unwatch(py, Side::Read)?;
-        }
-        if lost_now {
-            this.unwatch(py, Side::Write)?;
-            Self::schedule_connection_lost(slf, py.None())?;
-        }
-        Ok(())
-    }
-
-    #[pyo3(signature = (exc = None))]
-    fn _force_close(slf: &Bound<'_, Self>, exc: Option<Py<PyAny>>) -> PyResult<()> {
-        let exc = exc.unwrap_or_else(|| slf.py().None());
-        Self::force_close(slf, exc)
-    }
-
-    fn abort(slf: &Bound<'_, Self>) -> PyResult<()> {
-        Self::force_close(slf, slf.py().None())
-    }
-
-    fn is_reading(&self, py: Python<'_>) -> bool {
-        self.state.borrow_mut(py).flags.is_reading()
-    }
-
-    /// True when the reading state changed (the caller logs it in debug mode).
-    fn pause_reading(&self, py: Python<'_>) -> PyResult<bool> {
-        if !self.state.borrow_mut(py).flags.pause() {
-            return Ok(false);
-        }
-        self.unwatch(py, Side::Read)?;
-        Ok(true)
-    }
-
-    fn resume_reading(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        if !slf.get().state.borrow_mut(slf.py()).flags.resume() {
-            return Ok(false);
-        }
-        Self::watch_read(slf)?;
-        Ok(true)
-    }
-
-    fn get_write_buffer_size(&self, py: Python<'_>) -> usize {
-        self.state.borrow_mut(py).buf.len()
-    }
-
-    /// `(low, high)`, as asyncio returns them.
-    fn get_write_buffer_limits(&self, py: Python<'_>) -> (usize, usize) {
-        let marks = self.state.borrow_mut(py).buf.marks();
-        (marks.low, marks.high)
-    }
-
-    #[pyo3(signature = (high = None, low = None))]
-    fn set_write_buffer_limits(
-        &self,
-        py: Python<'_>,
-        high: Option<&Bound<'_, PyAny>>,
-        low: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        let marks = super::water_marks(high, low)?;
-        let event = self.state.borrow_mut(py).buf.set_marks(marks);
-        self.flow(py, event)
-    }
-
-    fn set_protocol(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.set_protocol_inner(protocol)
-    }
-
-    fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
-        let st = self.state.borrow_mut(py);
-        st.protocol
-            .as_ref()
-            .map_or_else(|| py.None(), |p| p.clone_ref(py))
-    }
-
-    /// Whether a writer callback is registered (for the transport's repr).
-    fn is_writing(&self, py: Python<'_>) -> bool {
-        self.state.borrow_mut(py).writing
-    }
-
-    /// The socket while the transport owns it, else None.
-    fn sock(&self, py: Python<'_>) -> Py<PyAny> {
-        let st = self.state.borrow_mut(py);
-        st.sock
-            .as_ref()
-            .map_or_else(|| py.None(), |s| s.clone_ref(py))
-    }
-
     /// Let go of the socket without closing it (what `transport._pipe = None` means to
     /// code written for asyncio's pipe transports: the caller closed it already).
     fn _forget_sock(&self, py: Python<'_>) {
-        let old = self.state.borrow_mut(py).sock.take();
+        let old = self.state.borrow_mut(py).common.sock.take();
         drop(old);
     }
 
@@ -569,7 +331,7 @@ impl PyStreamCore {
         if self.state.borrow_mut(py).empty_waiter.is_some() {
             return Err(PyRuntimeError::new_err("Empty waiter is already set"));
         }
-        let waiter = self.loop_(py).call_method0("create_future")?;
+        let waiter = self.event_loop(py).call_method0("create_future")?;
         let empty = {
             let mut st = self.state.borrow_mut(py);
             st.empty_waiter = Some(waiter.clone().unbind());
@@ -587,20 +349,14 @@ impl PyStreamCore {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.event_loop)?;
+        visit.call(&self.base.event_loop)?;
         // Never held while Python code runs, so it is free whenever the collector runs;
         // skip rather than block if that invariant were ever broken.
         if let Some(st) = self.state.traverse_borrow(&visit) {
-            for obj in [
-                &st.sock,
-                &st.transport,
-                &st.protocol,
-                &st.data_received,
-                &st.empty_waiter,
-                &st.on_lost,
-            ]
-            .into_iter()
-            .flatten()
+            st.common.traverse(&visit)?;
+            for obj in [&st.data_received, &st.empty_waiter, &st.on_lost]
+                .into_iter()
+                .flatten()
             {
                 visit.call(obj)?;
             }
@@ -611,8 +367,8 @@ impl PyStreamCore {
     fn __clear__(&self, py: Python<'_>) {
         let taken = self.state.try_borrow_mut(py).map(|mut st| {
             (
-                st.transport.take(),
-                st.protocol.take(),
+                st.common.transport.take(),
+                st.common.protocol.take(),
                 st.data_received.take(),
                 st.empty_waiter.take(),
                 st.on_lost.take(),
@@ -621,3 +377,59 @@ impl PyStreamCore {
         drop(taken);
     }
 }
+
+impl LifecycleCore for PyStreamCore {
+    const LOST_STEP: Step = Step::StreamLost;
+
+    fn base(&self) -> &CoreBase {
+        &self.base
+    }
+
+    fn common<R>(&self, py: Python<'_>, f: impl FnOnce(&mut CoreCommon) -> R) -> R {
+        f(&mut self.state.borrow_mut(py).common)
+    }
+
+    fn replace_protocol(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.set_protocol_inner(protocol)
+    }
+
+    fn queued(&self, py: Python<'_>) -> usize {
+        self.state.borrow_mut(py).buf.len()
+    }
+
+    fn marks(&self, py: Python<'_>) -> WaterMarks {
+        self.state.borrow_mut(py).buf.marks()
+    }
+
+    fn flow_paused(&self, py: Python<'_>) -> bool {
+        self.state.borrow_mut(py).buf.is_paused()
+    }
+
+    fn set_marks(&self, py: Python<'_>, marks: WaterMarks) -> FlowEvent {
+        self.state.borrow_mut(py).buf.set_marks(marks)
+    }
+
+    fn is_writing(&self, py: Python<'_>) -> bool {
+        self.state.borrow_mut(py).writing
+    }
+
+    fn discard_writes(&self, py: Python<'_>) -> bool {
+        let mut st = self.state.borrow_mut(py);
+        st.buf.clear();
+        std::mem::take(&mut st.writing)
+    }
+
+    fn reads_while_closing(&self) -> bool {
+        self.pipe
+    }
+
+    fn peer_gone(&self) -> PeerGone {
+        if self.pipe {
+            PeerGone::Eio
+        } else {
+            PeerGone::AnyOsError
+        }
+    }
+}
+
+lifecycle::lifecycle_methods!(PyStreamCore);

@@ -9,7 +9,7 @@ use aioxide_core::sys::socket;
 use pyo3::exceptions::{PyBrokenPipeError, PyRuntimeError};
 use pyo3::prelude::*;
 
-use super::must_propagate;
+use super::lifecycle::{self, LifecycleCore};
 use super::step::{CoreStep, Step};
 use super::stream::PyStreamCore;
 use crate::errors;
@@ -42,18 +42,15 @@ impl PyStreamCore {
     /// anything else a fatal transport error. (asyncio's pipe transports let it reach the
     /// loop's exception handler as an error of the callback, and stay open.)
     fn protocol_failed(slf: &Bound<'_, Self>, err: PyErr, message: &str) -> PyResult<()> {
-        if slf.get().pipe || must_propagate(slf.py(), &err) {
+        if slf.get().pipe {
             return Err(err);
         }
-        Self::fatal_error(slf, err, message)
+        lifecycle::fatal_error(slf, err, message)
     }
 
     fn read_error(slf: &Bound<'_, Self>, err: PyErr) -> PyResult<()> {
-        if must_propagate(slf.py(), &err) {
-            return Err(err);
-        }
         let message = format!("Fatal read error on {} transport", slf.get().kind());
-        Self::fatal_error(slf, err, &message)
+        lifecycle::fatal_error(slf, err, &message)
     }
 
     fn read_data(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -170,7 +167,7 @@ impl PyStreamCore {
     }
 
     fn close_from_eof(slf: &Bound<'_, Self>) -> PyResult<()> {
-        Self::close(slf)
+        lifecycle::close(slf)
     }
 
     /// A read pipe's end of stream, asyncio's way: stop reading, then on the next
@@ -180,23 +177,23 @@ impl PyStreamCore {
         let this = slf.get();
         let protocol = {
             let mut st = this.state.borrow_mut(py);
-            st.flags.closing = true;
-            st.protocol.as_ref().map(|p| p.clone_ref(py))
+            st.common.life.begin_closing();
+            st.common.protocol.as_ref().map(|p| p.clone_ref(py))
         };
         this.unwatch(py, Side::Read)?;
         if let Some(protocol) = protocol {
             let eof_received = protocol
                 .bind(py)
                 .getattr(pyo3::intern!(py, "eof_received"))?;
-            this.loop_(py)
+            this.event_loop(py)
                 .call_method1(pyo3::intern!(py, "call_soon"), (eof_received,))?;
         }
-        Self::schedule_connection_lost(slf, py.None())
+        lifecycle::schedule_connection_lost(slf, py.None())
     }
 
     /// In debug mode, log `message` (with the transport as `%r`) at `level`.
     fn debug_log(&self, py: Python<'_>, level: &str, message: &str) -> PyResult<()> {
-        if !self.loop_(py).call_method0("get_debug")?.is_truthy()? {
+        if !self.event_loop(py).call_method0("get_debug")?.is_truthy()? {
             return Ok(());
         }
         let transport = self.transport(py);
@@ -219,7 +216,7 @@ impl PyStreamCore {
                 .into_any()
                 .unbind()
         };
-        Self::force_close(slf, exc)
+        lifecycle::force_close(slf, exc)
     }
 
     /// The writer callback: flush the backlog; when it is gone, stop watching, wake a
@@ -227,10 +224,10 @@ impl PyStreamCore {
     pub(crate) fn write_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let fd = this.fd;
+        let fd = this.fd();
         let flushed = {
             let mut st = this.state.borrow_mut(py);
-            if st.conn_lost > 0 || st.buf.is_empty() {
+            if st.common.life.is_lost() || st.buf.is_empty() {
                 return Ok(());
             }
             st.buf.flush_with(|bufs| socket::writev(fd, bufs))
@@ -248,7 +245,7 @@ impl PyStreamCore {
                 let err = errors::os_error(e);
                 let exc = err.value(py).clone();
                 let message = format!("Fatal write error on {} transport", this.kind());
-                Self::fatal_error(slf, err, &message)?;
+                lifecycle::fatal_error(slf, err, &message)?;
                 if let Some(waiter) = waiter {
                     waiter.bind(py).call_method1("set_exception", (exc,))?;
                 }
@@ -265,7 +262,7 @@ impl PyStreamCore {
             st.writing = false;
             (
                 st.empty_waiter.as_ref().map(|w| w.clone_ref(py)),
-                st.flags.closing,
+                st.common.life.is_closing(),
                 st.eof,
             )
         };
@@ -285,42 +282,23 @@ impl PyStreamCore {
     }
 
     /// `protocol.connection_lost(exc)`, then close the socket and drop every reference
-    /// (the transport and protocol cycle ends here).
+    /// (see `lifecycle::call_connection_lost`); then fail a sendfile waiting for the
+    /// buffer to empty, and call `on_lost` (a server's accounting).
     pub(crate) fn call_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         let py = slf.py();
-        let this = slf.get();
-        let protocol = {
-            let st = this.state.borrow_mut(py);
-            if st.sock.is_none() {
-                return Ok(());
-            }
-            st.protocol.as_ref().map(|p| p.clone_ref(py))
-        };
-        let lost = match &protocol {
-            Some(p) => p
-                .bind(py)
-                .call_method1(pyo3::intern!(py, "connection_lost"), (exc,))
-                .map(drop),
-            None => Ok(()),
-        };
-        let (sock, old) = {
+        let release = |this: &Self| {
             let mut st = this.state.borrow_mut(py);
             (
-                st.sock.take(),
-                (
-                    st.protocol.take(),
-                    st.data_received.take(),
-                    st.empty_waiter.take(),
-                    st.transport.take(),
-                    st.on_lost.take(),
-                ),
+                st.data_received.take(),
+                st.empty_waiter.take(),
+                st.on_lost.take(),
             )
         };
-        let closed = match sock {
-            Some(sock) => sock.bind(py).call_method0("close").map(drop),
-            None => Ok(()),
+        let Some((result, (data_received, waiter, on_lost))) =
+            lifecycle::call_connection_lost(slf, exc, release)
+        else {
+            return Ok(());
         };
-        let waiter = old.2;
         if let Some(waiter) = &waiter {
             let w = waiter.bind(py);
             if !w.call_method0("done")?.is_truthy()? {
@@ -329,12 +307,12 @@ impl PyStreamCore {
                 w.call_method1("set_exception", (err.value(py),))?;
             }
         }
-        let detached = match &old.4 {
+        let detached = match &on_lost {
             Some(on_lost) => on_lost.bind(py).call0().map(drop),
             None => Ok(()),
         };
-        drop((old.0, old.1, old.3, old.4, waiter));
-        lost.and(closed).and(detached)
+        drop((data_received, on_lost, waiter));
+        result.and(detached)
     }
 }
 
@@ -356,7 +334,7 @@ impl PyStreamCore {
     fn __call__(slf: &Bound<'_, Self>) -> PyResult<()> {
         let buffered = {
             let st = slf.get().state.borrow_mut(slf.py());
-            if st.conn_lost > 0 {
+            if st.common.life.is_lost() {
                 return Ok(());
             }
             st.buffered
@@ -372,7 +350,14 @@ impl PyStreamCore {
     /// or hang-up) once the reader has gone, which is noticed without writing. Scheduled
     /// after `connection_made`; nothing if the transport closed meanwhile.
     fn _watch_peer_close(slf: &Bound<'_, Self>) -> PyResult<()> {
-        if slf.get().state.borrow_mut(slf.py()).flags.closing {
+        if slf
+            .get()
+            .state
+            .borrow_mut(slf.py())
+            .common
+            .life
+            .is_closing()
+        {
             return Ok(());
         }
         let callback = CoreStep::new(slf, Step::PeerClosed)?;

@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 
-use aioxide_core::stream::WaterMarks;
+use aioxide_core::transport::{Lifecycle, WaterMarks};
 use pyo3::prelude::*;
 
 use pyo3::types::PyDict;
@@ -87,7 +87,8 @@ pub(crate) struct TlsState {
     /// Application data not yet taken by `SSLObject.write`, and its size in bytes.
     pub backlog: VecDeque<Py<PyAny>>,
     pub backlog_size: usize,
-    pub conn_lost: u32,
+    /// The loss and the writes dropped after closing began (the phase says closing).
+    pub life: Lifecycle,
     pub eof_received: bool,
     /// The transport underneath asked us to pause writing.
     pub ssl_writing_paused: bool,
@@ -345,7 +346,7 @@ impl PyTlsCore {
                 waiter,
                 backlog: VecDeque::new(),
                 backlog_size: 0,
-                conn_lost: 0,
+                life: Lifecycle::new(false),
                 eof_received: false,
                 ssl_writing_paused: false,
                 app_reading_paused: false,

@@ -17,9 +17,6 @@ use crate::stdlib::{asyncio_logger, ssl_errors};
 /// ciphertext is waiting (`read_copied`).
 const READ_SIZE: usize = 16 * 1024;
 
-/// asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
-
 impl PyTlsCore {
     /// asyncio's `except Exception` around reading and writing: an `Exception` is fatal
     /// to the connection; `BaseException`s (cancellation, `KeyboardInterrupt`) propagate.
@@ -45,12 +42,7 @@ impl PyTlsCore {
         let this = slf.get();
         let phase = this.phase(py);
         if phase.is_closing() {
-            let warn = {
-                let mut st = this.st(py);
-                let warn = st.conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES;
-                st.conn_lost += 1;
-                warn
-            };
+            let warn = this.st(py).life.count_dropped();
             if warn {
                 asyncio_logger(py)?.call_method1("warning", ("SSL connection is closed",))?;
             }

@@ -225,7 +225,7 @@ impl PyTlsCore {
         let (lost_call, old, timers) = {
             let mut st = this.st(py);
             st.backlog_size = 0;
-            st.conn_lost += 1;
+            st.life.lose();
             st.face_closed = true;
             let lost_call = if st.phase != Phase::Handshake
                 && matches!(st.app_state, AppState::Made | AppState::Eof)
