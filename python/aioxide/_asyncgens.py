@@ -4,24 +4,12 @@
 from __future__ import annotations
 
 import warnings
-import weakref
 from asyncio import tasks
 
 
 class AsyncGenMixin:
-    _asyncgens_shutdown_called = False
-
-    def _init_asyncgens(self) -> None:
-        self.__dict__["_asyncgen_set"] = weakref.WeakSet()
-
-    @property
-    def _asyncgens(self) -> weakref.WeakSet:
-        """Async generators first iterated on this loop and not finalized yet (created on
-        first use, so a subclass that skips ``__init__`` still works)."""
-        agens = self.__dict__.get("_asyncgen_set")
-        if agens is None:
-            agens = self.__dict__["_asyncgen_set"] = weakref.WeakSet()
-        return agens
+    """Over the loop's ``_asyncgens`` (async generators first iterated on it and not
+    finalized yet) and ``_asyncgens_shutdown_called``, both made with the loop."""
 
     def _asyncgen_firstiter_hook(self, agen) -> None:
         if self._asyncgens_shutdown_called:

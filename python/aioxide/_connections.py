@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 import socket
-import weakref
 from asyncio import tasks
 from asyncio.log import logger
 from asyncio.streams import StreamReaderProtocol
 
-from . import _resolve, _tls, _versions
+from . import _resolve, _versions
 from ._socket_fast import NONBLOCK
-from ._transports import SocketTransport
+from ._transports import tls as _tls
+from ._transports.sockets import SocketTransport
 
 
 def _check_ssl_socket(sock) -> None:
@@ -67,17 +67,8 @@ def _buffered_by_stream_reader(protocol) -> bytes:
     reader._buffer.clear()
     return data
 
+
 class ConnectionMixin:
-    # -- descriptors owned by transports ------------------------------------------
-
-    @property
-    def _transports(self):
-        table = self.__dict__.get("_transport_table")
-        if table is None:
-            table = self.__dict__["_transport_table"] = weakref.WeakValueDictionary()
-            self._transport_table_made(table)  # checked natively from now on
-        return table
-
     # -- transports -------------------------------------------------------------------
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):

@@ -1,7 +1,5 @@
-"""Datagram endpoints: ``create_datagram_endpoint`` and its transport, the Python face
-of a native ``DatagramCore`` (which reads each datagram into a reused buffer and builds
-the sender's address in Rust, instead of ``socket.recvfrom(256 KiB)``'s allocation per
-datagram).
+"""Datagram endpoints: ``create_datagram_endpoint``; the transport is in
+``_transports/datagram.py``.
 """
 
 from __future__ import annotations
@@ -9,45 +7,10 @@ from __future__ import annotations
 import os
 import socket
 import stat
-from asyncio import futures, transports, trsock
 from asyncio.log import logger
 
 from . import _resolve, _versions
-from ._aioxide import DatagramCore
-from ._core_transport import CoreBuffer, CoreReading, SocketFace
-
-
-class DatagramTransport(SocketFace, CoreReading, CoreBuffer, transports.Transport,
-                        transports.DatagramTransport):
-    """A UDP or Unix datagram socket (asyncio's ``_SelectorDatagramTransport``, which is
-    an ``asyncio.Transport`` too)."""
-
-    def __init__(self, loop, sock, protocol, address=None, waiter=None, extra=None):
-        super().__init__(extra)
-        self._extra["socket"] = trsock.TransportSocket(sock)
-        for key, getter in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
-            if key not in self._extra:
-                try:
-                    self._extra[key] = getter()
-                except OSError:
-                    self._extra[key] = None
-        self._loop = loop
-        self._sock_fd = sock.fileno()
-        self._address = address
-        core = DatagramCore(loop, sock, self, protocol, address,
-                            connected=bool(self._extra["peername"]))
-        self._core = core
-        # Hot methods: the core's own bound methods, no Python frame per call.
-        self.sendto = core.sendto
-        self.get_write_buffer_size = core.get_write_buffer_size
-        loop._transports[self._sock_fd] = self
-        loop.call_soon(protocol.connection_made, self)
-        loop.call_soon(core._start_reading)
-        if waiter is not None:
-            loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
-
-    def sendto(self, data, addr=None) -> None:
-        self._core.sendto(data, addr)
+from ._transports.datagram import DatagramTransport
 
 
 class DatagramMixin:

@@ -31,7 +31,7 @@ def _describe(key: str, value: Any) -> str:
 
 
 class ExceptionHandlerMixin:
-    _exception_handler: ExceptionHandler | None = None
+    """Over the loop's ``_exception_handler``."""
 
     def set_exception_handler(self, handler: ExceptionHandler | None) -> None:
         if handler is not None and not callable(handler):

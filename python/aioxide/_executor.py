@@ -15,8 +15,7 @@ from asyncio.log import logger
 
 
 class ExecutorMixin:
-    _default_executor: concurrent.futures.ThreadPoolExecutor | None = None
-    _executor_shutdown_called = False
+    """Over the loop's ``_default_executor`` and ``_executor_shutdown_called``."""
 
     def _check_default_executor(self) -> None:
         if self._executor_shutdown_called:

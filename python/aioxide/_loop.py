@@ -1,9 +1,10 @@
 """``aioxide.Loop``: an ``asyncio.AbstractEventLoop`` whose core runs in Rust.
 
 ``LoopCore`` (native) owns the ready queue, the timers, the poller and the iteration
-itself; the mixins add the rest of the API by area. This class is only the lifecycle:
-``run_forever``, ``run_until_complete``, ``close``, debug mode and the fd watchers'
-public names.
+itself; the mixins add the rest of the API by area, over the state ``__new__`` declares
+(plain attributes, and components with logic of their own: ``Signals``, ``Children``).
+This class is only the lifecycle: ``run_forever``, ``run_until_complete``, ``close``,
+debug mode and the fd watchers' public names.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 import warnings
+import weakref
 from asyncio import AbstractEventLoop, base_events, coroutines, events, futures, tasks
 
 from ._aioxide import LoopCore
@@ -24,9 +26,9 @@ from ._executor import ExecutorMixin
 from ._pipes import PipeMixin
 from ._sendfile import SendfileMixin, TransportSendfileMixin
 from ._servers import ServerMixin
-from ._signals import SignalMixin
+from ._signals import SignalMixin, Signals
 from ._sockets import SocketMixin
-from ._subprocess import SubprocessMixin
+from ._subprocess import Children, SubprocessMixin
 
 # Bound at import: a loop closed from __del__ at shutdown may outlive the sys module.
 _is_finalizing = sys.is_finalizing
@@ -84,23 +86,33 @@ class Loop(
     # asyncio's name for the monotonic clock's resolution (read by asyncio's own tests).
     _clock_resolution = time.get_clock_info("monotonic").resolution
 
-    # Defaults for a subclass that does not call ``super().__init__()``.
-    _thread_id: int | None = None
-    _watchdog = None
-    _watchdog_threshold: float | None = None
-    _fs_engine = None  # aioxide.fs's engine for this loop, made on first use
-    _origin_tracking = False
-    _saved_origin_depth: int | None = None
-    slow_callback_duration = 0.1
-
-    def __init__(self) -> None:
+    def __new__(cls, *args, **kwargs):
+        # Every piece of the Python side's state, made with the loop (as uvloop's
+        # ``__cinit__``), so that a subclass that skips ``Loop.__init__`` still has it.
+        self = super().__new__(cls)
         self._thread_id: int | None = None
         self.slow_callback_duration = 0.1
         self._origin_tracking = False
         self._saved_origin_depth: int | None = None
-        self._init_asyncgens()
-        self._init_subprocess()
         self._watchdog = None
+        self._watchdog_threshold: float | None = None
+        self._exception_handler = None
+        self._default_executor = None
+        self._executor_shutdown_called = False
+        self._asyncgens = weakref.WeakSet()
+        self._asyncgens_shutdown_called = False
+        # The descriptors open transports own; raw fd use is checked against it natively.
+        self._transports = weakref.WeakValueDictionary()
+        self._transport_table_made(self._transports)
+        self._unix_server_inodes: dict = {}  # a Unix server's socket -> its path's inode
+        self._signals = Signals(self)
+        self._children = Children(self)
+        # What other parts of aioxide attach to the loop and release on close (the
+        # engine of ``aioxide.fs``): callables, run once by ``close()``.
+        self._close_hooks: list = []
+        return self
+
+    def __init__(self) -> None:
         self._watchdog_threshold = _env_watchdog_threshold()
         self.set_debug(coroutines._is_debug_mode())
 
@@ -191,20 +203,11 @@ class Loop(
         if self._watchdog is not None:
             self._watchdog.stop()
             self._watchdog = None
-        if self._fs_engine is not None:
-            from .fs._engine import release
-
-            release(self, self._fs_engine)
-            self._fs_engine = None
-        if _is_finalizing():
-            if self._signal_handlers:
-                warnings.warn(f"Closing the loop {self!r} on interpreter shutdown stage, "
-                              "skipping signal handlers removal", ResourceWarning, stacklevel=2,
-                              source=self)
-                self._signal_handlers.clear()
-        else:
-            self._close_signals()
-        self._close_children()
+        hooks, self._close_hooks = self._close_hooks, []
+        for hook in hooks:
+            hook()
+        self._signals.close(_is_finalizing())
+        self._children.close()
         self._close_core()
         self._executor_shutdown_called = True
         executor = self._default_executor

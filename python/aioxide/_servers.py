@@ -164,8 +164,7 @@ class ServerMixin:
 
     def _stop_serving(self, sock) -> None:
         self._remove_reader(sock.fileno())
-        unix_inodes = self.__dict__.get("_unix_server_inodes")
-        inode = unix_inodes.pop(sock, None) if unix_inodes else None
+        inode = self._unix_server_inodes.pop(sock, None)
         path = sock.getsockname() if inode is not None else None
         sock.close()
         if path:
@@ -403,7 +402,7 @@ class ServerMixin:
                 except FileNotFoundError:
                     pass
                 else:
-                    self.__dict__.setdefault("_unix_server_inodes", {})[sock] = inode
+                    self._unix_server_inodes[sock] = inode
         return await self._serve([sock], protocol_factory, ssl, backlog,
                                  ssl_handshake_timeout, ssl_shutdown_timeout, start_serving)
 

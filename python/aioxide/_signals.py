@@ -11,6 +11,8 @@ from __future__ import annotations
 import errno
 import signal
 import socket
+import warnings
+import weakref
 from asyncio import coroutines, events
 from asyncio.log import logger
 
@@ -35,26 +37,29 @@ def _clear_wakeup_fd() -> None:
         logger.info("set_wakeup_fd(-1) failed: %s", exc)
 
 
-class SignalMixin:
-    @property
-    def _signal_handlers(self) -> dict:
-        handlers = self.__dict__.get("_signal_handler_table")
-        if handlers is None:
-            handlers = self.__dict__["_signal_handler_table"] = {}
-        return handlers
+class Signals:
+    """The loop's signal handlers (``loop._signals``): the handler of each signal and
+    the socket pair that carries signal numbers to the loop, made on first use."""
 
-    def _signal_socket(self):
-        pair = self.__dict__.get("_signal_pair")
-        if pair is None:
+    def __init__(self, loop) -> None:
+        self._loop_ref = weakref.ref(loop)  # the loop owns this: no cycle through it
+        self.handlers: dict = {}
+        self._pair: tuple[socket.socket, socket.socket] | None = None
+
+    def _loop(self):
+        return self._loop_ref()
+
+    def _wakeup_socket(self) -> socket.socket:
+        if self._pair is None:
             rsock, wsock = socket.socketpair()
             rsock.setblocking(False)
             wsock.setblocking(False)
-            pair = self.__dict__["_signal_pair"] = (rsock, wsock)
-            self._add_reader(rsock.fileno(), self._read_signals)
-        return pair[1]
+            self._pair = (rsock, wsock)
+            self._loop()._add_reader(rsock.fileno(), self._read)
+        return self._pair[1]
 
-    def _read_signals(self) -> None:
-        rsock = self.__dict__["_signal_pair"][0]
+    def _read(self) -> None:
+        rsock = self._pair[0]
         while True:
             try:
                 data = rsock.recv(4096)
@@ -63,35 +68,29 @@ class SignalMixin:
             if not data:
                 return
             for signum in data:
-                self._handle_signal(signum)
+                self._dispatch(signum)
 
-    def _handle_signal(self, sig) -> None:
-        handle = self._signal_handlers.get(sig)
+    def _dispatch(self, sig) -> None:
+        handle = self.handlers.get(sig)
         if handle is None:
             return
         if handle.cancelled():
-            self.remove_signal_handler(sig)
+            self._loop().remove_signal_handler(sig)
         else:
-            self.call_soon(self._run_signal_handle, handle)
+            self._loop().call_soon(_run_signal_handle, handle)
 
-    @staticmethod
-    def _run_signal_handle(handle) -> None:
-        if not handle.cancelled():
-            handle._run()
-
-    def add_signal_handler(self, sig, callback, *args) -> None:
-        """Run ``callback(*args)`` on the loop when signal ``sig`` arrives."""
+    def add(self, sig, callback, args) -> None:
         if coroutines.iscoroutine(callback) or _versions.iscoroutinefunction(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         _check_signal(sig)
-        self._check_closed()
+        self._loop()._check_closed()
         try:
             # Raises ValueError outside the main thread: only that thread may own signals.
-            signal.set_wakeup_fd(self._signal_socket().fileno())
+            signal.set_wakeup_fd(self._wakeup_socket().fileno())
         except (ValueError, OSError) as exc:
             raise RuntimeError(str(exc))  # noqa: B904 (asyncio keeps the cause as context)
-        handlers = self._signal_handlers
-        handlers[sig] = events.Handle(callback, args, self, None)
+        handlers = self.handlers
+        handlers[sig] = events.Handle(callback, args, self._loop(), None)
         try:
             signal.signal(sig, _noop_handler)
             signal.siginterrupt(sig, False)  # SA_RESTART: fewer EINTRs elsewhere
@@ -103,10 +102,9 @@ class SignalMixin:
                 raise RuntimeError(f"sig {sig} cannot be caught")  # noqa: B904 (as asyncio)
             raise
 
-    def remove_signal_handler(self, sig) -> bool:
-        """Remove the handler of ``sig``; True if there was one."""
+    def remove(self, sig) -> bool:
         _check_signal(sig)
-        handlers = self._signal_handlers
+        handlers = self.handlers
         if handlers.pop(sig, None) is None:
             return False
         default = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
@@ -120,12 +118,41 @@ class SignalMixin:
             _clear_wakeup_fd()
         return True
 
-    def _close_signals(self) -> None:
-        """On loop close: drop every handler (main thread) and the socket pair."""
-        for sig in list(self._signal_handlers):
-            self.remove_signal_handler(sig)
-        pair = self.__dict__.pop("_signal_pair", None)
+    def close(self, finalizing: bool) -> None:
+        """On loop close: drop every handler (main thread) and the socket pair. At
+        interpreter shutdown the handlers are only forgotten, with asyncio's warning."""
+        if finalizing:
+            if self.handlers:
+                warnings.warn(f"Closing the loop {self._loop()!r} on interpreter shutdown "
+                              "stage, skipping signal handlers removal", ResourceWarning,
+                              stacklevel=3, source=self._loop())
+                self.handlers.clear()
+            return
+        for sig in list(self.handlers):
+            self._loop().remove_signal_handler(sig)
+        pair, self._pair = self._pair, None
         if pair is not None:
-            self._remove_reader(pair[0].fileno())
+            self._loop()._remove_reader(pair[0].fileno())
             for sock in pair:
                 sock.close()
+
+
+def _run_signal_handle(handle) -> None:
+    if not handle.cancelled():
+        handle._run()
+
+
+class SignalMixin:
+    """The loop's signal API, over its ``Signals``."""
+
+    @property
+    def _signal_handlers(self) -> dict:
+        return self._signals.handlers
+
+    def add_signal_handler(self, sig, callback, *args) -> None:
+        """Run ``callback(*args)`` on the loop when signal ``sig`` arrives."""
+        self._signals.add(sig, callback, args)
+
+    def remove_signal_handler(self, sig) -> bool:
+        """Remove the handler of ``sig``; True if there was one."""
+        return self._signals.remove(sig)

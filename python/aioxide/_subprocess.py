@@ -16,12 +16,14 @@ import contextlib
 import os
 import subprocess
 import threading
-from asyncio import base_subprocess, events
+import weakref
+from asyncio import events
 from asyncio.log import logger
 
 from . import _versions
 from ._aioxide import close_fd, reap_exited
 from ._spawner import Spawn, Spawner, discard_off_loop
+from ._transports.subprocess import SubprocessTransport
 
 
 def _reap(pid: int) -> int:
@@ -39,11 +41,6 @@ def _reaped_elsewhere(pid: int) -> int:
     logger.warning("child process pid %d exit status already read: "
                    " will report returncode 255", pid)
     return 255
-
-
-class SubprocessTransport(base_subprocess.BaseSubprocessTransport):
-    def _start(self, args, shell, stdin, stdout, stderr, bufsize, popen=None):
-        self._proc = popen  # spawned already, off the loop thread (SubprocessMixin._popen)
 
 
 def _explicit_child_watcher():
@@ -76,10 +73,7 @@ def _check_subprocess_args(universal_newlines, bufsize, encoding, errors, text) 
 
 
 class SubprocessMixin:
-    def _init_subprocess(self) -> None:
-        self._spawner: Spawner | None = None  # made on the first spawn
-        self._spawns: set[Spawn] = set()  # handed to the spawner, not yet taken back
-        self._child_pidfds: dict[int, int] = {}  # pidfd -> pid of a child still running
+    """The loop's subprocess API, over its ``Children``."""
 
     async def subprocess_shell(self, protocol_factory, cmd, *, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -118,7 +112,7 @@ class SubprocessMixin:
             if watcher is not None and not watcher.is_active():
                 raise RuntimeError("asyncio.get_child_watcher() is not activated, "
                                    "subprocess support is not installed.")
-            proc = await self._popen(args, dict(
+            proc = await self._children.popen(args, dict(
                 shell=shell, stdin=stdin, stdout=stdout, stderr=stderr,
                 universal_newlines=False, bufsize=bufsize, **kwargs))
             waiter = self.create_future()
@@ -130,9 +124,9 @@ class SubprocessMixin:
                 discard_off_loop(proc)
                 raise
             if watcher is None:
-                self._watch_child(transport.get_pid(), transport)
+                self._children.watch(transport.get_pid(), transport)
             else:
-                watcher.add_child_handler(proc.pid, self._watcher_saw_exit, transport)
+                watcher.add_child_handler(proc.pid, self._children.saw_exit, transport)
             try:
                 await waiter
             except (SystemExit, KeyboardInterrupt):
@@ -143,20 +137,30 @@ class SubprocessMixin:
                 raise
         return transport
 
-    def _watcher_saw_exit(self, pid: int, returncode: int, transport) -> None:
-        """A child watcher's or a waiting thread's report (from another thread)."""
-        if not self.is_closed():
-            self.call_soon_threadsafe(transport._process_exited, returncode)
+
+class Children:
+    """The loop's child processes (``loop._children``): spawns in flight on the spawner
+    threads, and children whose exit is awaited through a pidfd."""
+
+    def __init__(self, loop) -> None:
+        self._loop_ref = weakref.ref(loop)  # the loop owns this: no cycle through it
+        self._spawner: Spawner | None = None  # made on the first spawn
+        self._spawns: set[Spawn] = set()  # handed to the spawner, not yet taken back
+        self._pidfds: dict[int, int] = {}  # pidfd -> pid of a child still running
+
+    def _loop(self):
+        return self._loop_ref()
 
     # -- spawning off the loop thread --------------------------------------------------
 
-    async def _popen(self, args, kwargs) -> subprocess.Popen:
+    async def popen(self, args, kwargs) -> subprocess.Popen:
         """``subprocess.Popen(args, **kwargs)`` on a spawner thread. Cancelled, the child
         is killed and reaped once it exists, and its pipes are closed."""
-        self._check_closed()
-        spawn = Spawn(self.create_future(), args, kwargs)
+        loop = self._loop()
+        loop._check_closed()
+        spawn = Spawn(loop.create_future(), args, kwargs)
         if self._spawner is None:
-            self._spawner = Spawner(self, self._spawned)
+            self._spawner = Spawner(loop, self._spawned)
         self._spawns.add(spawn)
         self._spawner.submit(spawn)
         try:
@@ -193,20 +197,26 @@ class SubprocessMixin:
 
     # -- noticing the exit -------------------------------------------------------------
 
-    def _watch_child(self, pid: int, transport) -> None:
+    def saw_exit(self, pid: int, returncode: int, transport) -> None:
+        """A child watcher's or a waiting thread's report (from another thread)."""
+        loop = self._loop()
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(transport._process_exited, returncode)
+
+    def watch(self, pid: int, transport) -> None:
         try:
             pidfd = os.pidfd_open(pid)
         except (AttributeError, OSError):
-            threading.Thread(target=self._wait_child_thread, args=(pid, transport),
+            threading.Thread(target=self._wait_thread, args=(pid, transport),
                              name=f"aioxide-waitpid-{pid}", daemon=True).start()
             return
-        self._child_pidfds[pidfd] = pid
-        self._add_reader(pidfd, self._child_exited, pidfd, transport)
+        self._pidfds[pidfd] = pid
+        self._loop()._add_reader(pidfd, self._exited, pidfd, transport)
 
-    def _child_exited(self, pidfd: int, transport) -> None:
+    def _exited(self, pidfd: int, transport) -> None:
         # Native calls that keep the GIL (see aioxide-core's sys/process.rs).
-        pid = self._child_pidfds.pop(pidfd)
-        self._remove_reader(pidfd)
+        pid = self._pidfds.pop(pidfd)
+        self._loop()._remove_reader(pidfd)
         try:
             returncode = reap_exited(pidfd, pid)  # its pidfd is readable: it has exited
         except ChildProcessError:
@@ -215,30 +225,29 @@ class SubprocessMixin:
             close_fd(pidfd)  # after the wait, which names the child by it
         transport._process_exited(returncode)
 
-    def _wait_child_thread(self, pid: int, transport) -> None:
-        self._watcher_saw_exit(pid, _reap(pid), transport)
+    def _wait_thread(self, pid: int, transport) -> None:
+        self.saw_exit(pid, _reap(pid), transport)
 
-    def _close_children(self) -> None:
+    def close(self) -> None:
         """On loop close: a spawn still in flight is killed and reaped when it lands. A
         child still running is left alone, but a thread reaps it when it exits (no
         zombie), with asyncio's warning."""
-        if "_spawns" not in self.__dict__:
-            return  # a subclass that skipped Loop.__init__ and never spawned
         for spawn in list(self._spawns):
             self._abandon(spawn)
         if self._spawner is not None:
             self._spawner.shutdown()
             self._spawner = None
-        table, self._child_pidfds = self._child_pidfds, {}
+        table, self._pidfds = self._pidfds, {}
         for pidfd, pid in table.items():
-            self._remove_reader(pidfd)
+            self._loop()._remove_reader(pidfd)
             os.close(pidfd)
-            threading.Thread(target=self._reap_orphan, args=(pid,),
+            threading.Thread(target=_reap_orphan, args=(pid, repr(self._loop())),
                              name=f"aioxide-waitpid-{pid}", daemon=True).start()
 
-    def _reap_orphan(self, pid: int) -> None:
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            return  # collected by someone else
-        logger.warning("Loop %r that handles pid %r is closed", self, pid)
+
+def _reap_orphan(pid: int, loop_repr: str) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        return  # collected by someone else
+    logger.warning("Loop %s that handles pid %r is closed", loop_repr, pid)

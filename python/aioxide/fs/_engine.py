@@ -1,7 +1,8 @@
 """One native ``FsEngine`` per event loop, polled through ``add_reader``.
 
-On the aioxide loop the engine lives on the loop and is released by ``Loop.close``; on
-any other loop it lives in a weak mapping keyed by the loop. The engine's descriptor is
+Engines live in a weak mapping keyed by the loop. An aioxide loop releases its engine
+when it closes (a hook added to its ``_close_hooks``); the loop does not know about
+``aioxide.fs``. The engine's descriptor is
 an eventfd that io_uring and the worker pool signal when requests finish; the reader
 callback (``FsEngine.reap``) resolves their futures on the loop thread.
 """
@@ -9,12 +10,13 @@ callback (``FsEngine.reap``) resolves their futures on the loop thread.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import weakref
 
 from .._aioxide import FsEngine
 
-_foreign: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_engines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _dead():
@@ -34,10 +36,10 @@ def _setting() -> str:
 def _attach(loop: asyncio.AbstractEventLoop) -> FsEngine:
     engine = FsEngine(_setting())
     loop.add_reader(engine.fileno(), engine.reap)
-    if hasattr(loop, "_fs_engine"):
-        loop._fs_engine = engine
-    else:
-        _foreign[loop] = engine
+    _engines[loop] = engine
+    hooks = getattr(loop, "_close_hooks", None)
+    if hooks is not None:
+        hooks.append(functools.partial(_release_on_close, weakref.ref(loop), engine))
     return engine
 
 
@@ -48,10 +50,7 @@ def engine_for(loop: asyncio.AbstractEventLoop) -> FsEngine:
         engine = _last[1]()
         if engine is not None and not engine.stale:
             return engine
-    if hasattr(loop, "_fs_engine"):
-        engine = loop._fs_engine
-    else:
-        engine = _foreign.get(loop)
+    engine = _engines.get(loop)
     if engine is None or engine.stale:
         if loop.is_closed():
             raise RuntimeError("Event loop is closed")
@@ -71,6 +70,14 @@ def release(loop: asyncio.AbstractEventLoop, engine: FsEngine) -> None:
         except Exception:  # noqa: BLE001 - the loop may already have dropped its poller
             pass
     engine.close()
+
+
+def _release_on_close(loop_ref, engine: FsEngine) -> None:
+    loop = loop_ref()
+    if loop is not None:
+        if _engines.get(loop) is engine:
+            del _engines[loop]
+        release(loop, engine)
 
 
 def current() -> tuple[asyncio.AbstractEventLoop, FsEngine]:

@@ -1,6 +1,6 @@
 //! `TLSCore`: the TLS record layer. It is the protocol of the transport underneath (a
 //! native socket transport, or any transport `start_tls` is given) and the core of the
-//! TLS transport the application sees (the Python face in `_tls.py`).
+//! TLS transport the application sees (the Python face in `_transports/tls.py`).
 //!
 //! Ciphertext goes through the stdlib's `ssl.MemoryBIO` pair and `SSLObject`, so any
 //! `ssl.SSLContext` works; the state machine that drives them (handshake, reads, writes,

@@ -1,5 +1,5 @@
 //! The application's side of `TLSCore`: the transport API its Python face
-//! (`SSLTransport` in `_tls.py`) forwards to, with `_SSLProtocolTransport`'s semantics.
+//! (`SSLTransport` in `_transports/tls.py`) forwards to, with `_SSLProtocolTransport`'s semantics.
 
 use pyo3::exceptions::{PyNotImplementedError, PyTypeError};
 use pyo3::prelude::*;

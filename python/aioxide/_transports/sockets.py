@@ -5,16 +5,16 @@ combined with a native base class, so a transport is this thin ``asyncio.Transpo
 subclass around a native core that owns the state and does the I/O. The hot methods
 (``write``, ``writelines``) are the core's own bound methods, set on the instance, so a
 write costs no Python frame. What stays here is construction, sendfile support and the
-server bookkeeping (the shared parts are in ``_core_transport``).
+server bookkeeping (the shared parts are in ``base``).
 """
 
 from __future__ import annotations
 
 from asyncio import constants, futures, transports, trsock
 
-from ._aioxide import StreamCore
-from ._core_transport import CoreReading, CoreWriting, SocketFace
-from ._socket_fast import set_nodelay
+from .._aioxide import StreamCore
+from .._socket_fast import set_nodelay
+from .base import CoreReading, CoreWriting, SocketFace
 
 
 class SocketTransport(SocketFace, CoreReading, CoreWriting, transports.Transport):

@@ -13,7 +13,7 @@ import ssl
 import warnings
 from asyncio import constants, transports
 
-from ._aioxide import TLSCore
+from .._aioxide import TLSCore
 
 
 def _default_context(server_side: bool, server_hostname) -> ssl.SSLContext:
