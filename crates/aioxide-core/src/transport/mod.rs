@@ -4,8 +4,10 @@
 //! the bindings turn them into `connection_lost`, `pause_writing` and `resume_writing`
 //! calls.
 
+mod datagram_queue;
 mod lifecycle;
 mod write_buffer;
 
+pub use datagram_queue::DatagramQueue;
 pub use lifecycle::{Close, ForceClose, Lifecycle, Write, LOG_THRESHOLD_FOR_CONNLOST_WRITES};
 pub use write_buffer::{Flow, FlowEvent, WaterMarks, WriteBuffer, DEFAULT_HIGH};

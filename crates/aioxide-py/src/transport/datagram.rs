@@ -8,17 +8,16 @@
 //! object per datagram.) Write path: a connected socket sends with `send(2)` directly,
 //! and so does `sendto(data)` with no address; `sendto` to an address goes through the
 //! socket's own `sendto`, which parses every address form Python accepts. What the
-//! kernel refuses for now waits in a queue of `(bytes, address)` flushed when the socket
-//! is writable, with asyncio's water marks.
+//! kernel refuses for now waits in a queue of `(bytes, address)` (aioxide-core's
+//! `DatagramQueue`) flushed when the socket is writable, with asyncio's water marks.
 //!
 //! Locking follows `StreamCore`'s rule: `state` is never borrowed while Python code runs.
 
-use std::collections::VecDeque;
 use std::io::ErrorKind;
 
 use aioxide_core::sys::sockaddr::{recv_from, SockAddr};
 use aioxide_core::sys::socket;
-use aioxide_core::transport::{Flow, FlowEvent, Lifecycle, WaterMarks, Write};
+use aioxide_core::transport::{DatagramQueue, FlowEvent, Lifecycle, WaterMarks, Write};
 use pyo3::exceptions::{
     PyBlockingIOError, PyBufferError, PyInterruptedError, PyOSError, PyValueError,
 };
@@ -41,9 +40,7 @@ const MAX_SIZE: usize = 256 * 1024;
 struct DatagramState {
     common: CoreCommon,
     /// Datagrams the kernel did not take yet, with their addresses (or None).
-    queue: VecDeque<(Py<PyBytes>, Py<PyAny>)>,
-    queued: usize,
-    flow: Flow,
+    queue: DatagramQueue<(Py<PyBytes>, Py<PyAny>)>,
     /// The last sender's address, raw and as a Python object.
     last_peer: Option<(Vec<u8>, Py<PyAny>)>,
 }
@@ -165,32 +162,20 @@ impl PyDatagramCore {
         let py = slf.py();
         let this = slf.get();
         loop {
-            let Some((data, addr)) = ({
-                let mut st = this.state.borrow_mut(py);
-                let item = st.queue.pop_front();
-                if let Some((data, _)) = &item {
-                    st.queued -= data.bind(py).as_bytes().len();
-                }
-                item
-            }) else {
+            let Some((data, addr)) = this.state.borrow_mut(py).queue.pop() else {
                 break;
             };
             match this.send_one(py, data.bind(py), addr.bind(py)) {
                 Ok(()) => {}
                 Err(SendError::WouldBlock) => {
-                    let mut st = this.state.borrow_mut(py);
-                    st.queued += data.bind(py).as_bytes().len();
-                    st.queue.push_front((data, addr));
+                    let size = data.bind(py).as_bytes().len();
+                    this.state.borrow_mut(py).queue.unpop((data, addr), size);
                     break;
                 }
                 Err(err) => return Self::send_failed(slf, err),
             }
         }
-        let event = {
-            let mut st = this.state.borrow_mut(py);
-            let size = st.queued;
-            st.flow.shrank(size)
-        };
+        let event = this.state.borrow_mut(py).queue.settle();
         this.flow(py, event)?; // resume_writing() may queue more
         let closing = {
             let st = this.state.borrow_mut(py);
@@ -210,7 +195,7 @@ impl PyDatagramCore {
     pub(crate) fn call_connection_lost(slf: &Bound<'_, Self>, exc: Py<PyAny>) -> PyResult<()> {
         let release = |this: &Self| {
             let mut st = this.state.borrow_mut(slf.py());
-            (st.last_peer.take(), std::mem::take(&mut st.queue))
+            (st.last_peer.take(), st.queue.take())
         };
         match lifecycle::call_connection_lost(slf, exc, release) {
             Some((result, own)) => {
@@ -242,9 +227,7 @@ impl PyDatagramCore {
             connected,
             state: crate::ffi::GilCell::new(DatagramState {
                 common: CoreCommon::new(sock, transport, Some(protocol), Lifecycle::new(false)),
-                queue: VecDeque::new(),
-                queued: 0,
-                flow: Flow::new(WaterMarks::default()),
+                queue: DatagramQueue::new(WaterMarks::default()),
                 last_peer: None,
             }),
         })
@@ -345,10 +328,8 @@ impl PyDatagramCore {
             }
             st = this.state.borrow_mut(py);
         }
-        st.queued += data.as_bytes().len();
-        st.queue.push_back((data.unbind(), addr.unbind()));
-        let size = st.queued;
-        let event = st.flow.grew(size);
+        let size = data.as_bytes().len();
+        let event = st.queue.push((data.unbind(), addr.unbind()), size);
         drop(st);
         this.flow(py, event)
     }
@@ -361,7 +342,7 @@ impl PyDatagramCore {
         // Never held while Python code runs (see `StreamCore`).
         if let Some(st) = self.state.traverse_borrow(&visit) {
             st.common.traverse(&visit)?;
-            for (data, addr) in &st.queue {
+            for (data, addr) in st.queue.iter() {
                 visit.call(data)?;
                 visit.call(addr)?;
             }
@@ -378,7 +359,7 @@ impl PyDatagramCore {
                 st.common.transport.take(),
                 st.common.protocol.take(),
                 st.last_peer.take(),
-                std::mem::take(&mut st.queue),
+                st.queue.take(),
             )
         });
         drop(taken);
@@ -409,21 +390,19 @@ impl LifecycleCore for PyDatagramCore {
     }
 
     fn queued(&self, py: Python<'_>) -> usize {
-        self.state.borrow_mut(py).queued
+        self.state.borrow_mut(py).queue.len()
     }
 
     fn marks(&self, py: Python<'_>) -> WaterMarks {
-        self.state.borrow_mut(py).flow.marks()
+        self.state.borrow_mut(py).queue.marks()
     }
 
     fn flow_paused(&self, py: Python<'_>) -> bool {
-        self.state.borrow_mut(py).flow.is_paused()
+        self.state.borrow_mut(py).queue.is_paused()
     }
 
     fn set_marks(&self, py: Python<'_>, marks: WaterMarks) -> FlowEvent {
-        let mut st = self.state.borrow_mut(py);
-        let size = st.queued;
-        st.flow.set_marks(marks, size)
+        self.state.borrow_mut(py).queue.set_marks(marks)
     }
 
     /// The queue is not empty (a writer callback is registered).
@@ -432,11 +411,7 @@ impl LifecycleCore for PyDatagramCore {
     }
 
     fn discard_writes(&self, py: Python<'_>) -> bool {
-        let dropped = {
-            let mut st = self.state.borrow_mut(py);
-            st.queued = 0;
-            std::mem::take(&mut st.queue)
-        };
+        let dropped = self.state.borrow_mut(py).queue.take();
         !dropped.is_empty()
     }
 }
