@@ -123,7 +123,7 @@ def test_the_shared_transport_lifecycle_is_written_once():
         "schedule_connection_lost", "is_closing", "is_reading", "pause_reading",
         "resume_reading", "_start_reading", "get_write_buffer_size",
         "get_write_buffer_limits", "set_write_buffer_limits", "protocol_paused",
-        "get_protocol", "set_protocol", "watch", "watch_read", "unwatch", "flow",
+        "get_protocol", "set_protocol", "watch_step", "watch_read", "unwatch", "flow",
         "transport", "protocol", "sock", "event_loop",
     }
     assert operations <= _rust_fn_names(RUST / "transport" / "lifecycle.rs")

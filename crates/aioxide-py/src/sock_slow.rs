@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 
 use pyo3::types::{PyMemoryView, PySlice};
 
+use crate::event_loop::handle_args::NativeCall;
 use crate::event_loop::watchers::Side;
 use crate::event_loop::PyLoopCore;
 use crate::ffi::GilCell;
@@ -185,6 +186,7 @@ pub(crate) fn start<'py>(
     }
     let fd: RawFd = sock.call_method0(pyo3::intern!(py, "fileno"))?.extract()?;
     let step = step.into_any();
-    PyLoopCore::watch_until_done(event_loop, (side, sock, fd), &fut, step, false)?;
+    let call: NativeCall = |step| step.cast::<SlowStep>()?.get().__call__(step.py());
+    PyLoopCore::watch_until_done(event_loop, (side, sock, fd), &fut, (step, call), false)?;
     Ok(Slow::Waiting(fut))
 }

@@ -14,10 +14,11 @@ use std::os::fd::RawFd;
 use aioxide_core::sys::socket;
 use pyo3::prelude::*;
 
-use pyo3::types::{PyBytes, PyInt, PyTuple};
+use pyo3::types::{PyBytes, PyInt};
 
 use crate::errors;
 use crate::event_loop::handle::PyHandle;
+use crate::event_loop::handle_args::{HandleArgs, NativeCall};
 use crate::event_loop::watchers::{FdOf, Side};
 use crate::event_loop::PyLoopCore;
 use crate::ffi;
@@ -271,17 +272,17 @@ impl PyLoopCore {
         slf: &Bound<'_, Self>,
         (side, sock, fd): (Side, &Bound<'_, PyAny>, RawFd),
         fut: &Bound<'_, PyAny>,
-        step: Bound<'_, PyAny>,
+        (step, call): (Bound<'_, PyAny>, NativeCall),
         park: bool,
     ) -> PyResult<()> {
         let py = slf.py();
-        let args = PyTuple::empty(py);
+        let args = HandleArgs::Native(call);
         let of = if park {
             FdOf::Socket(sock)
         } else {
             FdOf::Number
         };
-        let handle = Self::add_watcher_fd_for(slf, side, fd, &step, &args, of)?;
+        let handle = Self::add_watcher_fd_for(slf, side, fd, &step, args, of)?;
         let unwatch = Unwatch {
             event_loop: slf.clone().unbind(),
             handle,
@@ -356,7 +357,8 @@ impl PyLoopCore {
             },
         )?;
         let step = step.into_bound(py).into_any();
-        Self::watch_until_done(slf, (Side::Read, sock, fd), &fut, step, true)?;
+        let call: NativeCall = |step| step.cast::<RecvStep>()?.get().__call__(step.py());
+        Self::watch_until_done(slf, (Side::Read, sock, fd), &fut, (step, call), true)?;
         Ok(fut.unbind())
     }
 
@@ -384,7 +386,8 @@ impl PyLoopCore {
         };
         let step = Py::new(py, step)?;
         let step = step.into_bound(py).into_any();
-        Self::watch_until_done(slf, (Side::Write, sock, fd), &fut, step, true)?;
+        let call: NativeCall = |step| step.cast::<SendStep>()?.get().__call__(step.py());
+        Self::watch_until_done(slf, (Side::Write, sock, fd), &fut, (step, call), true)?;
         Ok(Some(fut.unbind()))
     }
 }

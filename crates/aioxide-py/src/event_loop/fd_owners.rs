@@ -1,18 +1,28 @@
 //! Descriptors owned by transports: raw use of one (`add_reader`, `sock_recv`, ...) while
 //! its transport is open is refused, as asyncio refuses it. The table is the loop's
-//! `_transports` (a `WeakValueDictionary` made on the first transport), handed over once.
+//! `_transports`, a `WeakValueDictionary` handed over once when the loop is made. The
+//! check reads its `data` dict directly (fd -> weak reference), with no Python frame:
+//! `sock_recv` and `sock_sendall` make it on every call.
 
 use pyo3::exceptions::{PyAttributeError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyInt;
+use pyo3::types::{PyDict, PyInt};
 
 use super::PyLoopCore;
 
 #[pymethods]
 impl PyLoopCore {
-    /// The Python side made its table of descriptors owned by transports.
-    fn _transport_table_made(&self, py: Python<'_>, table: Py<PyAny>) {
-        let old = self.transport_table.borrow_mut(py).replace(table);
+    /// The Python side made its table of descriptors owned by transports: kept as the
+    /// `WeakValueDictionary`'s `data` dict when it has one.
+    fn _transport_table_made(&self, table: &Bound<'_, PyAny>) {
+        let kept = match table.getattr(pyo3::intern!(table.py(), "data")) {
+            Ok(data) if data.is_exact_instance_of::<PyDict>() => data,
+            _ => table.clone(),
+        };
+        let old = self
+            .transport_table
+            .borrow_mut(table.py())
+            .replace(kept.unbind());
         drop(old);
     }
 
@@ -35,6 +45,10 @@ impl PyLoopCore {
             return Ok(());
         };
         let table = table.bind(py);
+        let weak = table.cast::<PyDict>().ok();
+        if weak.is_some_and(|d| d.is_empty()) {
+            return Ok(()); // no transport: nothing to refuse
+        }
         let fileno = if fd.is_instance_of::<PyInt>() {
             fd.clone()
         } else {
@@ -54,7 +68,14 @@ impl PyLoopCore {
                 Err(e) => return Err(e),
             }
         };
-        let transport = table.call_method1(pyo3::intern!(py, "get"), (fileno,))?;
+        let transport = match weak {
+            // `WeakValueDictionary.get`: the weak reference, called; None once dead.
+            Some(data) => match data.get_item(&fileno)? {
+                Some(weakref) => weakref.call0()?,
+                None => return Ok(()),
+            },
+            None => table.call_method1(pyo3::intern!(py, "get"), (fileno,))?,
+        };
         if transport.is_none()
             || transport
                 .call_method0(pyo3::intern!(py, "is_closing"))?

@@ -5,14 +5,23 @@
 //! are kept as the object itself: no tuple is made for them when the handle is created,
 //! none is freed after it ran, and the call passes the object straight through. Other
 //! counts keep the tuple. `Handle._args` is always a tuple, as in asyncio.
+//!
+//! A watcher of aioxide's own (a transport core's readiness, a socket step) has no
+//! arguments but a `NativeCall`: the handle calls a Rust function on the callback
+//! object instead of going through the Python call protocol.
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use pyo3::{PyTraverseError, PyVisit};
 
+/// A Rust function that runs a native callback object (checking its type first).
+pub type NativeCall = for<'py> fn(&Bound<'py, PyAny>) -> PyResult<()>;
+
 pub enum HandleArgs {
     One(Py<PyAny>),
     Tuple(Py<PyTuple>),
+    /// No arguments; the callback is run by this function.
+    Native(NativeCall),
 }
 
 /// [`HandleArgs`] copied out of a handle for one call (bound references, which are
@@ -20,6 +29,7 @@ pub enum HandleArgs {
 pub enum BoundArgs<'py> {
     One(Bound<'py, PyAny>),
     Tuple(Bound<'py, PyTuple>),
+    Native(Python<'py>, NativeCall),
 }
 
 impl HandleArgs {
@@ -37,6 +47,7 @@ impl HandleArgs {
         match self {
             HandleArgs::One(arg) => BoundArgs::One(arg.bind(py).clone()),
             HandleArgs::Tuple(args) => BoundArgs::Tuple(args.bind(py).clone()),
+            HandleArgs::Native(call) => BoundArgs::Native(py, *call),
         }
     }
 
@@ -44,6 +55,7 @@ impl HandleArgs {
         match self {
             HandleArgs::One(arg) => visit.call(arg),
             HandleArgs::Tuple(args) => visit.call(args),
+            HandleArgs::Native(_) => Ok(()),
         }
     }
 
@@ -52,6 +64,7 @@ impl HandleArgs {
         match self {
             HandleArgs::One(arg) => arg.drop_ref(py),
             HandleArgs::Tuple(args) => args.drop_ref(py),
+            HandleArgs::Native(_) => {}
         }
     }
 }
@@ -63,6 +76,7 @@ impl<'py> BoundArgs<'py> {
             BoundArgs::One(arg) => callback.call1((arg,)),
             BoundArgs::Tuple(args) if args.is_empty() => callback.call0(),
             BoundArgs::Tuple(args) => callback.call1(args),
+            BoundArgs::Native(py, call) => call(callback).map(|()| py.None().into_bound(*py)),
         }
     }
 
@@ -71,6 +85,7 @@ impl<'py> BoundArgs<'py> {
         match self {
             BoundArgs::One(arg) => PyTuple::new(arg.py(), [arg]),
             BoundArgs::Tuple(args) => Ok(args.clone()),
+            BoundArgs::Native(py, _) => Ok(PyTuple::empty(*py)),
         }
     }
 }

@@ -106,10 +106,11 @@ impl PyLoopCore {
         } else {
             FdOf::Object(fileobj)
         };
-        Self::add_watcher_fd_for(slf, side, fd, callback, args, of)
+        Self::add_watcher_fd_for(slf, side, fd, callback, HandleArgs::from_tuple(args), of)
     }
 
-    /// Watch `fd` on `side` with a new handle for `callback(*args)`, replacing (and
+    /// Watch `fd` on `side` with a new handle for `callback(*args)` (or the callback's
+    /// `HandleArgs::Native` call), replacing (and
     /// cancelling) the previous watcher of that side. `of` says what `fd` was just read
     /// from: if this iteration parked a watcher of the same side for that very object
     /// (see [`park_watcher_fd`](Self::park_watcher_fd)), its registration is taken back
@@ -119,13 +120,13 @@ impl PyLoopCore {
         side: Side,
         fd: RawFd,
         callback: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
+        args: HandleArgs,
         of: FdOf<'_, '_>,
     ) -> PyResult<Py<PyHandle>> {
         let py = slf.py();
         let this = slf.get();
         this.check_closed()?;
-        let handle = Self::new_handle(slf, callback, HandleArgs::from_tuple(args), None)?;
+        let handle = Self::new_handle(slf, callback, args, None)?;
         let reactor = this.reactor()?;
         let (replaced, unparked) = {
             let mut st = this.state.borrow_mut(py);

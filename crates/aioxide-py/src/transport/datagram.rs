@@ -25,9 +25,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::lifecycle::{self, CoreBase, CoreCommon, LifecycleCore};
-use super::step::{CoreStep, Step};
+use super::step::Step;
 use super::stream::{copied_bytes, data_bytes, StdlibCheck};
 use crate::errors;
+use crate::event_loop::handle_args::NativeCall;
 use crate::event_loop::watchers::Side;
 use crate::event_loop::PyLoopCore;
 use crate::sock_addr::address_object;
@@ -321,8 +322,7 @@ impl PyDatagramCore {
             match this.send_one(py, &data, &addr) {
                 Ok(()) => return Ok(()),
                 Err(SendError::WouldBlock) => {
-                    let callback = CoreStep::new(slf, Step::SendtoReady)?;
-                    Self::watch(slf, Side::Write, callback.as_any())?;
+                    Self::watch_step(slf, Side::Write, Step::SendtoReady)?;
                 }
                 Err(err) => return Self::send_failed(slf, err),
             }
@@ -368,6 +368,7 @@ impl PyDatagramCore {
 
 impl LifecycleCore for PyDatagramCore {
     const LOST_STEP: Step = Step::DatagramLost;
+    const READY: NativeCall = |core| Self::__call__(core.cast()?);
 
     fn base(&self) -> &CoreBase {
         &self.base

@@ -12,6 +12,7 @@ use pyo3::PyClass;
 
 use super::step::{CoreStep, Step};
 use super::PeerGone;
+use crate::event_loop::handle_args::NativeCall;
 use crate::event_loop::watchers::Side;
 use crate::event_loop::PyLoopCore;
 
@@ -90,6 +91,8 @@ pub(crate) trait LifecycleCore:
 {
     /// The step that calls `connection_lost(exc)` on this core.
     const LOST_STEP: Step;
+    /// The reader callback as a Rust call: the core is registered and this runs it.
+    const READY: NativeCall;
 
     fn base(&self) -> &CoreBase;
     fn common<R>(&self, py: Python<'_>, f: impl FnOnce(&mut CoreCommon) -> R) -> R;
@@ -141,15 +144,30 @@ pub(crate) trait LifecycleCore:
         self.common(py, |c| c.sock.as_ref().map(|s| s.clone_ref(py)))
     }
 
-    /// Register the core itself (its `__call__`) as the reader callback.
+    /// Register the core itself as the reader callback, run by `READY`.
     fn watch_read(slf: &Bound<'_, Self>) -> PyResult<()> {
-        Self::watch(slf, Side::Read, slf.as_any())
+        let this = slf.get();
+        super::watch_fd(
+            this.event_loop(slf.py()),
+            Side::Read,
+            this.fd(),
+            slf.as_any(),
+            Self::READY,
+        )
     }
 
-    /// Register `callback` (called with no arguments) for `side` of the descriptor.
-    fn watch(slf: &Bound<'_, Self>, side: Side, callback: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Register `step` of this core for `side` of the descriptor.
+    fn watch_step(slf: &Bound<'_, Self>, side: Side, step: Step) -> PyResult<()> {
+        let callback = CoreStep::new(slf, step)?;
         let this = slf.get();
-        super::watch_fd(this.event_loop(slf.py()), side, this.fd(), callback)
+        let event_loop = this.event_loop(slf.py());
+        super::watch_fd(
+            event_loop,
+            side,
+            this.fd(),
+            callback.as_any(),
+            CoreStep::fire,
+        )
     }
 
     fn unwatch(&self, py: Python<'_>, side: Side) -> PyResult<()> {

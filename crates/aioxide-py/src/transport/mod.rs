@@ -28,8 +28,9 @@ use aioxide_core::transport::{FlowEvent, WaterMarks};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PySystemExit, PyValueError};
 use pyo3::prelude::*;
 
-use pyo3::types::{PyDict, PyInt, PyTuple};
+use pyo3::types::{PyDict, PyInt};
 
+use crate::event_loop::handle_args::{HandleArgs, NativeCall};
 use crate::event_loop::watchers::{FdOf, Side};
 use crate::event_loop::PyLoopCore;
 use crate::stdlib;
@@ -61,15 +62,17 @@ pub(crate) fn deliver_data(
     callback.call1((data,)).map(drop)
 }
 
-/// Register `callback` (called with no arguments) for `side` of `fd`.
+/// Register `callback`, a native object that `call` runs, for `side` of `fd`: the loop
+/// calls `call(callback)`, a Rust call, in the handle's context.
 pub(crate) fn watch_fd(
     event_loop: &Bound<'_, PyLoopCore>,
     side: Side,
     fd: RawFd,
     callback: &Bound<'_, PyAny>,
+    call: NativeCall,
 ) -> PyResult<()> {
-    let empty = PyTuple::empty(event_loop.py());
-    PyLoopCore::add_watcher_fd_for(event_loop, side, fd, callback, &empty, FdOf::Number).map(drop)
+    let args = HandleArgs::Native(call);
+    PyLoopCore::add_watcher_fd_for(event_loop, side, fd, callback, args, FdOf::Number).map(drop)
 }
 
 pub(crate) fn unwatch_fd(

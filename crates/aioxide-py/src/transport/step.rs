@@ -60,12 +60,14 @@ impl CoreStep {
         let core = core.as_any().clone().unbind();
         Bound::new(py, CoreStep { core, step })
     }
-}
 
-#[pymethods]
-impl CoreStep {
-    #[pyo3(signature = (*args))]
-    fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<()> {
+    /// A watcher's call of a step (see `HandleArgs::Native`): no arguments.
+    pub(crate) fn fire(step: &Bound<'_, PyAny>) -> PyResult<()> {
+        let empty = PyTuple::empty(step.py());
+        step.cast::<CoreStep>()?.get().run(step.py(), &empty)
+    }
+
+    fn run(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<()> {
         let core = self.core.bind(py);
         let exc = || -> PyResult<Py<PyAny>> { Ok(args.get_item(0)?.unbind()) };
         match self.step {
@@ -79,6 +81,14 @@ impl CoreStep {
             Step::HandshakeTimeout => PyTlsCore::check_handshake_timeout(core.cast()?),
             Step::ShutdownTimeout => PyTlsCore::check_shutdown_timeout(core.cast()?),
         }
+    }
+}
+
+#[pymethods]
+impl CoreStep {
+    #[pyo3(signature = (*args))]
+    fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.run(py, args)
     }
 
     #[getter]

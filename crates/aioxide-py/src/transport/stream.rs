@@ -19,9 +19,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
 
 use super::lifecycle::{self, CoreBase, CoreCommon, LifecycleCore};
-use super::step::{CoreStep, Step};
+use super::step::Step;
 use super::PeerGone;
 use crate::errors;
+use crate::event_loop::handle_args::NativeCall;
 use crate::event_loop::watchers::Side;
 use crate::event_loop::PyLoopCore;
 use crate::sockets::Source;
@@ -156,8 +157,7 @@ impl PyStreamCore {
     }
 
     pub(crate) fn watch_write(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let callback = CoreStep::new(slf, Step::WriteReady)?;
-        Self::watch(slf, Side::Write, callback.as_any())
+        Self::watch_step(slf, Side::Write, Step::WriteReady)
     }
 
     fn set_protocol_inner(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -380,6 +380,7 @@ impl PyStreamCore {
 
 impl LifecycleCore for PyStreamCore {
     const LOST_STEP: Step = Step::StreamLost;
+    const READY: NativeCall = |core| Self::__call__(core.cast()?);
 
     fn base(&self) -> &CoreBase {
         &self.base

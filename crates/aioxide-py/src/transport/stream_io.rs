@@ -10,7 +10,7 @@ use pyo3::exceptions::{PyBrokenPipeError, PyRuntimeError};
 use pyo3::prelude::*;
 
 use super::lifecycle::{self, LifecycleCore};
-use super::step::{CoreStep, Step};
+use super::step::Step;
 use super::stream::PyStreamCore;
 use crate::errors;
 use crate::event_loop::watchers::Side;
@@ -331,7 +331,7 @@ fn not_writable(buf: &Bound<'_, PyAny>) -> PyErr {
 #[pymethods]
 impl PyStreamCore {
     /// The reader callback: one read, delivered to the protocol.
-    fn __call__(slf: &Bound<'_, Self>) -> PyResult<()> {
+    pub(crate) fn __call__(slf: &Bound<'_, Self>) -> PyResult<()> {
         let buffered = {
             let st = slf.get().state.borrow_mut(slf.py());
             if st.common.life.is_lost() {
@@ -360,7 +360,6 @@ impl PyStreamCore {
         {
             return Ok(());
         }
-        let callback = CoreStep::new(slf, Step::PeerClosed)?;
-        Self::watch(slf, Side::Read, callback.as_any())
+        Self::watch_step(slf, Side::Read, Step::PeerClosed)
     }
 }
