@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 
 use aioxide_core::sys::socket;
-use aioxide_core::transport::{FlowEvent, WaterMarks, WriteBuffer};
+use aioxide_core::transport::{Buffered, FlowEvent, WaterMarks, WriteBuffer};
 
 fn marks(high: usize, low: usize) -> WaterMarks {
     WaterMarks { high, low }

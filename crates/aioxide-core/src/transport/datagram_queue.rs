@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Flow, FlowEvent, WaterMarks};
+use super::{Buffered, Flow, FlowEvent, WaterMarks};
 
 #[derive(Debug)]
 pub struct DatagramQueue<T> {
@@ -31,18 +31,6 @@ impl<T> DatagramQueue<T> {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
-    }
-
-    pub fn marks(&self) -> WaterMarks {
-        self.flow.marks()
-    }
-
-    pub fn is_paused(&self) -> bool {
-        self.flow.is_paused()
-    }
-
-    pub fn set_marks(&mut self, marks: WaterMarks) -> FlowEvent {
-        self.flow.set_marks(marks, self.size)
     }
 
     /// Queue a message of `size` bytes: `Pause` once above the high-water mark.
@@ -78,6 +66,20 @@ impl<T> DatagramQueue<T> {
 
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.items.iter().map(|(item, _)| item)
+    }
+}
+
+impl<T> Buffered for DatagramQueue<T> {
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    fn flow_mut(&mut self) -> &mut Flow {
+        &mut self.flow
     }
 }
 

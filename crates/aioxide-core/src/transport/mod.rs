@@ -10,4 +10,4 @@ mod write_buffer;
 
 pub use datagram_queue::DatagramQueue;
 pub use lifecycle::{Close, ForceClose, Lifecycle, Write, LOG_THRESHOLD_FOR_CONNLOST_WRITES};
-pub use write_buffer::{Flow, FlowEvent, WaterMarks, WriteBuffer, DEFAULT_HIGH};
+pub use write_buffer::{Buffered, Flow, FlowEvent, WaterMarks, WriteBuffer, DEFAULT_HIGH};

@@ -131,6 +131,44 @@ impl Flow {
     }
 }
 
+/// What a transport queues for the kernel, counted in bytes against water marks: the
+/// stream `WriteBuffer` and the `DatagramQueue` answer for their marks through this.
+pub trait Buffered {
+    /// The bytes queued.
+    fn size(&self) -> usize;
+    fn flow(&self) -> &Flow;
+    fn flow_mut(&mut self) -> &mut Flow;
+
+    fn marks(&self) -> WaterMarks {
+        self.flow().marks()
+    }
+
+    /// Whether the producer was told to pause and not yet to resume.
+    fn is_paused(&self) -> bool {
+        self.flow().is_paused()
+    }
+
+    /// Change the marks (`set_write_buffer_limits`); may ask for a pause at once.
+    fn set_marks(&mut self, marks: WaterMarks) -> FlowEvent {
+        let size = self.size();
+        self.flow_mut().set_marks(marks, size)
+    }
+}
+
+impl Buffered for WriteBuffer {
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    fn flow_mut(&mut self) -> &mut Flow {
+        &mut self.flow
+    }
+}
+
 impl WriteBuffer {
     pub fn new(marks: WaterMarks) -> WriteBuffer {
         WriteBuffer {
@@ -146,20 +184,6 @@ impl WriteBuffer {
 
     pub fn is_empty(&self) -> bool {
         self.size == 0
-    }
-
-    pub fn marks(&self) -> WaterMarks {
-        self.flow.marks()
-    }
-
-    /// Whether the producer was told to pause and not yet to resume.
-    pub fn is_paused(&self) -> bool {
-        self.flow.is_paused()
-    }
-
-    /// Change the marks (`set_write_buffer_limits`).
-    pub fn set_marks(&mut self, marks: WaterMarks) -> FlowEvent {
-        self.flow.set_marks(marks, self.size)
     }
 
     /// Queue `data` (the part the kernel did not take) behind what is buffered.

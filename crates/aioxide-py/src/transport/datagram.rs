@@ -17,7 +17,7 @@ use std::io::ErrorKind;
 
 use aioxide_core::sys::sockaddr::{recv_from, SockAddr};
 use aioxide_core::sys::socket;
-use aioxide_core::transport::{DatagramQueue, FlowEvent, Lifecycle, WaterMarks, Write};
+use aioxide_core::transport::{Buffered, DatagramQueue, Lifecycle, WaterMarks, Write};
 use pyo3::exceptions::{
     PyBlockingIOError, PyBufferError, PyInterruptedError, PyOSError, PyValueError,
 };
@@ -303,13 +303,15 @@ impl PyDatagramCore {
         };
         let mut st = this.state.borrow_mut(py);
         // asyncio drops (and counts) writes after the loss only with a fixed address.
-        if this.address.is_some() && st.common.life.is_lost() {
-            if let Write::Drop { warn: true } = st.common.life.write() {
+        if this.address.is_some() {
+            if let Write::Drop { warn } = st.common.life.write() {
                 drop(st);
-                asyncio_logger(py)?
-                    .call_method1("warning", ("socket.send() raised exception.",))?;
+                if warn {
+                    asyncio_logger(py)?
+                        .call_method1("warning", ("socket.send() raised exception.",))?;
+                }
+                return Ok(());
             }
-            return Ok(());
         }
         if st.common.sock.is_none() {
             return Ok(()); // the socket is closed: nothing may be sent on its number
@@ -354,14 +356,10 @@ impl PyDatagramCore {
     }
 
     fn __clear__(&self, py: Python<'_>) {
-        let taken = self.state.try_borrow_mut(py).map(|mut st| {
-            (
-                st.common.transport.take(),
-                st.common.protocol.take(),
-                st.last_peer.take(),
-                st.queue.take(),
-            )
-        });
+        let taken = self
+            .state
+            .try_borrow_mut(py)
+            .map(|mut st| (st.common.clear(), st.last_peer.take(), st.queue.take()));
         drop(taken);
     }
 }
@@ -390,23 +388,10 @@ impl LifecycleCore for PyDatagramCore {
         Ok(())
     }
 
-    fn queued(&self, py: Python<'_>) -> usize {
-        self.state.borrow_mut(py).queue.len()
+    fn with_buffer<R>(&self, py: Python<'_>, f: impl FnOnce(&mut dyn Buffered) -> R) -> R {
+        f(&mut self.state.borrow_mut(py).queue)
     }
 
-    fn marks(&self, py: Python<'_>) -> WaterMarks {
-        self.state.borrow_mut(py).queue.marks()
-    }
-
-    fn flow_paused(&self, py: Python<'_>) -> bool {
-        self.state.borrow_mut(py).queue.is_paused()
-    }
-
-    fn set_marks(&self, py: Python<'_>, marks: WaterMarks) -> FlowEvent {
-        self.state.borrow_mut(py).queue.set_marks(marks)
-    }
-
-    /// The queue is not empty (a writer callback is registered).
     fn is_writing(&self, py: Python<'_>) -> bool {
         !self.state.borrow_mut(py).queue.is_empty()
     }

@@ -6,7 +6,7 @@
 
 use std::os::fd::RawFd;
 
-use aioxide_core::transport::{Close, FlowEvent, ForceClose, Lifecycle, WaterMarks};
+use aioxide_core::transport::{Buffered, Close, FlowEvent, ForceClose, Lifecycle, WaterMarks};
 use pyo3::prelude::*;
 use pyo3::PyClass;
 
@@ -72,6 +72,12 @@ impl CoreCommon {
         ]
     }
 
+    /// The references the collector may break (a core's `__clear__`): transport and
+    /// protocol. The socket stays, so that its descriptor is still closed exactly once.
+    pub fn clear(&mut self) -> [Option<Py<PyAny>>; 2] {
+        [self.transport.take(), self.protocol.take()]
+    }
+
     /// The collector's visit of the objects (the `__traverse__` of a core).
     pub fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         for obj in [&self.sock, &self.transport, &self.protocol]
@@ -97,11 +103,8 @@ pub(crate) trait LifecycleCore:
     fn base(&self) -> &CoreBase;
     fn common<R>(&self, py: Python<'_>, f: impl FnOnce(&mut CoreCommon) -> R) -> R;
     fn replace_protocol(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()>;
-    /// Bytes waiting to be written.
-    fn queued(&self, py: Python<'_>) -> usize;
-    fn marks(&self, py: Python<'_>) -> WaterMarks;
-    fn flow_paused(&self, py: Python<'_>) -> bool;
-    fn set_marks(&self, py: Python<'_>, marks: WaterMarks) -> FlowEvent;
+    /// Run `f` on what waits to be written (no Python code may run inside).
+    fn with_buffer<R>(&self, py: Python<'_>, f: impl FnOnce(&mut dyn Buffered) -> R) -> R;
     /// A writer callback is registered.
     fn is_writing(&self, py: Python<'_>) -> bool;
     /// Drop whatever waits to be written and stop writing; true when a writer callback
@@ -123,6 +126,23 @@ pub(crate) trait LifecycleCore:
 
     fn fd(&self) -> RawFd {
         self.base().fd
+    }
+
+    /// Bytes waiting to be written.
+    fn queued(&self, py: Python<'_>) -> usize {
+        self.with_buffer(py, |b| b.size())
+    }
+
+    fn marks(&self, py: Python<'_>) -> WaterMarks {
+        self.with_buffer(py, |b| b.marks())
+    }
+
+    fn flow_paused(&self, py: Python<'_>) -> bool {
+        self.with_buffer(py, |b| b.is_paused())
+    }
+
+    fn set_marks(&self, py: Python<'_>, marks: WaterMarks) -> FlowEvent {
+        self.with_buffer(py, |b| b.set_marks(marks))
     }
 
     fn with_lifecycle<R>(&self, py: Python<'_>, f: impl FnOnce(&mut Lifecycle) -> R) -> R {

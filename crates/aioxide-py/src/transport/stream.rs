@@ -12,7 +12,7 @@
 use std::os::fd::RawFd;
 
 use aioxide_core::sys::socket;
-use aioxide_core::transport::{FlowEvent, Lifecycle, WaterMarks, Write, WriteBuffer};
+use aioxide_core::transport::{Buffered, Lifecycle, WaterMarks, Write, WriteBuffer};
 use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 
@@ -367,8 +367,7 @@ impl PyStreamCore {
     fn __clear__(&self, py: Python<'_>) {
         let taken = self.state.try_borrow_mut(py).map(|mut st| {
             (
-                st.common.transport.take(),
-                st.common.protocol.take(),
+                st.common.clear(),
                 st.data_received.take(),
                 st.empty_waiter.take(),
                 st.on_lost.take(),
@@ -394,20 +393,8 @@ impl LifecycleCore for PyStreamCore {
         self.set_protocol_inner(protocol)
     }
 
-    fn queued(&self, py: Python<'_>) -> usize {
-        self.state.borrow_mut(py).buf.len()
-    }
-
-    fn marks(&self, py: Python<'_>) -> WaterMarks {
-        self.state.borrow_mut(py).buf.marks()
-    }
-
-    fn flow_paused(&self, py: Python<'_>) -> bool {
-        self.state.borrow_mut(py).buf.is_paused()
-    }
-
-    fn set_marks(&self, py: Python<'_>, marks: WaterMarks) -> FlowEvent {
-        self.state.borrow_mut(py).buf.set_marks(marks)
+    fn with_buffer<R>(&self, py: Python<'_>, f: impl FnOnce(&mut dyn Buffered) -> R) -> R {
+        f(&mut self.state.borrow_mut(py).buf)
     }
 
     fn is_writing(&self, py: Python<'_>) -> bool {
