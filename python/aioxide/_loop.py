@@ -101,9 +101,6 @@ class Loop(
         self._executor_shutdown_called = False
         self._asyncgens = weakref.WeakSet()
         self._asyncgens_shutdown_called = False
-        # The descriptors open transports own; raw fd use is checked against it natively.
-        self._transports = weakref.WeakValueDictionary()
-        self._transport_table_made(self._transports)
         self._unix_server_inodes: dict = {}  # a Unix server's socket -> its path's inode
         self._signals = Signals(self)
         self._children = Children(self)

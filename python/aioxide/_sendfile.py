@@ -184,8 +184,7 @@ class TransportSendfileMixin:
 
     async def _sendfile_native(self, transport, file, offset, count):
         fd = transport._sock_fd
-        table = self._transports
-        table.pop(fd, None)
+        self._transports.pop(fd, None)
         resume_reading = transport.is_reading()
         transport.pause_reading()
         await transport._make_empty_waiter()
@@ -196,7 +195,7 @@ class TransportSendfileMixin:
             transport._reset_empty_waiter()
             if resume_reading:
                 transport.resume_reading()
-            table[fd] = transport
+            self._transports[fd] = transport
 
     async def _sendfile_fallback(self, transport, file, offset, count):
         if offset or (_versions.SENDFILE_ALWAYS_SEEKS and hasattr(file, "seek")):

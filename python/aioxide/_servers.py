@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections.abc
 import contextvars
 import errno
+import functools
 import itertools
 import os
 import socket
@@ -23,8 +24,10 @@ from asyncio import tasks as atasks
 from asyncio.log import logger
 
 from . import _resolve, _versions
-from ._connections import _check_ssl_socket
-from ._socket_fast import accept_nonblocking, natively_accepted
+from ._aioxide import Acceptor
+from ._connections import ConnectionMixin, _check_ssl_socket
+from ._socket_fast import accept_nonblocking, natively_accepted, raw_family, raw_type
+from ._transports.sockets import SocketTransport
 
 # asyncio's constants.ACCEPT_RETRY_DELAY: seconds before accepting again after EMFILE.
 _ACCEPT_RETRY_DELAY = 1
@@ -158,9 +161,24 @@ class ServerMixin:
 
     def _start_serving(self, protocol_factory, sock, sslcontext=None, server=None,
                        backlog=100, ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
-        self._add_reader(sock.fileno(), self._accept_connection, protocol_factory, sock,
-                         sslcontext, server, backlog, ssl_handshake_timeout,
-                         ssl_shutdown_timeout)
+        args = (protocol_factory, sock, sslcontext, server, backlog, ssl_handshake_timeout,
+                ssl_shutdown_timeout)
+        if sslcontext or not natively_accepted(sock):
+            self._add_reader(sock.fileno(), self._accept_connection, *args)
+            return
+        # A plain listener: the native acceptor takes the connections (transport/accept.rs).
+        Acceptor(self, sock, (raw_family(sock), raw_type(sock), sock.proto),
+                 protocol_factory, self._transport_maker(), server, backlog,
+                 functools.partial(self._accept_connection, *args),
+                 functools.partial(self._accept_failed, *args)).watch()
+
+    def _transport_maker(self):
+        """``make(sock, protocol, waiter, extra, server)``: this loop's socket transport."""
+        own = ConnectionMixin._make_socket_transport
+        if getattr(self._make_socket_transport, "__func__", None) is own:
+            return functools.partial(SocketTransport, self)
+        return lambda sock, protocol, waiter, extra, server: self._make_socket_transport(
+            sock, protocol, waiter, extra=extra, server=server)
 
     def _stop_serving(self, sock) -> None:
         self._remove_reader(sock.fileno())
@@ -192,18 +210,8 @@ class ServerMixin:
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 return
             except OSError as exc:
-                if exc.errno not in _OUT_OF_RESOURCES:
-                    raise  # the loop's exception handler logs it
-                # Linux keeps reporting the socket readable: stop watching for a while.
-                self.call_exception_handler({
-                    "message": "socket.accept() out of system resource",
-                    "exception": exc,
-                    "socket": trsock.TransportSocket(sock),
-                })
-                self._remove_reader(sock.fileno())
-                self.call_later(_ACCEPT_RETRY_DELAY, self._start_serving, protocol_factory,
-                                sock, sslcontext, server, backlog, ssl_handshake_timeout,
-                                ssl_shutdown_timeout)
+                self._accept_failed(protocol_factory, sock, sslcontext, server, backlog,
+                                    ssl_handshake_timeout, ssl_shutdown_timeout, exc)
                 return
             extra = {"peername": addr}
             if sslcontext:
@@ -215,6 +223,21 @@ class ServerMixin:
                 # sets in its context stays with that connection.
                 contextvars.copy_context().run(self._accept_plain, protocol_factory, conn,
                                                extra, server)
+
+    def _accept_failed(self, protocol_factory, sock, sslcontext, server, backlog,
+                       ssl_handshake_timeout, ssl_shutdown_timeout, exc) -> None:
+        if exc.errno not in _OUT_OF_RESOURCES:
+            raise exc  # the loop's exception handler logs it
+        # Linux keeps reporting the socket readable: stop watching for a while.
+        self.call_exception_handler({
+            "message": "socket.accept() out of system resource",
+            "exception": exc,
+            "socket": trsock.TransportSocket(sock),
+        })
+        self._remove_reader(sock.fileno())
+        self.call_later(_ACCEPT_RETRY_DELAY, self._start_serving, protocol_factory, sock,
+                        sslcontext, server, backlog, ssl_handshake_timeout,
+                        ssl_shutdown_timeout)
 
     def _report_accept_failure(self, exc, protocol, transport) -> None:
         if self.get_debug():

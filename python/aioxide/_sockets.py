@@ -15,9 +15,9 @@ import collections.abc
 import errno
 import functools
 import socket
-from asyncio import exceptions
+from asyncio import exceptions, futures
 
-from ._aioxide import SockCall
+from ._aioxide import SockCall, connect_succeeded
 from ._socket_fast import accept_nonblocking, family_of, natively_accepted
 
 # What loop.sock_recv()/sock_sendall() return is a coroutine to asyncio (create_task,
@@ -137,6 +137,13 @@ class SocketMixin:
             return None
         except (BlockingIOError, InterruptedError):
             pass
+        # A real socket's handshake may be over already (loopback). Success then comes
+        # on the next iteration, as the socket's writability would have, without
+        # watching the socket.
+        if type(sock) is socket.socket and connect_succeeded(sock.fileno()):
+            fut = self.create_future()
+            self.call_soon(futures._set_result_unless_cancelled, fut, None)
+            return await fut
 
         def connected():
             err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)

@@ -12,6 +12,7 @@ use crate::errors;
 
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(accept, m)?)?;
+    m.add_function(wrap_pyfunction!(connect_succeeded, m)?)?;
     Ok(())
 }
 
@@ -29,6 +30,43 @@ fn accept(py: Python<'_>, fd: RawFd) -> PyResult<Option<(RawFd, Py<PyAny>)>> {
         }
         Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(None),
         Err(e) => Err(errors::os_error(e)),
+    }
+}
+
+/// After `connect` said it would block: whether the connection is made already
+/// (false while it is being made, when it failed, or when the check itself fails: the
+/// caller then waits for writability as before).
+#[pyfunction]
+fn connect_succeeded(fd: RawFd) -> bool {
+    aioxide_core::sys::socket::connect_succeeded(fd).unwrap_or(false)
+}
+
+/// `sock.getsockname()` (or, with `peer`, `getpeername()`), `None` when it fails, as a
+/// transport's extra info holds it. A plain `socket.socket` of a family taken apart
+/// here is asked natively, with no Python call.
+pub(crate) fn socket_name(sock: &Bound<'_, PyAny>, fd: RawFd, peer: bool) -> PyResult<Py<PyAny>> {
+    let py = sock.py();
+    let plain = crate::stdlib::socket_type(py).is_some_and(|t| sock.get_type().is(t));
+    if plain {
+        let mut name = SockAddr::default();
+        match sockaddr::socket_name(fd, peer, &mut name) {
+            Ok(()) => {
+                if let Some(obj) = address_object(py, name.parts()) {
+                    return Ok(obj);
+                }
+            }
+            Err(_) => return Ok(py.None()),
+        }
+    }
+    let method = if peer {
+        pyo3::intern!(py, "getpeername")
+    } else {
+        pyo3::intern!(py, "getsockname")
+    };
+    match sock.call_method0(method) {
+        Ok(name) => Ok(name.unbind()),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyOSError>(py) => Ok(py.None()),
+        Err(e) => Err(e),
     }
 }
 

@@ -30,6 +30,8 @@ cached! {
     /// 3.11/3.12: naming a factory's task (it warns, rather than fails, without set_name).
     set_task_name: PyAny = "asyncio.tasks"."_set_task_name";
     ssl_object: PyType = "ssl"."SSLObject";
+    /// What a transport's extra info "socket" holds.
+    transport_socket: PyType = "asyncio.trsock"."TransportSocket";
 }
 
 /// `socket.socket`, read when `_aioxide` is imported (`read_socket_type`).

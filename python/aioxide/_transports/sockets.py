@@ -10,10 +10,9 @@ server bookkeeping (the shared parts are in ``base``).
 
 from __future__ import annotations
 
-from asyncio import constants, futures, transports, trsock
+from asyncio import constants, transports
 
 from .._aioxide import StreamCore
-from .._socket_fast import set_nodelay
 from .base import CoreReading, CoreWriting, SocketFace
 
 
@@ -24,32 +23,19 @@ class SocketTransport(SocketFace, CoreReading, CoreWriting, transports.Transport
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
     def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
-        super().__init__(extra)
-        self._extra["socket"] = trsock.TransportSocket(sock)
-        try:
-            self._extra["sockname"] = sock.getsockname()
-        except OSError:
-            self._extra["sockname"] = None
-        if "peername" not in self._extra:
-            try:
-                self._extra["peername"] = sock.getpeername()
-            except OSError:
-                self._extra["peername"] = None
+        self._extra = extra = {} if extra is None else extra
         self._loop = loop
-        self._sock_fd = sock.fileno()
         self._server = server
         on_lost = self._detach_server if server is not None else None
-        core = StreamCore(loop, sock, self, protocol, on_lost=on_lost)
-        self._core = core
+        self._core = core = StreamCore(loop, sock, self, protocol, on_lost=on_lost)
+        self._sock_fd = core.fd
         self._bind_hot_methods()
         if server is not None:
             server._attach(self)
-        loop._transports[self._sock_fd] = self
-        set_nodelay(sock)
-        loop.call_soon(protocol.connection_made, self)
-        loop.call_soon(core._start_reading)
-        if waiter is not None:
-            loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
+        # The extra info, TCP_NODELAY, the loop's record that this transport owns the
+        # descriptor, then connection_made, reading and the waiter on the next iteration
+        # (transport/stream_open.rs).
+        core._open(extra, waiter)
 
     def _detach_server(self) -> None:
         server, self._server = self._server, None

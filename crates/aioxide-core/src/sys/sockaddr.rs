@@ -187,6 +187,19 @@ pub fn accept(fd: RawFd, from: &mut SockAddr) -> io::Result<RawFd> {
         .map(|conn| conn as RawFd)
 }
 
+/// `getsockname(2)` (or, with `peer`, `getpeername(2)`) of the socket `fd` into `name`.
+pub fn socket_name(fd: RawFd, peer: bool, name: &mut SockAddr) -> io::Result<()> {
+    let call = if peer {
+        libc::SYS_getpeername
+    } else {
+        libc::SYS_getsockname
+    };
+    // getsockname/getpeername write at most `*len` bytes of address into `addr` and
+    // update `*len`.
+    name.fill(|addr, len| direct_syscall!(call, fd, addr, len))
+        .map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,6 +105,37 @@ pub fn writev(fd: RawFd, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
     }
 }
 
+/// Whether the non-blocking `connect` begun on `fd` has already succeeded (on loopback
+/// the handshake completes inside `connect`, which still says `EINPROGRESS`). A failed
+/// connect reports `false`: its error stays pending in `SO_ERROR` for the caller's wait
+/// to read, as if this check had not been made.
+pub fn connect_succeeded(fd: RawFd) -> io::Result<bool> {
+    let mut ready = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // poll reads and writes the one pollfd at `&mut ready`, a local; timeout 0 never waits.
+    syscall!(poll(&mut ready, 1, 0))?;
+    Ok(ready.revents == libc::POLLOUT)
+}
+
+/// `TCP_NODELAY` on the TCP socket `fd`: small writes go out at once.
+pub fn set_nodelay(fd: RawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    let value = (&on as *const libc::c_int).cast::<libc::c_void>();
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // setsockopt reads `len` bytes from `value`, a c_int we own.
+    syscall!(setsockopt(
+        fd,
+        libc::IPPROTO_TCP,
+        libc::TCP_NODELAY,
+        value,
+        len
+    ))
+    .map(drop)
+}
+
 /// `shutdown(fd, SHUT_WR)`: send end-of-stream to the peer, keep reading.
 pub fn shutdown_write(fd: RawFd) -> io::Result<()> {
     // shutdown only changes the state of the connection behind `fd`; no memory is passed.

@@ -57,8 +57,10 @@ pub struct PyLoopCore {
     /// `clock` is manual (read every iteration without taking the clock's lock).
     manual_clock: AtomicBool,
     closed: AtomicBool,
-    /// The loop's table of descriptors owned by transports, once made (see `fd_owners.rs`).
-    transport_table: crate::ffi::GilCell<Option<Py<PyAny>>>,
+    /// Descriptors owned by transports: fd -> weak reference (see `fd_owners.rs`).
+    fd_owners: crate::ffi::GilCell<
+        std::collections::HashMap<std::os::fd::RawFd, Py<pyo3::types::PyWeakrefReference>>,
+    >,
     /// `stop()` was called: leave `run_forever` after the current iteration.
     stopping: AtomicBool,
     running: AtomicBool,
@@ -211,7 +213,7 @@ impl PyLoopCore {
             iteration_hook: Mutex::new(None),
             manual_clock: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            transport_table: crate::ffi::GilCell::new(None),
+            fd_owners: crate::ffi::GilCell::new(std::collections::HashMap::new()),
             stopping: AtomicBool::new(false),
             running: AtomicBool::new(false),
             debug: AtomicBool::new(false),
@@ -366,15 +368,16 @@ impl PyLoopCore {
                 visit.call(d)?;
             }
         }
-        for cell in [
-            &self.task_factory,
-            &self.current_handle,
-            &self.transport_table,
-        ] {
+        for cell in [&self.task_factory, &self.current_handle] {
             if let Some(obj) = cell.traverse_borrow(&visit) {
                 if let Some(o) = &*obj {
                     visit.call(o)?;
                 }
+            }
+        }
+        if let Some(owners) = self.fd_owners.traverse_borrow(&visit) {
+            for weak in owners.values() {
+                visit.call(weak)?;
             }
         }
         Ok(())
@@ -382,6 +385,8 @@ impl PyLoopCore {
 
     fn __clear__(&self, py: Python<'_>) {
         self.release_python_refs(py);
+        let owners = std::mem::take(&mut *self.fd_owners.borrow_mut(py));
+        drop(owners);
         let factory = self.task_factory.borrow_mut(py).take();
         drop(factory); // kept by close(), as asyncio keeps it
     }

@@ -10,7 +10,7 @@ use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::types::PyFloat;
 
 use super::handle::{HandleRef, PyHandle, PyTimerHandle};
-use super::handle_args::HandleArgs;
+use super::handle_args::{HandleArgs, NativeCall};
 use super::PyLoopCore;
 use crate::errors;
 use crate::ffi::{self, FastArgs, FastcallMethod};
@@ -124,6 +124,30 @@ impl PyLoopCore {
             handle.set_source_traceback(py, creation_stack(py)?);
         }
         Ok(handle)
+    }
+
+    /// `call_soon(callback, arg)` for the loop's own code.
+    pub(crate) fn soon_one(
+        slf: &Bound<'_, PyLoopCore>,
+        callback: &Bound<'_, PyAny>,
+        arg: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let args = HandleArgs::One(arg.clone().unbind());
+        Self::schedule_soon(slf, callback, args, None, "call_soon").map(drop)
+    }
+
+    /// Queue `call(obj)`, a step of aioxide's own (no user callback to check), for the
+    /// next iteration, in a copy of the current context.
+    pub(crate) fn soon_native(
+        slf: &Bound<'_, PyLoopCore>,
+        obj: &Bound<'_, PyAny>,
+        call: NativeCall,
+    ) -> PyResult<()> {
+        let this = slf.get();
+        this.check_closed()?;
+        let (_, queued) = Self::soon_handle(slf, obj, HandleArgs::Native(call), None)?;
+        this.state.borrow_mut(slf.py()).sched.push_ready(queued);
+        Ok(())
     }
 
     fn schedule_soon(

@@ -10,11 +10,13 @@
 //! Rare paths are native too: one fatal-error policy for every core (`report_fatal`),
 //! and readiness callbacks and deferred steps are `CoreStep`s (`step.rs`).
 
+mod accept;
 pub mod datagram;
 mod lifecycle;
 mod step;
 pub mod stream;
 mod stream_io;
+mod stream_open;
 pub mod tls;
 mod tls_app;
 mod tls_io;
@@ -290,6 +292,7 @@ fn size_mark(mark: &Bound<'_, PyAny>) -> PyResult<usize> {
 }
 
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<accept::PyAcceptor>()?;
     m.add_class::<stream::PyStreamCore>()?;
     m.add_class::<datagram::PyDatagramCore>()?;
     m.add_class::<tls::PyTlsCore>()?;
