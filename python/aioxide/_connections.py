@@ -171,7 +171,7 @@ class ConnectionMixin:
                     if mine:
                         raise mine.pop()
                     raise OSError(f"no matching local address with family={family!r} found")
-            await self.sock_connect(sock, address)
+            await self._connect_resolved(sock, address)
             return sock
         except OSError as exc:
             mine.append(exc)
@@ -240,7 +240,8 @@ class ConnectionMixin:
             if not host:
                 raise ValueError("You must set server_hostname when using ssl without a host")
             server_hostname = host
-        _check_ssl_timeouts(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+        if ssl_handshake_timeout is not None or ssl_shutdown_timeout is not None:
+            _check_ssl_timeouts(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
         if sock is not None:
             _check_ssl_socket(sock)
         if happy_eyeballs_delay is not None and interleave is None:
@@ -249,8 +250,9 @@ class ConnectionMixin:
         if host is not None or port is not None:
             if sock is not None:
                 raise ValueError("host/port and sock can not be specified at the same time")
-            infos = await _resolve.resolve(self, (host, port), family=family,
-                                           proto=proto, flags=flags)
+            info = _resolve.numeric_info(host, port, family, socket.SOCK_STREAM, proto)
+            infos = [info] if info is not None else await _resolve.resolve(
+                self, (host, port), family=family, proto=proto, flags=flags)
             if not infos:
                 raise OSError("getaddrinfo() returned empty list")
             laddr_infos = None

@@ -132,6 +132,10 @@ class SocketMixin:
                     raise OSError("getaddrinfo() returned empty list")
                 resolved = infos[0][4]
             address = resolved
+        return await self._connect_resolved(sock, address)
+
+    async def _connect_resolved(self, sock, address):
+        """``sock_connect`` to an address that needs no lookup, of a socket checked."""
         try:
             sock.connect(address)
             return None

@@ -72,7 +72,8 @@ class SocketFace(CoreFace):
         return "<{}>".format(" ".join(info))
 
     def __del__(self, _warn=warnings.warn) -> None:
-        sock = self._sock
+        core = self._core
+        sock = core.sock() if core is not None else None
         if sock is not None:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             sock.close()
@@ -111,8 +112,9 @@ class CoreBuffer:
 
 class CoreWriting(CoreBuffer):
     """The ``WriteTransport`` API of a byte stream. ``__init__`` also sets the core's
-    ``write``, ``writelines`` and ``get_write_buffer_size`` on the instance (no Python
-    frame per call); these methods serve code that calls them through the class."""
+    ``write``, ``writelines``, ``get_write_buffer_size``, ``is_closing`` and ``close`` on
+    the instance (no Python frame per call); these methods serve code that calls them
+    through the class."""
 
     def _bind_hot_methods(self) -> None:
         core = self._core
@@ -120,6 +122,7 @@ class CoreWriting(CoreBuffer):
         self.writelines = core.writelines
         self.get_write_buffer_size = core.get_write_buffer_size
         self.is_closing = core.is_closing
+        self.close = core.close
 
     def write(self, data) -> None:
         self._core.write(data)
