@@ -18,13 +18,12 @@ import os
 import socket
 import stat
 import sys
-import weakref
 from asyncio import events, exceptions, trsock
 from asyncio import tasks as atasks
 from asyncio.log import logger
 
 from . import _resolve, _versions
-from ._aioxide import Acceptor
+from ._aioxide import Acceptor, ServerClients
 from ._connections import ConnectionMixin, _check_ssl_socket
 from ._socket_fast import accept_nonblocking, natively_accepted, raw_family, raw_type
 from ._transports.sockets import SocketTransport
@@ -41,8 +40,8 @@ class Server(events.AbstractServer):
                  ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
         self._loop = loop
         self._sockets = sockets
-        self._clients = weakref.WeakSet()
-        self._active_count = 0
+        # The connections, counted natively (transport/server_clients.rs).
+        self._clients = ServerClients(self._wakeup)
         self._waiters = []
         self._protocol_factory = protocol_factory
         self._backlog = backlog
@@ -55,17 +54,16 @@ class Server(events.AbstractServer):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} sockets={self.sockets!r}>"
 
+    @property
+    def _active_count(self) -> int:
+        return self._clients.active
+
+    # asyncio's contract with a transport (aioxide's transports count themselves).
     def _attach(self, transport=None) -> None:
-        if transport is not None:
-            self._clients.add(transport)
-        self._active_count += 1
+        self._clients.attach(transport)
 
     def _detach(self, transport=None) -> None:
-        if transport is not None:
-            self._clients.discard(transport)
-        self._active_count -= 1
-        if self._active_count == 0 and self._sockets is None:
-            self._wakeup()
+        self._clients.detach(transport)
 
     def _wakeup(self) -> None:
         waiters, self._waiters = self._waiters, None
@@ -107,17 +105,17 @@ class Server(events.AbstractServer):
         if fut is not None and not fut.done():
             fut.cancel()
             self._serving_forever_fut = None
-        if self._active_count == 0:
+        if self._clients.close():
             self._wakeup()
 
     def close_clients(self) -> None:
         """Close every connection this server accepted (3.13)."""
-        for transport in list(self._clients):
+        for transport in self._clients.transports():
             transport.close()
 
     def abort_clients(self) -> None:
         """Abort every connection this server accepted, dropping buffered data (3.13)."""
-        for transport in list(self._clients):
+        for transport in self._clients.transports():
             transport.abort()
 
     async def start_serving(self) -> None:

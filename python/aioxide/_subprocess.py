@@ -13,6 +13,7 @@ pidfds are missing, a thread waits for that one child.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 import threading
@@ -51,12 +52,16 @@ def _explicit_child_watcher():
     watch one child each, as aioxide's pidfds do."""
     if not _versions.CHILD_WATCHERS:
         return None
+    watcher = getattr(events.get_event_loop_policy(), "_watcher", None)
+    return None if watcher is None or isinstance(watcher, _implicit_watchers()) else watcher
+
+
+@functools.cache
+def _implicit_watchers() -> tuple:
     from asyncio import unix_events
 
-    watcher = getattr(events.get_event_loop_policy(), "_watcher", None)
-    implicit = tuple(getattr(unix_events, name) for name in
-                     ("ThreadedChildWatcher", "PidfdChildWatcher") if hasattr(unix_events, name))
-    return None if watcher is None or isinstance(watcher, implicit) else watcher
+    return tuple(getattr(unix_events, name) for name in
+                 ("ThreadedChildWatcher", "PidfdChildWatcher") if hasattr(unix_events, name))
 
 
 def _check_subprocess_args(universal_newlines, bufsize, encoding, errors, text) -> None:

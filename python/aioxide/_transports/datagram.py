@@ -5,9 +5,9 @@ each datagram into a reused buffer and builds the sender's address in Rust, inst
 
 from __future__ import annotations
 
-from asyncio import futures, transports, trsock
+from asyncio import futures, transports
 
-from .._aioxide import DatagramCore
+from .._aioxide import DatagramCore, socket_extra
 from .base import CoreBuffer, CoreReading, SocketFace
 
 
@@ -18,13 +18,7 @@ class DatagramTransport(SocketFace, CoreReading, CoreBuffer, transports.Transpor
 
     def __init__(self, loop, sock, protocol, address=None, waiter=None, extra=None):
         super().__init__(extra)
-        self._extra["socket"] = trsock.TransportSocket(sock)
-        for key, getter in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
-            if key not in self._extra:
-                try:
-                    self._extra[key] = getter()
-                except OSError:
-                    self._extra[key] = None
+        socket_extra(self._extra, sock)
         self._loop = loop
         self._sock_fd = sock.fileno()
         self._address = address

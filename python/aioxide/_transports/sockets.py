@@ -10,9 +10,10 @@ server bookkeeping (the shared parts are in ``base``).
 
 from __future__ import annotations
 
+import functools
 from asyncio import constants, transports
 
-from .._aioxide import StreamCore
+from .._aioxide import ServerClients, StreamCore
 from .base import CoreReading, CoreWriting, SocketFace
 
 
@@ -26,12 +27,18 @@ class SocketTransport(SocketFace, CoreReading, CoreWriting, transports.Transport
         self._extra = extra = {} if extra is None else extra
         self._loop = loop
         self._server = server
-        on_lost = self._detach_server if server is not None else None
+        on_lost = None
+        if server is not None:
+            clients = getattr(server, "_clients", None)
+            if isinstance(clients, ServerClients):  # counted natively, both ways
+                clients.attach(self)
+                on_lost = functools.partial(clients.detach, self)
+            else:
+                server._attach(self)
+                on_lost = self._detach_server
         self._core = core = StreamCore(loop, sock, self, protocol, on_lost=on_lost)
         self._sock_fd = core.fd
         self._bind_hot_methods()
-        if server is not None:
-            server._attach(self)
         # The extra info, TCP_NODELAY, the loop's record that this transport owns the
         # descriptor, then connection_made, reading and the waiter on the next iteration
         # (transport/stream_open.rs).

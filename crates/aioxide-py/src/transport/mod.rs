@@ -13,6 +13,7 @@
 mod accept;
 pub mod datagram;
 mod lifecycle;
+mod server_clients;
 mod step;
 pub mod stream;
 mod stream_io;
@@ -293,6 +294,8 @@ fn size_mark(mark: &Bound<'_, PyAny>) -> PyResult<usize> {
 
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<accept::PyAcceptor>()?;
+    m.add_class::<server_clients::PyServerClients>()?;
+    m.add_function(wrap_pyfunction!(stream_open::socket_extra, m)?)?;
     m.add_class::<stream::PyStreamCore>()?;
     m.add_class::<datagram::PyDatagramCore>()?;
     m.add_class::<tls::PyTlsCore>()?;

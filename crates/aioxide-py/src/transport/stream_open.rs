@@ -1,6 +1,9 @@
 //! A socket transport's opening, after its Python face has set its attributes: the
-//! extra info, `TCP_NODELAY`, and the next iteration's `connection_made`, start of
-//! reading and waiter result, queued natively in asyncio's order.
+//! extra info (shared with the datagram transport: `socket_extra`), `TCP_NODELAY`, and
+//! the next iteration's `connection_made`, start of reading and waiter result, queued
+//! natively in asyncio's order.
+
+use std::os::fd::RawFd;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -33,11 +36,7 @@ impl PyStreamCore {
         };
         let sock = sock.bind(py);
         let fd = this.fd();
-        extra.set_item("socket", stdlib::transport_socket(py)?.call1((sock,))?)?;
-        extra.set_item("sockname", sock_addr::socket_name(sock, fd, false)?)?;
-        if !extra.contains("peername")? {
-            extra.set_item("peername", sock_addr::socket_name(sock, fd, true)?)?;
-        }
+        fill_extra(extra, sock, fd)?;
         set_nodelay(sock, fd)?;
         let event_loop = this.event_loop(py);
         event_loop.get().own_fd(fd, transport.bind(py))?;
@@ -51,6 +50,28 @@ impl PyStreamCore {
         }
         Ok(())
     }
+}
+
+/// asyncio's extra info of a socket transport: "socket" (a `TransportSocket`),
+/// "sockname", and "peername" unless the caller gave it; a name the socket cannot tell
+/// is `None`.
+fn fill_extra(extra: &Bound<'_, PyDict>, sock: &Bound<'_, PyAny>, fd: RawFd) -> PyResult<()> {
+    let py = sock.py();
+    extra.set_item("socket", stdlib::transport_socket(py)?.call1((sock,))?)?;
+    extra.set_item("sockname", sock_addr::socket_name(sock, fd, false)?)?;
+    if !extra.contains("peername")? {
+        extra.set_item("peername", sock_addr::socket_name(sock, fd, true)?)?;
+    }
+    Ok(())
+}
+
+/// `fill_extra` for a transport whose face is Python (the datagram transport).
+#[pyfunction]
+pub(crate) fn socket_extra(extra: &Bound<'_, PyDict>, sock: &Bound<'_, PyAny>) -> PyResult<()> {
+    let fd = sock
+        .call_method0(pyo3::intern!(sock.py(), "fileno"))?
+        .extract()?;
+    fill_extra(extra, sock, fd)
 }
 
 /// Start reading unless the protocol paused it first (`_start_reading`).
@@ -77,7 +98,7 @@ const RESOLVE_WAITER: NativeCall = |waiter| {
 /// `TCP_NODELAY` on a TCP socket: asyncio sets it when the family is `AF_INET` or
 /// `AF_INET6`, the type `SOCK_STREAM` and the protocol `IPPROTO_TCP`. A plain socket
 /// with that protocol is always such a socket, and is set natively.
-fn set_nodelay(sock: &Bound<'_, PyAny>, fd: std::os::fd::RawFd) -> PyResult<()> {
+fn set_nodelay(sock: &Bound<'_, PyAny>, fd: RawFd) -> PyResult<()> {
     let py = sock.py();
     let int_attr = |name| -> PyResult<Option<i32>> {
         Ok(sock.getattr(name).and_then(|v| v.extract::<i32>()).ok())
