@@ -27,18 +27,20 @@ class SocketTransport(SocketFace, CoreReading, CoreWriting, transports.Transport
         self._extra = extra = {} if extra is None else extra
         self._loop = loop
         self._server = server
-        on_lost = None
+        counted = on_lost = None
         if server is not None:
-            clients = getattr(server, "_clients", None)
-            if isinstance(clients, ServerClients):  # counted natively, both ways
-                clients.attach(self)
-                on_lost = functools.partial(clients.detach, self)
+            counted = getattr(server, "_clients", None)
+            if isinstance(counted, ServerClients):  # counted natively, both ways
+                on_lost = functools.partial(counted.detach, self)
             else:
-                server._attach(self)
-                on_lost = self._detach_server
+                counted, on_lost = None, self._detach_server
         self._core = core = StreamCore(loop, sock, self, protocol, on_lost=on_lost)
         self._sock_fd = core.fd
         self._bind_hot_methods()
+        if counted is not None:
+            counted.attach(self)
+        elif server is not None:
+            server._attach(self)
         # The extra info, TCP_NODELAY, the loop's record that this transport owns the
         # descriptor, then connection_made, reading and the waiter on the next iteration
         # (transport/stream_open.rs).
