@@ -5,6 +5,7 @@ the extra info of accepted Unix connections."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -14,6 +15,23 @@ import tempfile
 import textwrap
 
 from _transport_helpers import TIMEOUT, Accepting, Recorder, close_and_wait, run
+
+
+@contextlib.asynccontextmanager
+async def tcp_connection(loop):
+    """A server on loopback and one connection to it, once the server side is made:
+    yields (client transport, server protocol); closes both after."""
+    acc = Accepting(loop)
+    server = await loop.create_server(acc, "127.0.0.1", 0)
+    addr = server.sockets[0].getsockname()
+    async with server:
+        tr, client = await loop.create_connection(lambda: Recorder(loop), *addr)
+        peer = await asyncio.wait_for(acc.next(), TIMEOUT)
+        await asyncio.wait_for(peer.made, TIMEOUT)
+        try:
+            yield tr, peer
+        finally:
+            await close_and_wait(client)
 
 
 def test_a_failing_factory_closes_that_connection_and_serving_goes_on(loop):
@@ -85,14 +103,7 @@ def test_a_loops_own_transport_maker_serves_accepted_connections(loop):
     loop._make_socket_transport = maker  # asyncio's own loops call it per connection
 
     async def main():
-        acc = Accepting(loop)
-        server = await loop.create_server(acc, "127.0.0.1", 0)
-        addr = server.sockets[0].getsockname()
-        async with server:
-            tr, client = await loop.create_connection(lambda: Recorder(loop), *addr)
-            peer = await asyncio.wait_for(acc.next(), TIMEOUT)
-            await asyncio.wait_for(peer.made, TIMEOUT)
-            await close_and_wait(client)
+        async with tcp_connection(loop) as (tr, _peer):
             return tr.get_extra_info("sockname")
 
     client_name = run(loop, main())
@@ -122,17 +133,9 @@ def test_accepted_unix_connections_have_asyncios_extra_info(loop):
 
 def test_tcp_nodelay_is_set_on_both_ends(loop):
     async def main():
-        acc = Accepting(loop)
-        server = await loop.create_server(acc, "127.0.0.1", 0)
-        addr = server.sockets[0].getsockname()
-        async with server:
-            tr, client = await loop.create_connection(lambda: Recorder(loop), *addr)
-            peer = await asyncio.wait_for(acc.next(), TIMEOUT)
-            await asyncio.wait_for(peer.made, TIMEOUT)
-            flags = [t.get_extra_info("socket").getsockopt(
+        async with tcp_connection(loop) as (tr, peer):
+            return [t.get_extra_info("socket").getsockopt(
                 socket.IPPROTO_TCP, socket.TCP_NODELAY) for t in (tr, peer.transport)]
-            await close_and_wait(client)
-            return flags
 
     assert all(run(loop, main()))
 
