@@ -1,20 +1,19 @@
 """Socket set-up with fewer system calls and no enum conversions, for the accept and
 connect paths: ``socket.socket.family``/``.type`` build an enum on every read, and
 ``setblocking(False)`` after ``accept()`` costs an ``ioctl`` that ``accept4`` and
-``socket(SOCK_NONBLOCK)`` make unneeded."""
+``socket(SOCK_NONBLOCK)`` make unneeded. (``TCP_NODELAY`` is set natively: see
+``transport/stream_open.rs``.)"""
 
 from __future__ import annotations
 
 import _socket
 import os
 import socket
-from asyncio import base_events
 
 from ._aioxide import accept as _accept
 
 raw_family = _socket.socket.family.__get__  # the int, no AddressFamily
 raw_type = _socket.socket.type.__get__
-_INET = (socket.AF_INET, socket.AF_INET6)
 NATIVE_ACCEPT_FAMILIES = frozenset({socket.AF_INET, socket.AF_INET6, socket.AF_UNIX})
 # socket.socket(type=... | SOCK_NONBLOCK) starts in non-blocking mode (timeout 0.0)
 # without an ioctl; the socket's ``type`` leaves the flag out. (Linux: aioxide is.)
@@ -55,12 +54,3 @@ def accept_nonblocking(sock: socket.socket, native: bool):
         os.close(fd)
         raise
     return conn, address
-
-
-def set_nodelay(sock) -> None:
-    """asyncio's ``_set_nodelay``: TCP_NODELAY on a TCP socket."""
-    if not isinstance(sock, _socket.socket):
-        base_events._set_nodelay(sock)
-    elif raw_family(sock) in _INET and raw_type(sock) == socket.SOCK_STREAM \
-            and sock.proto == socket.IPPROTO_TCP:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
