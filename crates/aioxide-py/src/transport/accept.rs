@@ -12,6 +12,7 @@ use std::io::ErrorKind;
 use std::os::fd::RawFd;
 
 use aioxide_core::sys::sockaddr::{self, SockAddr};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
@@ -126,13 +127,14 @@ impl PyAcceptor {
     /// factory or transport that fails closes the connection (asyncio reports that in
     /// debug mode only); `SystemExit` and `KeyboardInterrupt` propagate.
     fn open(&self, py: Python<'_>, conn: RawFd, address: Py<PyAny>) -> PyResult<()> {
-        let socket_type = stdlib::socket_type(py).expect("read when the module was imported");
-        let sock = match socket_type.call1((
-            self.socket_args.0,
-            self.socket_args.1,
-            self.socket_args.2,
-            conn,
-        )) {
+        let (family, type_, proto) = self.socket_args;
+        let made = match stdlib::socket_type(py) {
+            Some(socket_type) => socket_type.call1((family, type_, proto, conn)),
+            None => Err(PyRuntimeError::new_err(
+                "socket.socket was not read at import",
+            )),
+        };
+        let sock = match made {
             Ok(sock) => sock,
             Err(e) => {
                 let _ = aioxide_core::sys::file::close(conn);
