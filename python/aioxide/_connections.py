@@ -250,9 +250,8 @@ class ConnectionMixin:
         if host is not None or port is not None:
             if sock is not None:
                 raise ValueError("host/port and sock can not be specified at the same time")
-            info = _resolve.numeric_info(host, port, family, socket.SOCK_STREAM, proto)
-            infos = [info] if info is not None else await _resolve.resolve(
-                self, (host, port), family=family, proto=proto, flags=flags)
+            infos = await _resolve.resolve(self, (host, port), family=family,
+                                           proto=proto, flags=flags)
             if not infos:
                 raise OSError("getaddrinfo() returned empty list")
             laddr_infos = None

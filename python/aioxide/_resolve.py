@@ -23,31 +23,8 @@ def _numeric_port(port):
         return None
 
 
-# numeric_info's answers for plain (host, port, family, type, proto) keys; cleared when
-# full, so a program that connects to many addresses does not grow it without bound.
-_known: dict = {}
-_KNOWN_MAX = 512
-
-
 def numeric_info(host, port, family, type_, proto, *rest):
     """The address info of a numeric ``host``, or ``None`` when it needs a lookup."""
-    if not rest and type(host) is str and type(port) is int and isinstance(family, int) \
-            and isinstance(type_, int) and isinstance(proto, int):
-        # (the types too: an enum member and its int are one key, but not one answer)
-        key = (host, port, family, type_, proto, type(family), type(type_), type(proto))
-        try:
-            return _known[key]
-        except KeyError:
-            pass
-        info = _numeric_info(host, port, family, type_, proto)
-        if len(_known) >= _KNOWN_MAX:
-            _known.clear()
-        _known[key] = info
-        return info
-    return _numeric_info(host, port, family, type_, proto, *rest)
-
-
-def _numeric_info(host, port, family, type_, proto, *rest):
     if host is None or not isinstance(host, (str, bytes)):
         return None
     if not (isinstance(family, int) and isinstance(proto, int)):

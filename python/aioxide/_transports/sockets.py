@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from asyncio import constants, transports
 
-from .._aioxide import ServerClients, StreamCore
+from .._aioxide import StreamCore
 from .base import CoreReading, CoreWriting, SocketFace
 
 
@@ -27,29 +27,19 @@ class SocketTransport(SocketFace, CoreReading, CoreWriting, transports.Transport
         self._extra = extra = {} if extra is None else extra
         self._loop = loop
         self._server = server
-        counted = on_lost = None
-        if server is not None:
-            counted = getattr(server, "_clients", None)
-            if isinstance(counted, ServerClients):  # counted natively, both ways
-                on_lost = functools.partial(counted.detach, self)
-            else:
-                counted, on_lost = None, self._detach_server
+        # The server counts its connections natively (transport/server_clients.rs): the
+        # transport is counted once its core exists, and uncounted when it is lost.
+        clients = server._clients if server is not None else None
+        on_lost = functools.partial(clients.detach, self) if clients is not None else None
         self._core = core = StreamCore(loop, sock, self, protocol, on_lost=on_lost)
         self._sock_fd = core.fd
         self._bind_hot_methods()
-        if counted is not None:
-            counted.attach(self)
-        elif server is not None:
-            server._attach(self)
+        if clients is not None:
+            clients.attach(self)
         # The extra info, TCP_NODELAY, the loop's record that this transport owns the
         # descriptor, then connection_made, reading and the waiter on the next iteration
         # (transport/stream_open.rs).
         core._open(extra, waiter)
-
-    def _detach_server(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server._detach(self)
 
     # -- sendfile support (loop.sendfile) -------------------------------------------
 

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Buffered, Flow, FlowEvent, WaterMarks};
+use super::{Flow, FlowEvent, WaterMarks};
 
 #[derive(Debug)]
 pub struct DatagramQueue<T> {
@@ -69,23 +69,12 @@ impl<T> DatagramQueue<T> {
     }
 }
 
-impl<T> Buffered for DatagramQueue<T> {
-    fn size(&self) -> usize {
-        self.size
-    }
-
-    fn flow(&self) -> &Flow {
-        &self.flow
-    }
-
-    fn flow_mut(&mut self) -> &mut Flow {
-        &mut self.flow
-    }
-}
+super::write_buffer::buffered_by_fields!(impl<T> for DatagramQueue<T>);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::Buffered;
 
     fn queue(high: usize, low: usize) -> DatagramQueue<&'static str> {
         DatagramQueue::new(WaterMarks { high, low })

@@ -155,19 +155,27 @@ pub trait Buffered {
     }
 }
 
-impl Buffered for WriteBuffer {
-    fn size(&self) -> usize {
-        self.size
-    }
+/// `Buffered` for a queue whose fields `size` and `flow` are the count and the marks.
+macro_rules! buffered_by_fields {
+    ($(impl<$t:ident>)? for $queue:ty) => {
+        impl$(<$t>)? $crate::transport::Buffered for $queue {
+            fn size(&self) -> usize {
+                self.size
+            }
 
-    fn flow(&self) -> &Flow {
-        &self.flow
-    }
+            fn flow(&self) -> &$crate::transport::Flow {
+                &self.flow
+            }
 
-    fn flow_mut(&mut self) -> &mut Flow {
-        &mut self.flow
-    }
+            fn flow_mut(&mut self) -> &mut $crate::transport::Flow {
+                &mut self.flow
+            }
+        }
+    };
 }
+pub(crate) use buffered_by_fields;
+
+buffered_by_fields!(for WriteBuffer);
 
 impl WriteBuffer {
     pub fn new(marks: WaterMarks) -> WriteBuffer {

@@ -28,7 +28,6 @@ use super::lifecycle::{self, CoreBase, CoreCommon, LifecycleCore};
 use super::step::Step;
 use super::stream::{copied_bytes, data_bytes, StdlibCheck};
 use crate::errors;
-use crate::event_loop::handle_args::NativeCall;
 use crate::event_loop::watchers::Side;
 use crate::event_loop::PyLoopCore;
 use crate::sock_addr::address_object;
@@ -365,16 +364,7 @@ impl PyDatagramCore {
 }
 
 impl LifecycleCore for PyDatagramCore {
-    const LOST_STEP: Step = Step::DatagramLost;
-    const READY: NativeCall = |core| Self::__call__(core.cast()?);
-
-    fn base(&self) -> &CoreBase {
-        &self.base
-    }
-
-    fn common<R>(&self, py: Python<'_>, f: impl FnOnce(&mut CoreCommon) -> R) -> R {
-        f(&mut self.state.borrow_mut(py).common)
-    }
+    lifecycle::core_accessors!(Step::DatagramLost);
 
     fn replace_protocol(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = protocol.py();

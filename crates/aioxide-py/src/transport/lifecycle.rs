@@ -338,6 +338,29 @@ pub(crate) fn set_write_buffer_limits<C: LifecycleCore>(
     this.flow(py, event)
 }
 
+/// The `LifecycleCore` items every core writes the same way: its loss step, its reader
+/// (`__call__`), its `base` field and the `common` part of its `state`.
+macro_rules! core_accessors {
+    ($lost:expr) => {
+        const LOST_STEP: $crate::transport::step::Step = $lost;
+        const READY: $crate::event_loop::handle_args::NativeCall =
+            |core| Self::__call__(core.cast()?);
+
+        fn base(&self) -> &$crate::transport::lifecycle::CoreBase {
+            &self.base
+        }
+
+        fn common<R>(
+            &self,
+            py: pyo3::Python<'_>,
+            f: impl FnOnce(&mut $crate::transport::lifecycle::CoreCommon) -> R,
+        ) -> R {
+            f(&mut self.state.borrow_mut(py).common)
+        }
+    };
+}
+pub(crate) use core_accessors;
+
 /// Declares the Python methods of the shared lifecycle on a `LifecycleCore` pyclass.
 macro_rules! lifecycle_methods {
     ($core:ty) => {

@@ -22,7 +22,6 @@ use super::lifecycle::{self, CoreBase, CoreCommon, LifecycleCore};
 use super::step::Step;
 use super::PeerGone;
 use crate::errors;
-use crate::event_loop::handle_args::NativeCall;
 use crate::event_loop::watchers::Side;
 use crate::event_loop::PyLoopCore;
 use crate::sockets::Source;
@@ -378,16 +377,7 @@ impl PyStreamCore {
 }
 
 impl LifecycleCore for PyStreamCore {
-    const LOST_STEP: Step = Step::StreamLost;
-    const READY: NativeCall = |core| Self::__call__(core.cast()?);
-
-    fn base(&self) -> &CoreBase {
-        &self.base
-    }
-
-    fn common<R>(&self, py: Python<'_>, f: impl FnOnce(&mut CoreCommon) -> R) -> R {
-        f(&mut self.state.borrow_mut(py).common)
-    }
+    lifecycle::core_accessors!(Step::StreamLost);
 
     fn replace_protocol(&self, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
         self.set_protocol_inner(protocol)
